@@ -1,0 +1,19 @@
+"""eventhex core: ports, the container that wires event_sourcery, a backend facade,
+the in-memory reference adapter and the contract kit (``eventhex_core_ports.testing``).
+
+Importable without Django.
+"""
+
+from eventhex_core_ports.backend import ContainerBackend
+from eventhex_core_ports.container import CoreContainer, not_configured
+from eventhex_core_ports.errors import BackendNotConfigured
+from eventhex_core_ports.in_memory import InMemoryBackend, InMemoryConfig
+
+__all__ = [
+    "BackendNotConfigured",
+    "ContainerBackend",
+    "CoreContainer",
+    "InMemoryBackend",
+    "InMemoryConfig",
+    "not_configured",
+]

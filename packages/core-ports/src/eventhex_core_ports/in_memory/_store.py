@@ -1,0 +1,80 @@
+"""The in-memory event log shared by every tenant view of an in-memory backend."""
+
+import copy
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from event_sourcery.event import RawEvent, RecordedRaw
+
+StreamKey = tuple[str, str, UUID]
+"""(tenant, category, uuid): what identifies a stream."""
+
+
+@dataclass
+class StreamState:
+    """One stream: its name, version (None when unversioned), events and snapshots."""
+
+    name: str | None
+    version: int | None
+    events: list[RecordedRaw] = field(default_factory=list)
+    snapshots: list[RawEvent] = field(default_factory=list)
+
+
+@dataclass
+class OutboxRecord:
+    """An outbox entry: the record to publish and how many attempts failed so far."""
+
+    record: RecordedRaw
+    max_attempts: int
+    attempts: int = 0
+
+
+class InMemoryStore:
+    """Streams, the global log, the outbox and a condition readers wait on.
+
+    ``transaction()`` makes a block atomic: on an exception every change made inside it,
+    nested appends included, is undone. One re-entrant lock serialises writers, so log order is
+    commit order, as on SQLite.
+    """
+
+    def __init__(self) -> None:
+        self.streams: dict[StreamKey, StreamState] = {}
+        self.log: list[RecordedRaw] = []
+        self.outbox: list[OutboxRecord] = []
+        self.last_position = 0
+        self.changed = threading.Condition(threading.RLock())
+        self._depth = 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Run the block atomically; waiting readers wake when the outermost block commits."""
+        with self.changed:
+            saved = self._snapshot() if self._depth == 0 else None
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                if saved is not None:
+                    self._restore(saved)
+                raise
+            finally:
+                self._depth -= 1
+            if self._depth == 0:
+                self.changed.notify_all()
+
+    def _snapshot(self) -> tuple[object, ...]:
+        streams = {
+            key: StreamState(s.name, s.version, list(s.events), list(s.snapshots))
+            for key, s in self.streams.items()
+        }
+        return streams, list(self.log), copy.copy(self.outbox), self.last_position
+
+    def _restore(self, saved: tuple[object, ...]) -> None:
+        streams, log, outbox, last_position = saved
+        self.streams = streams  # type: ignore[assignment]
+        self.log = log  # type: ignore[assignment]
+        self.outbox = outbox  # type: ignore[assignment]
+        self.last_position = last_position  # type: ignore[assignment]

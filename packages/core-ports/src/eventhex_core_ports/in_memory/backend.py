@@ -1,0 +1,78 @@
+"""``InMemoryBackend``: the reference adapter, built from ``CoreContainer``."""
+
+from typing import Self
+
+from dependency_injector import containers, providers
+from event_sourcery.interfaces import OutboxFiltererStrategy
+from event_sourcery.outbox import no_filter
+from pydantic import BaseModel, ConfigDict, PositiveInt
+
+from eventhex_core_ports.backend import ContainerBackend
+from eventhex_core_ports.container import CoreContainer, not_configured
+from eventhex_core_ports.in_memory._store import InMemoryStore
+from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
+from eventhex_core_ports.in_memory.storage import InMemoryStorageStrategy
+from eventhex_core_ports.in_memory.subscription import InMemorySubscriptionStrategy
+
+__all__ = ["InMemoryBackend", "InMemoryConfig", "InMemoryContainer"]
+
+
+class InMemoryConfig(BaseModel):
+    """Configuration of an ``InMemoryBackend``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    outbox_attempts: PositiveInt = 3
+    """Failed publish attempts after which an outbox entry is no longer handed out."""
+
+
+class InMemoryContainer(containers.DeclarativeContainer):
+    """Composition root of the in-memory adapter."""
+
+    core = providers.Container(CoreContainer)
+    config = not_configured(
+        "InMemoryBackend is not configured: call .configure(InMemoryConfig(...)) first"
+    )
+    store = providers.Singleton(InMemoryStore)
+    outbox_strategy: providers.Provider[InMemoryOutboxStorageStrategy | None] = providers.Object(
+        None
+    )
+    storage = providers.Factory(
+        InMemoryStorageStrategy, store=store, dispatcher=core.dispatcher, outbox=outbox_strategy
+    )
+    subscription = providers.Factory(InMemorySubscriptionStrategy, store=store)
+
+
+InMemoryContainer.core.storage.override(InMemoryContainer.storage)
+InMemoryContainer.core.subscription.override(InMemoryContainer.subscription)
+
+
+class InMemoryBackend(ContainerBackend[InMemoryContainer]):
+    """A complete event_sourcery backend in process memory, for tests and prototypes.
+
+    Example:
+        >>> backend = InMemoryBackend().configure()
+        >>> backend.event_store.position
+        0
+    """
+
+    container_class = InMemoryContainer
+    own_types = {InMemoryConfig: "config", InMemoryStore: "store"}
+
+    def configure(self, config: InMemoryConfig | None = None) -> Self:
+        """Set the configuration (``InMemoryConfig()`` when omitted); returns the backend."""
+        self.container.config.override(providers.Object(config or InMemoryConfig()))
+        return self
+
+    def with_outbox(self, filterer: OutboxFiltererStrategy = no_filter) -> Self:
+        """Put every appended event that ``filterer`` accepts into the outbox."""
+        self.core.outbox_filterer.override(providers.Object(filterer))
+        strategy = providers.Singleton(
+            InMemoryOutboxStorageStrategy,
+            store=self.container.store,
+            filterer=self.core.outbox_filterer,
+            max_attempts=self.container.config.provided.outbox_attempts,
+        )
+        self.container.outbox_strategy.override(strategy)
+        self.core.outbox_storage.override(strategy)
+        return self

@@ -1,0 +1,109 @@
+"""In-memory ``StorageStrategy``: the reference every adapter is compared with."""
+
+from dataclasses import dataclass, replace
+from typing import Self
+
+from event_sourcery import NO_VERSIONING, StreamId
+from event_sourcery.event import Position, RawEvent, RecordedRaw
+from event_sourcery.exceptions import ConcurrentStreamWriteError
+from event_sourcery.in_transaction import Dispatcher
+from event_sourcery.interfaces import StorageStrategy, Versioning
+
+from eventhex_core_ports.in_memory._store import InMemoryStore, StreamKey, StreamState
+from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
+
+__all__ = ["InMemoryStorageStrategy"]
+
+
+@dataclass(frozen=True)
+class InMemoryStorageStrategy(StorageStrategy):
+    """Streams kept in an ``InMemoryStore``, scoped to one tenant."""
+
+    store: InMemoryStore
+    dispatcher: Dispatcher
+    outbox: InMemoryOutboxStorageStrategy | None = None
+    tenant_id: str = ""
+
+    def _key(self, stream_id: StreamId) -> StreamKey:
+        return (self.tenant_id, stream_id.category or "", stream_id)
+
+    def fetch_events(
+        self, stream_id: StreamId, start: int | None = None, stop: int | None = None
+    ) -> list[RawEvent]:
+        with self.store.changed:
+            stream = self.store.streams.get(self._key(stream_id))
+            if stream is None:
+                return []
+            events = [r.entry for r in stream.events if _in_range(r.entry.version, start, stop)]
+            snapshots = [s for s in stream.snapshots if _in_range(s.version, start, stop)]
+        if not snapshots:
+            return events
+        snapshot = snapshots[-1]
+        newer = [e for e in events if (e.version or 0) > (snapshot.version or 0)]
+        return [snapshot, *newer]
+
+    def insert_events(
+        self, stream_id: StreamId, versioning: Versioning, events: list[RawEvent]
+    ) -> None:
+        with self.store.transaction():
+            stream = self._stream_for_append(stream_id, versioning)
+            records = []
+            for event in events:
+                self.store.last_position += 1
+                records.append(
+                    RecordedRaw(
+                        entry=event, position=self.store.last_position, tenant_id=self.tenant_id
+                    )
+                )
+            stream.events.extend(records)
+            self.store.log.extend(records)
+            if versioning is not NO_VERSIONING:
+                stream.version = events[-1].version
+            if self.outbox is not None:
+                self.outbox.put_into_outbox(records)
+            self.dispatcher.dispatch(*records)
+
+    def _stream_for_append(self, stream_id: StreamId, versioning: Versioning) -> StreamState:
+        key = self._key(stream_id)
+        stream = self.store.streams.get(key)
+        if stream is None:
+            initial = None if versioning is NO_VERSIONING else 0
+            stream = StreamState(name=stream_id.name, version=initial)
+            versioning.validate_if_compatible(stream.version)
+            if versioning.expected_version not in (None, 0):
+                raise ConcurrentStreamWriteError(0, versioning.expected_version)
+            self.store.streams[key] = stream
+            return stream
+        versioning.validate_if_compatible(stream.version)
+        if versioning is not NO_VERSIONING and stream.version != versioning.expected_version:
+            raise ConcurrentStreamWriteError(stream.version, versioning.expected_version)
+        return stream
+
+    def save_snapshot(self, snapshot: RawEvent) -> None:
+        with self.store.transaction():
+            key = self._key(snapshot.stream_id)
+            stream = self.store.streams.get(key)
+            if stream is None:
+                stream = StreamState(name=snapshot.stream_id.name, version=snapshot.version)
+                self.store.streams[key] = stream
+            stream.snapshots.append(snapshot)
+
+    def delete_stream(self, stream_id: StreamId) -> None:
+        with self.store.transaction():
+            stream = self.store.streams.pop(self._key(stream_id), None)
+            if stream is not None:
+                deleted = {id(r) for r in stream.events}
+                self.store.log = [r for r in self.store.log if id(r) not in deleted]
+
+    @property
+    def current_position(self) -> Position | None:
+        return self.store.last_position
+
+    def scoped_for_tenant(self, tenant_id: str) -> Self:
+        return replace(self, tenant_id=tenant_id)
+
+
+def _in_range(version: int | None, start: int | None, stop: int | None) -> bool:
+    if version is None:
+        return True
+    return (start is None or version >= start) and (stop is None or version < stop)

@@ -1,0 +1,51 @@
+"""The in-memory reference adapter passes the whole contract kit."""
+
+from typing import Any
+
+import pytest
+
+from eventhex_core_ports import InMemoryBackend, InMemoryConfig
+from eventhex_core_ports.testing import (
+    ConcurrentWritersContract,
+    InTransactionContract,
+    OutboxContract,
+    StorageContract,
+    SubscriptionContract,
+)
+
+
+@pytest.fixture
+def in_memory_backend() -> InMemoryBackend:
+    return InMemoryBackend().configure()
+
+
+class TestStorage(StorageContract):
+    @pytest.fixture
+    def backend(self, in_memory_backend: InMemoryBackend) -> InMemoryBackend:
+        return in_memory_backend
+
+
+class TestConcurrentWriters(ConcurrentWritersContract):
+    @pytest.fixture
+    def backend(self, in_memory_backend: InMemoryBackend) -> InMemoryBackend:
+        return in_memory_backend
+
+
+class TestSubscriptions(SubscriptionContract):
+    @pytest.fixture
+    def backend(self, in_memory_backend: InMemoryBackend) -> InMemoryBackend:
+        return in_memory_backend
+
+
+class TestInTransaction(InTransactionContract):
+    @pytest.fixture
+    def backend(self, in_memory_backend: InMemoryBackend) -> InMemoryBackend:
+        return in_memory_backend
+
+
+class TestOutbox(OutboxContract):
+    @pytest.fixture
+    def backend_factory(self) -> Any:
+        return lambda attempts: InMemoryBackend().configure(
+            InMemoryConfig(outbox_attempts=attempts)
+        )
