@@ -1,0 +1,1 @@
+"""The scripted demo around the ledger project; ``demo.py`` beside this folder runs it."""

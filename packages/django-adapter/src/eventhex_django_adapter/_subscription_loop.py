@@ -1,0 +1,82 @@
+"""The batch loop behind every subscription iterator.
+
+A batch is returned as soon as it is full; otherwise the loop waits for a wake-up (or the
+fallback interval) and reads again, returning what it has once the time limit has passed. Each
+read is one query that starts right after the last delivered position, so a batch never holds
+an event twice and an event that is not readable yet is never skipped.
+"""
+
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from event_sourcery.event import RecordedRaw
+
+from eventhex_django_adapter._lag import check_blockers
+from eventhex_django_adapter._notify import Waiter, waiter_for
+from eventhex_django_adapter._subscription_reads import EventSelection, read_after
+
+__all__ = ["SubscriptionPlan", "batches"]
+
+_LAG_CHECK_EVERY = 1.0
+
+
+@dataclass(frozen=True)
+class SubscriptionPlan:
+    """Everything a subscription iterator needs besides its starting position."""
+
+    database: str
+    selection: EventSelection
+    batch_size: int
+    timelimit: timedelta
+    longest_wait: timedelta
+    lag_warning_after: timedelta
+
+
+class _Cursor:
+    def __init__(self, plan: SubscriptionPlan, position: int, waiter: Waiter) -> None:
+        self.plan = plan
+        self.position = position
+        self.waiter = waiter
+        self.lag_check_due = -math.inf
+        threshold = plan.lag_warning_after.total_seconds()
+        self.lag_check_every = min(_LAG_CHECK_EVERY, max(threshold, 0.05))
+
+    def next_batch(self) -> list[RecordedRaw]:
+        plan = self.plan
+        deadline = time.monotonic() + plan.timelimit.total_seconds()
+        batch: list[RecordedRaw] = []
+        while True:
+            found = read_after(
+                plan.database, plan.selection, self.position, plan.batch_size - len(batch)
+            )
+            if found:
+                batch.extend(found)
+                self.position = found[-1].position
+                self.waiter.found_events()
+            remaining = deadline - time.monotonic()
+            if len(batch) >= plan.batch_size or remaining <= 0:
+                return batch
+            if self.waiter.prepare():
+                continue  # listening from now on: look once more, then wait
+            self._check_lag()
+            self.waiter.wait(remaining)
+
+    def _check_lag(self) -> None:
+        now = time.monotonic()
+        if now >= self.lag_check_due:
+            self.lag_check_due = now + self.lag_check_every
+            check_blockers(self.plan.database, self.plan.lag_warning_after)
+
+
+def batches(plan: SubscriptionPlan, start_from: int | None) -> Iterator[list[RecordedRaw]]:
+    """Yield batches of events after ``start_from`` forever, per ``plan``."""
+    waiter = waiter_for(plan.database, plan.longest_wait.total_seconds())
+    cursor = _Cursor(plan, max(start_from or 0, 0), waiter)
+    try:
+        while True:
+            yield cursor.next_batch()
+    finally:
+        waiter.close()

@@ -1,0 +1,187 @@
+"""One query per batch: the next readable events after a position, in commit order.
+
+PostgreSQL: an event is readable once every transaction that could still commit before it has
+ended, i.e. its transaction id is below the ``xmin`` of the current snapshot (the oldest
+transaction still running), so a reader never moves past an event that may still appear. The
+reader's own transaction is the one exception: its events are readable to itself, ordered after
+everything committed before it. Reads are ordered by ``(tx_id, id)`` and resume strictly after the
+decoded position, using the ``(tx_id, id)``, ``(category, tx_id, id)`` and ``(name, tx_id, id)``
+indexes. The horizon is taken from the statement's own snapshot, so every query sees a fresh one.
+
+SQLite: one writer at a time makes id order commit order; reads are ordered by id.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import connections
+from event_sourcery.event import RecordedRaw
+
+from eventhex_django_adapter import _position
+from eventhex_django_adapter._subscription_records import EVENT_COLUMNS, RecordBuilder
+from eventhex_django_adapter.models import Event, Stream
+
+__all__ = ["EventSelection", "newest_readable_position", "read_after"]
+
+
+@dataclass(frozen=True)
+class EventSelection:
+    """Which events a subscription wants: all, one category, or some event names."""
+
+    category: str | None = None
+    names: tuple[str, ...] | None = None
+
+
+HORIZON = """
+WITH horizon AS MATERIALIZED (
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
+           pg_current_xact_id_if_assigned()::text::bigint AS own
+)"""
+"""The read horizon of the statement's snapshot, and the reader's own transaction id (if any)."""
+
+READABLE = """
+    AND e.tx_id < (SELECT GREATEST(xmin, own + 1) FROM horizon)
+    AND (e.tx_id < (SELECT xmin FROM horizon) OR e.tx_id = (SELECT own FROM horizon))"""
+"""Committed below the horizon, or written by the reader's own transaction.
+
+The first line bounds the index range scan; the second drops rows of other transactions between
+the horizon and the reader's own transaction id.
+"""
+
+
+def _tables() -> tuple[str, str]:
+    return Event._meta.db_table, Stream._meta.db_table
+
+
+def _postgres_sql(selection: EventSelection) -> str:
+    # Filter values are bound parameters, which PostgreSQL plans with their actual values: a
+    # rare category or event name walks its (category|name, tx_id, id) index, a common one may
+    # walk (tx_id, id) and filter. One sub-select per event name lets each pick its own index;
+    # an outer sort merges them (at most ``limit`` rows each).
+    events, streams = _tables()
+    if selection.names is not None:
+        per_name = f"""(SELECT e.* FROM {events} e
+    WHERE e.name = %s AND (e.tx_id, e.id) > (%s, %s){READABLE}
+    ORDER BY e.tx_id, e.id LIMIT %s)"""
+        union = "\n    UNION ALL ".join([per_name] * len(selection.names))
+        return f"""{HORIZON}
+SELECT e.id, e.tx_id, {EVENT_COLUMNS}
+FROM ({union}) e
+JOIN {streams} s ON s.id = e.stream_id
+ORDER BY e.tx_id, e.id LIMIT %s"""
+    if selection.category is not None:
+        return f"""{HORIZON}
+SELECT e.id, e.tx_id, {EVENT_COLUMNS}
+FROM {events} e JOIN {streams} s ON s.id = e.stream_id
+WHERE e.category = %s AND (e.tx_id, e.id) > (%s, %s){READABLE}
+ORDER BY e.tx_id, e.id LIMIT %s"""
+    return f"""{HORIZON}
+SELECT e.id, e.tx_id, {EVENT_COLUMNS}
+FROM {events} e JOIN {streams} s ON s.id = e.stream_id
+WHERE (e.tx_id, e.id) > (%s, %s){READABLE}
+ORDER BY e.tx_id, e.id LIMIT %s"""
+
+
+def _read_postgres(
+    alias: str, selection: EventSelection, after: int, limit: int
+) -> list[RecordedRaw]:
+    tx_id, event_id = _position.decode(after)
+    params: list[object]
+    if selection.names is not None:
+        params = [value for name in selection.names for value in (name, tx_id, event_id, limit)]
+        params.append(limit)
+    elif selection.category is not None:
+        params = [selection.category, tx_id, event_id, limit]
+    else:
+        params = [tx_id, event_id, limit]
+    binary = _driver_is_psycopg3()
+    rows = _fetch(alias, _postgres_sql(selection), params, binary)
+    builder = RecordBuilder(naive_local=binary and not settings.USE_TZ)
+    return [builder.build(_position.encode(row[1], row[0]), row[2:]) for row in rows]
+
+
+def _driver_is_psycopg3() -> bool:
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    return bool(is_psycopg3)
+
+
+def _fetch(alias: str, sql: str, params: Sequence[object], binary: bool) -> list[tuple[Any, ...]]:
+    """Run ``sql`` on the alias's connection; with psycopg 3, fetch rows in binary.
+
+    Binary rows are cheaper to decode, but Django's cursors bind parameters client-side, which
+    rules binary results out; a psycopg cursor on the same connection (so in the same
+    transaction) is used instead, behind Django's thread, broken-transaction and
+    error-translation checks. With psycopg2, Django's own cursor reads text rows.
+    """
+    connection = connections[alias]
+    if not binary:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, list(params))  # type: ignore[arg-type]
+            return list(cursor.fetchall())
+    import psycopg
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    connection.validate_no_broken_transaction()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(sql, params, binary=True)
+        return cursor.fetchall()
+
+
+def _read_sqlite(
+    alias: str, selection: EventSelection, after: int, limit: int
+) -> list[RecordedRaw]:
+    events = Event.objects.using(alias).filter(id__gt=max(after, 0))
+    if selection.category is not None:
+        events = events.filter(category=selection.category)
+    if selection.names is not None:
+        events = events.filter(name__in=selection.names)
+    rows = events.order_by("id").values_list(
+        "id",
+        "uuid",
+        "name",
+        "data",
+        "context",
+        "created_at",
+        "version",
+        "category",
+        "tenant_id",
+        "stream__uuid",
+        "stream__name",
+    )[:limit]
+    builder = RecordBuilder()
+    return [builder.build(row[0], row[1:]) for row in rows]
+
+
+def read_after(alias: str, selection: EventSelection, after: int, limit: int) -> list[RecordedRaw]:
+    """Return up to ``limit`` readable events after position ``after``, in commit order."""
+    if limit <= 0 or (selection.names is not None and not selection.names):
+        return []
+    if connections[alias].vendor == "postgresql":
+        return _read_postgres(alias, selection, after, limit)
+    return _read_sqlite(alias, selection, after, limit)
+
+
+def newest_readable_position(alias: str) -> int:
+    """Return the position of the newest event a subscription could read now (0 when none).
+
+    ``start_from`` this position yields exactly the events that become readable afterwards.
+    """
+    events, _ = _tables()
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"""{HORIZON}
+SELECT e.tx_id, e.id FROM {events} e
+WHERE TRUE{READABLE}
+ORDER BY e.tx_id DESC, e.id DESC LIMIT 1"""
+            )
+            row = cursor.fetchone()
+            return _position.encode(row[0], row[1]) if row else 0
+        cursor.execute(f"SELECT MAX(id) FROM {events}")
+        newest = cursor.fetchone()
+        return int(newest[0]) if newest and newest[0] is not None else 0

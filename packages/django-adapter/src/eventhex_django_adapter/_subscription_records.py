@@ -1,0 +1,66 @@
+"""Turning event rows, as the subscription queries return them, into ``RecordedRaw``."""
+
+import json
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from event_sourcery import StreamId
+from event_sourcery.event import RawEvent, RecordedRaw
+
+from eventhex_django_adapter._datetimes import from_db
+
+__all__ = ["EVENT_COLUMNS", "RecordBuilder"]
+
+EVENT_COLUMNS = (
+    "e.uuid, e.name, e.data, e.context, e.created_at, e.version, e.category, e.tenant_id, "
+    "s.uuid, s.name"
+)
+"""The SQL select list (event alias ``e``, stream alias ``s``) that :class:`RecordBuilder` reads."""
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+class RecordBuilder:
+    """Builds the records of one batch; each stream's id is built once.
+
+    Args:
+        naive_local: Drop the time zone of ``created_at`` before the usual conversion (rows
+            read in binary on PostgreSQL under ``USE_TZ = False`` come back aware in the
+            session's time zone, where the ORM would return the naive local value).
+    """
+
+    def __init__(self, naive_local: bool = False) -> None:
+        self._naive_local = naive_local
+        self._streams: dict[tuple[Any, Any, Any], StreamId] = {}
+
+    def _stream_id(self, uuid: Any, name: Any, category: Any) -> StreamId:
+        key = (uuid, name, category)
+        found = self._streams.get(key)
+        if found is None:
+            found = StreamId(uuid=_uuid(uuid), name=name, category=category or None)
+            self._streams[key] = found
+        return found
+
+    def _created_at(self, value: datetime) -> datetime:
+        return from_db(value.replace(tzinfo=None) if self._naive_local else value)
+
+    def build(self, position: int, row: tuple[Any, ...]) -> RecordedRaw:
+        """The record of one row selected with :data:`EVENT_COLUMNS`."""
+        (uuid, name, data, context, created_at, version, category, tenant_id) = row[:8]
+        entry = RawEvent(
+            uuid=_uuid(uuid),
+            stream_id=self._stream_id(row[8], row[9], category),
+            created_at=self._created_at(created_at),
+            name=name,
+            data=_json(data),
+            context=_json(context),
+            version=version,
+        )
+        return RecordedRaw(entry=entry, position=position, tenant_id=tenant_id)

@@ -1,0 +1,99 @@
+"""``DjangoConfig``: how a ``DjangoBackend`` uses the database."""
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+
+from eventhex_core_ports.validation import DEFAULT_MAX_EVENT_BYTES
+
+__all__ = ["DjangoConfig"]
+
+
+class DjangoConfig(BaseModel):
+    """Settings of a ``DjangoBackend``, validated once when the backend is configured.
+
+    Unknown fields are rejected and the model is frozen: build a new one to change a value.
+    ``DjangoBackend().configure()`` without an argument uses ``DjangoConfig()``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    outbox_attempts: PositiveInt = 3
+    """How many times an outbox entry is handed out for publishing before it is marked dead.
+
+    Every publish that raises uses one attempt; after the last one the entry stays in the outbox
+    table with ``dead=True`` (visible in the admin) and is no longer handed out. Recorded on each
+    entry when it is written, so changing it affects new entries only.
+    """
+
+    gap_retry_interval: timedelta = Field(default=timedelta(seconds=0.5))
+    """The longest a subscription waits before looking at the database again when it has nothing
+    new to read and no wake-up arrived.
+
+    A subscription never waits while readable events are there: it returns them at once. When
+    it has caught up, on PostgreSQL it sleeps until a ``LISTEN/NOTIFY`` wake-up, sent when an
+    appending transaction commits, and re-polls after this interval only as a fallback (for
+    example when a notification was lost, or when an older transaction has not committed yet so
+    the events after it are not readable). On SQLite, which has no notifications, a caught-up
+    subscription polls, backing off from 5 ms up to this interval. Smaller values shorten the
+    worst-case delay of the fallback at the cost of more queries while idle. It never delays
+    delivery of readable events, and a subscription's ``timelimit`` still bounds one batch.
+    """
+
+    database: str = "default"
+    """The alias in ``settings.DATABASES`` that holds the eventhex tables.
+
+    Every read and write of this backend goes to this alias (appends join a transaction opened
+    with ``transaction.atomic(using=alias)``). The ``eventhex.E001`` system check reports an
+    alias that does not exist; route the ``eventhex`` app's migrations to the same database.
+    """
+
+    max_event_bytes: PositiveInt = DEFAULT_MAX_EVENT_BYTES
+    """The largest event an append or snapshot accepts, in bytes (default 1 MiB).
+
+    Measured as the compact UTF-8 JSON of the event's data plus that of its context. A larger
+    event raises ``EventTooLarge`` (a ``ValueError``) naming the event and its size, and nothing
+    of the append is written. Keep big content (files, documents) outside the event store and
+    put a reference in the event.
+    """
+
+    subscription_reconnect_timeout: timedelta = Field(default=timedelta(seconds=30))
+    """How long a subscription keeps trying to reconnect after its database connection dies.
+
+    A subscription that reads outside a transaction and loses its connection (the server
+    restarted, the backend was terminated, the network dropped) closes it and reads again from
+    its last delivered position on a new connection, retrying with backoff from 50 ms to 1 s;
+    no event is skipped or delivered twice. If the database stays unreachable for longer than
+    this, the iterator raises the database error; build a new subscription from the last
+    position you processed to carry on. ``timedelta(0)`` raises at once. A subscription read
+    inside ``transaction.atomic`` never reconnects: the transaction is gone, so it raises.
+    """
+
+    @field_validator("gap_retry_interval")
+    @classmethod
+    def _positive_interval(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError(
+                f"gap_retry_interval must be a positive duration, got {value!r}; "
+                "use for example timedelta(seconds=0.5)"
+            )
+        return value
+
+    @field_validator("subscription_reconnect_timeout")
+    @classmethod
+    def _non_negative_timeout(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError(
+                f"subscription_reconnect_timeout must not be negative, got {value!r}; use "
+                "timedelta(0) to raise at once, or for example timedelta(seconds=30)"
+            )
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _non_empty_alias(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(
+                "database must name an alias from settings.DATABASES, for example 'default'"
+            )
+        return value

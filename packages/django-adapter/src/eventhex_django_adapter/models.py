@@ -1,0 +1,151 @@
+"""The event store schema (app label ``eventhex``, tables ``eventhex_*``).
+
+On PostgreSQL, ``Event.tx_id`` is filled by a column default, ``pg_current_xact_id()``, that
+migration 0001 installs; it makes commit order readable (see the subscription module). On SQLite
+it stays NULL and the event id alone orders events.
+"""
+
+from django.db import models
+
+__all__ = ["EncryptionKey", "Event", "OutboxEntry", "ProjectionCursor", "Snapshot", "Stream"]
+
+
+class Stream(models.Model):
+    """One event stream: identified by (tenant, category, uuid), optionally named."""
+
+    uuid = models.UUIDField()
+    name = models.CharField(max_length=255, null=True, blank=True)
+    category = models.CharField(max_length=255, default="", blank=True)
+    tenant_id = models.CharField(max_length=255, default="", blank=True)
+    version = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "category", "uuid"], name="eventhex_stream_uuid_uniq"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant_id", "category", "name"], name="eventhex_stream_name_uniq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.category or '-'}/{self.name or self.uuid}"
+
+
+class Event(models.Model):
+    """One recorded event; ``category`` and ``tenant_id`` are copied from its stream."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="events")
+    version = models.IntegerField(null=True, blank=True)
+    uuid = models.UUIDField(unique=True)
+    name = models.CharField(max_length=255)
+    data = models.JSONField()
+    context = models.JSONField()
+    created_at = models.DateTimeField()
+    category = models.CharField(max_length=255, default="", blank=True)
+    tenant_id = models.CharField(max_length=255, default="", blank=True)
+    tx_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream", "version"], name="eventhex_event_version_uniq"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["tx_id", "id"], name="eventhex_event_tx_idx"),
+            models.Index(fields=["category", "tx_id", "id"], name="eventhex_event_category_idx"),
+            models.Index(fields=["name", "tx_id", "id"], name="eventhex_event_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version} ({self.uuid})"
+
+
+class Snapshot(models.Model):
+    """A stream state saved at ``version``; reads start from the newest one in range."""
+
+    uuid = models.UUIDField(primary_key=True)
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="snapshots")
+    version = models.IntegerField()
+    name = models.CharField(max_length=255)
+    data = models.JSONField()
+    context = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["stream", "version"], name="eventhex_snapshot_version_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @v{self.version}"
+
+
+class OutboxEntry(models.Model):
+    """An event waiting to be published; deleted once acknowledged."""
+
+    event_uuid = models.UUIDField()
+    event_name = models.CharField(max_length=255)
+    stream_uuid = models.UUIDField()
+    stream_name = models.CharField(max_length=255, null=True, blank=True)
+    stream_category = models.CharField(max_length=255, default="", blank=True)
+    tenant_id = models.CharField(max_length=255, default="", blank=True)
+    version = models.IntegerField(null=True, blank=True)
+    position = models.DecimalField(max_digits=40, decimal_places=0)
+    created_at = models.DateTimeField()
+    data = models.JSONField()
+    context = models.JSONField()
+    attempts = models.IntegerField(default=0)
+    max_attempts = models.IntegerField()
+    dead = models.BooleanField(default=False)
+    last_error = models.TextField(default="", blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=255, null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "outbox entries"
+        indexes = [
+            models.Index(fields=["dead", "next_attempt_at", "id"], name="eventhex_outbox_due_idx"),
+            models.Index(
+                fields=["tenant_id", "stream_category", "stream_uuid", "id"],
+                name="eventhex_outbox_stream_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_name} ({self.event_uuid})"
+
+
+class EncryptionKey(models.Model):
+    """A data subject's encryption key; deleting it shreds the subject's encrypted fields."""
+
+    tenant_id = models.CharField(max_length=255, default="", blank=True)
+    subject_id = models.CharField(max_length=255)
+    key = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant_id", "subject_id"], name="eventhex_key_subject_uniq"
+            ),
+        ]
+
+
+class ProjectionCursor(models.Model):
+    """The last stream version a projection has processed."""
+
+    name = models.CharField(max_length=255)
+    stream_uuid = models.UUIDField()
+    category = models.CharField(max_length=255, default="", blank=True)
+    version = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name", "stream_uuid", "category"], name="eventhex_cursor_uniq"
+            ),
+        ]

@@ -1,0 +1,272 @@
+"""``DjangoStorageStrategy``: event streams on the Django ORM (PostgreSQL and SQLite).
+
+An append is one ``transaction.atomic(using=alias)`` block (a savepoint when the caller already
+opened a transaction) with a constant number of statements whatever the number of events:
+read the stream row, claim it (a conditional ``UPDATE`` of its version, or an ``INSERT`` in a
+savepoint for a new stream), on PostgreSQL one ``SELECT`` of the transaction id that orders the
+events (stored in ``tx_id``), one bulk ``INSERT`` of the events and one bulk ``INSERT`` of outbox
+rows. In-transaction listeners run inside the block, so a listener that raises rolls the whole
+append back.
+"""
+
+import copy
+from typing import Any, Self
+
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Q, QuerySet
+from event_sourcery import DEFAULT_TENANT, NO_VERSIONING, StreamId, TenantId
+from event_sourcery.event import Position, RawEvent, RecordedRaw
+from event_sourcery.exceptions import ConcurrentStreamWriteError
+from event_sourcery.in_transaction import Dispatcher
+from event_sourcery.interfaces import StorageStrategy, Versioning
+
+from eventhex_core_ports.validation import (
+    DEFAULT_MAX_EVENT_BYTES,
+    check_event,
+    check_events,
+    check_stream_id,
+    check_tenant_id,
+)
+from eventhex_django_adapter._datetimes import to_db
+from eventhex_django_adapter._records import (
+    category_of,
+    encode_position,
+    raw_event,
+    stream_id_of,
+)
+from eventhex_django_adapter._subscription_reads import newest_readable_position
+from eventhex_django_adapter.models import Event, Snapshot, Stream
+from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
+
+__all__ = ["DjangoStorageStrategy"]
+
+
+class DjangoStorageStrategy(StorageStrategy):
+    """Streams, events and snapshots in the ``eventhex`` tables of one database alias.
+
+    Args:
+        dispatcher: Calls the in-transaction listeners with every appended record.
+        outbox: Where appended records go for publishing; ``None`` when the outbox is off.
+        database: The ``settings.DATABASES`` alias holding the tables.
+        tenant_id: The tenant whose streams this instance reads and writes.
+        max_event_bytes: The largest event (JSON data plus context, in bytes) it accepts.
+
+    Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` before any
+    statement runs, so a rejected append, snapshot, read or deletion leaves nothing behind.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        outbox: DjangoOutboxStorageStrategy | None = None,
+        database: str = "default",
+        tenant_id: TenantId = DEFAULT_TENANT,
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+    ) -> None:
+        check_tenant_id(tenant_id)
+        self._max_event_bytes = max_event_bytes
+        self._dispatcher = dispatcher
+        self._outbox = outbox
+        self._database = database
+        self._tenant_id = tenant_id
+
+    @property
+    def database(self) -> str:
+        """The database alias this strategy uses."""
+        return self._database
+
+    def scoped_for_tenant(self, tenant_id: TenantId) -> Self:
+        """A copy of this strategy that reads and writes as ``tenant_id``.
+
+        Raises:
+            InvalidTenantId: ``tenant_id`` breaks the identifier rules.
+        """
+        check_tenant_id(tenant_id)
+        scoped = copy.copy(self)
+        scoped._tenant_id = tenant_id
+        return scoped
+
+    def fetch_events(
+        self,
+        stream_id: StreamId,
+        start: int | None = None,
+        stop: int | None = None,
+    ) -> list[RawEvent]:
+        """The stream's events in ``[start, stop)``, from the newest snapshot in that range."""
+        check_stream_id(stream_id)
+        stream = self._streams(stream_id).first()
+        if stream is None:
+            return []
+        found_id = stream_id_of(stream)
+        snapshots = Snapshot.objects.using(self._database).filter(stream=stream)
+        snapshots = snapshots.filter(_version_range(start, stop))
+        snapshot = snapshots.order_by("-version").first()
+        events = Event.objects.using(self._database).filter(stream=stream)
+        if snapshot is not None:
+            events = events.filter(_version_range(None, stop), version__gt=snapshot.version)
+        elif start is not None or stop is not None:
+            events = events.filter(_version_range(start, stop) | Q(version__isnull=True))
+        rows = list(events.order_by("version", "id"))
+        if stream.version is None and (start or stop):
+            rows = rows[(start or 1) - 1 : stop and stop - 1]
+        found = [raw_event(row, found_id) for row in rows]
+        return [raw_event(snapshot, found_id), *found] if snapshot is not None else found
+
+    def insert_events(
+        self,
+        stream_id: StreamId,
+        versioning: Versioning,
+        events: list[RawEvent],
+    ) -> None:
+        """Append ``events`` atomically, checking ``versioning`` against the stream."""
+        check_stream_id(stream_id)
+        check_events(events, self._max_event_bytes)
+        if not events:
+            return
+        with transaction.atomic(using=self._database):
+            stream = self._claim_stream(stream_id, versioning, events[-1].version)
+            tx_id = self._transaction_id()
+            rows = [self._event_row(stream, raw, tx_id) for raw in events]
+            Event.objects.using(self._database).bulk_create(rows)
+            records = [
+                RecordedRaw(
+                    entry=raw,
+                    position=encode_position(tx_id, row.pk),
+                    tenant_id=self._tenant_id,
+                )
+                for raw, row in zip(events, rows, strict=True)
+            ]
+            if self._outbox is not None:
+                self._outbox.put_into_outbox(records)
+            self._dispatcher.dispatch(*records)
+
+    def save_snapshot(self, snapshot: RawEvent) -> None:
+        """Store ``snapshot``; a missing stream is created at the snapshot's version."""
+        check_event(snapshot, self._max_event_bytes)
+        version = snapshot.version or 0
+        with transaction.atomic(using=self._database):
+            stream = self._streams(snapshot.stream_id).first()
+            if stream is None:
+                stream = self._create_stream(snapshot.stream_id, snapshot.version)
+            if stream is None:
+                stream = self._streams(snapshot.stream_id).get()
+            if stream.version is not None and stream.version < version:
+                self._streams(snapshot.stream_id).filter(version__lt=version).update(
+                    version=version
+                )
+            Snapshot.objects.using(self._database).create(
+                uuid=snapshot.uuid,
+                stream=stream,
+                version=version,
+                name=snapshot.name,
+                data=snapshot.data,
+                context=snapshot.context,
+                created_at=to_db(snapshot.created_at),
+            )
+
+    def delete_stream(self, stream_id: StreamId) -> None:
+        """Remove the stream with its events and snapshots; a missing stream is a no-op."""
+        check_stream_id(stream_id)
+        with transaction.atomic(using=self._database):
+            self._streams(stream_id).delete()
+
+    @property
+    def current_position(self) -> Position | None:
+        """The position of the newest readable event in the whole store, ``0`` when empty.
+
+        Readable is the subscriptions' rule (on PostgreSQL an event is readable once no older
+        transaction can still commit), so a subscription started from this position receives
+        exactly the events that become readable afterwards.
+        """
+        return newest_readable_position(self._database)
+
+    def _streams(self, stream_id: StreamId) -> QuerySet[Stream]:
+        return Stream.objects.using(self._database).filter(
+            tenant_id=self._tenant_id, category=category_of(stream_id), uuid=stream_id
+        )
+
+    def _claim_stream(
+        self, stream_id: StreamId, versioning: Versioning, new_version: int | None
+    ) -> Stream:
+        """The stream row, created or with its version moved to ``new_version``.
+
+        Raises:
+            ConcurrentStreamWriteError: The stream is not at the expected version, or another
+                writer created or changed it first.
+            VersioningMismatch: Versioned and unversioned appends were mixed.
+        """
+        expected = versioning.expected_version
+        stream = self._streams(stream_id).first()
+        if stream is None:
+            if versioning is not NO_VERSIONING and expected != 0:
+                raise ConcurrentStreamWriteError(None, expected)
+            created = self._create_stream(
+                stream_id, None if versioning is NO_VERSIONING else new_version
+            )
+            if created is not None:
+                return created
+            stream = self._streams(stream_id).first()
+            if stream is None:
+                raise ConcurrentStreamWriteError(None, expected)
+        versioning.validate_if_compatible(stream.version)
+        if stream.version != expected:
+            raise ConcurrentStreamWriteError(stream.version, expected)
+        changes: dict[str, Any] = {"version": new_version if expected is not None else None}
+        if stream.name is None and stream_id.name is not None:
+            changes["name"] = stream.name = stream_id.name
+        claimed = (
+            self._streams(stream_id)
+            .filter(pk=stream.pk)
+            .filter(Q(version__isnull=True) if expected is None else Q(version=expected))
+            .update(**changes)
+        )
+        if not claimed:
+            raise ConcurrentStreamWriteError(stream.version, expected)
+        return stream
+
+    def _create_stream(self, stream_id: StreamId, version: int | None) -> Stream | None:
+        """Insert the stream row; ``None`` when another writer inserted it first."""
+        try:
+            with transaction.atomic(using=self._database):
+                return Stream.objects.using(self._database).create(
+                    uuid=stream_id,
+                    name=stream_id.name,
+                    category=category_of(stream_id),
+                    tenant_id=self._tenant_id,
+                    version=version,
+                )
+        except IntegrityError:
+            return None
+
+    def _event_row(self, stream: Stream, raw: RawEvent, tx_id: int | None) -> Event:
+        return Event(
+            stream=stream,
+            version=raw.version,
+            uuid=raw.uuid,
+            name=raw.name,
+            data=raw.data,
+            context=raw.context,
+            created_at=to_db(raw.created_at),
+            category=stream.category,
+            tenant_id=stream.tenant_id,
+            tx_id=tx_id,
+        )
+
+    def _transaction_id(self) -> int | None:
+        """The current PostgreSQL transaction id (the events' ``tx_id``); ``None`` on SQLite."""
+        connection = connections[self._database]
+        if connection.vendor != "postgresql":
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+            row = cursor.fetchone()
+        return int(row[0])
+
+
+def _version_range(start: int | None, stop: int | None) -> Q:
+    condition = Q()
+    if start is not None:
+        condition &= Q(version__gte=start)
+    if stop is not None:
+        condition &= Q(version__lt=stop)
+    return condition

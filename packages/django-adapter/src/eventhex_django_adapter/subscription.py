@@ -1,0 +1,128 @@
+"""``DjangoSubscriptionStrategy``: every committed event exactly once, in commit order.
+
+PostgreSQL: each event row carries the id of the transaction that wrote it (``tx_id``). A
+subscription reads only events of transactions older than every transaction still running
+(``tx_id < pg_snapshot_xmin(pg_current_snapshot())``), ordered by ``(tx_id, id)``; its position
+is that pair encoded as ``(tx_id << 64) | id``. An event id taken earlier but committed later is
+therefore never skipped: readers do not move past it until it has committed or rolled back.
+Caught-up readers sleep on ``LISTEN eventhex_events`` (sent by a trigger when an appending
+transaction commits) and poll every ``gap_retry_interval`` as the fallback.
+
+A read inside a transaction that has appended events itself also returns those events, after
+everything committed before them (for example in tests on pytest-django's ``db`` fixture).
+Caveat: an older transaction still running at that moment that commits events later is then
+behind the position such a reader reached, so keep in-transaction reads to tests.
+
+Any transaction that has a transaction id holds readers back while it runs (transaction ids and
+snapshots are cluster-wide, so this includes writers in other databases of the same server, and
+prepared transactions). Once one exceeds ``lag_warning_after`` while committed events wait
+behind it, a warning names its backend pid and age, and :func:`subscription_lag_blockers`
+reports it. Read-only transactions never hold readers back.
+
+Each caught-up iterator holds one extra connection (its ``LISTEN``) until it is garbage
+collected; drop iterators you no longer read.
+
+SQLite: one writer at a time makes id order commit order; the position is the event id and a
+caught-up reader polls, backing off from 5 ms to ``gap_retry_interval``.
+"""
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from event_sourcery.event import Position, RecordedRaw
+from event_sourcery.interfaces import SubscriptionStrategy
+
+from eventhex_django_adapter._lag import (
+    DEFAULT_LAG_WARNING_AFTER,
+    LagBlocker,
+    subscription_lag_blockers,
+)
+from eventhex_django_adapter._subscription_loop import SubscriptionPlan, batches
+from eventhex_django_adapter._subscription_reads import EventSelection, newest_readable_position
+from eventhex_django_adapter.config import DjangoConfig
+
+__all__ = [
+    "DjangoSubscriptionStrategy",
+    "LagBlocker",
+    "current_position",
+    "subscription_lag_blockers",
+]
+
+
+class DjangoSubscriptionStrategy(SubscriptionStrategy):
+    """Subscriptions to all events, a category or event types in the configured database.
+
+    Args:
+        config: Supplies the database alias and ``gap_retry_interval``, the longest a caught-up
+            subscription waits before reading again when no wake-up arrives.
+        lag_warning_after: How long a running transaction may hold readers back before it is
+            logged and reported by :func:`subscription_lag_blockers`.
+    """
+
+    def __init__(
+        self,
+        config: DjangoConfig,
+        lag_warning_after: timedelta = DEFAULT_LAG_WARNING_AFTER,
+    ) -> None:
+        self._database = config.database
+        self._longest_wait = config.gap_retry_interval
+        self._lag_warning_after = lag_warning_after
+
+    def subscribe_to_all(
+        self,
+        start_from: Position,
+        batch_size: int,
+        timelimit: timedelta,
+    ) -> Iterator[list[RecordedRaw]]:
+        """Batches of every event after ``start_from``, in commit order."""
+        return self._subscribe(EventSelection(), start_from, batch_size, timelimit)
+
+    def subscribe_to_category(
+        self,
+        start_from: Position,
+        batch_size: int,
+        timelimit: timedelta,
+        category: str,
+    ) -> Iterator[list[RecordedRaw]]:
+        """Batches of the events of streams in ``category`` after ``start_from``."""
+        selection = EventSelection(category=category or "")
+        return self._subscribe(selection, start_from, batch_size, timelimit)
+
+    def subscribe_to_events(
+        self,
+        start_from: Position,
+        batch_size: int,
+        timelimit: timedelta,
+        events: list[str],
+    ) -> Iterator[list[RecordedRaw]]:
+        """Batches of the events named in ``events`` after ``start_from``."""
+        selection = EventSelection(names=tuple(dict.fromkeys(events)))
+        return self._subscribe(selection, start_from, batch_size, timelimit)
+
+    def _subscribe(
+        self,
+        selection: EventSelection,
+        start_from: Position,
+        batch_size: int,
+        timelimit: timedelta,
+    ) -> Iterator[list[RecordedRaw]]:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        plan = SubscriptionPlan(
+            database=self._database,
+            selection=selection,
+            batch_size=batch_size,
+            timelimit=timelimit,
+            longest_wait=self._longest_wait,
+            lag_warning_after=self._lag_warning_after,
+        )
+        return batches(plan, start_from)
+
+
+def current_position(database: str = "default") -> Position:
+    """The position of the newest event a subscription can read now, ``0`` when none.
+
+    ``start_from(current_position(alias))`` receives exactly the events that become readable
+    afterwards; the storage strategy's ``current_position`` returns this.
+    """
+    return newest_readable_position(database)

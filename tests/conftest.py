@@ -1,0 +1,199 @@
+"""Shared test infrastructure for the whole eventhex suite.
+
+Django is configured for every test run by ``DJANGO_SETTINGS_MODULE`` in the root
+``pyproject.toml`` (``tests.django_adapter.settings``); tests that never touch a database are
+unaffected.
+
+Fixtures for everyone:
+
+``postgresql_server`` (session)
+    A real PostgreSQL server that this test session starts on a free port (``initdb`` and
+    ``pg_ctl`` from ``pg_config --bindir``, run as the ``postgres`` user when the session runs as
+    root) and stops at the end. It is started only when a test asks for it, directly or through
+    ``@pytest.mark.django_db(databases=["postgres"])``. If it cannot start, the tests that need
+    it fail with the server's log; they never skip. The value is a :class:`PostgresServer`:
+    ``host``, ``port``, ``user``, ``dsn(dbname)`` and ``conninfo(dbname)`` (keyword arguments for
+    ``psycopg.connect``).
+
+``postgresql_dsn`` (session)
+    The libpq URI of the Django test database on that server (``test_eventhex``, created by
+    pytest-django's ``django_db_setup``), for tests that open their own psycopg connections, for
+    example to LISTEN or to hold a transaction open while Django writes.
+
+Django databases: ``default`` is a SQLite file in a session temporary directory (so several
+processes can open it) and ``postgres`` is the test database on ``postgresql_server``. Mark tests
+with ``@pytest.mark.django_db(databases=["default"])`` or ``databases=["postgres"]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+POSTGRES_ALIAS = "postgres"
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """Where the session's PostgreSQL server listens; it trusts local TCP connections."""
+
+    host: str
+    port: int
+    user: str
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        """A libpq URI for ``dbname`` on this server."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{dbname}"
+
+    def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
+        """Keyword arguments for ``psycopg.connect`` to ``dbname`` on this server."""
+        return {"host": self.host, "port": self.port, "user": self.user, "dbname": dbname}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _pg_bindir() -> Path:
+    try:
+        output = subprocess.run(
+            ["pg_config", "--bindir"], check=True, capture_output=True, text=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise RuntimeError(f"pg_config is not available to find PostgreSQL: {error}") from error
+    return Path(output.strip())
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+def _run(command: list[str], what: str, log: Path | None = None) -> None:
+    result = subprocess.run(_as_postgres(command), capture_output=True, text=True)
+    if result.returncode != 0:
+        server_log = log.read_text() if log and log.exists() else ""
+        raise RuntimeError(
+            f"PostgreSQL {what} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n"
+            f"{server_log}"
+        )
+
+
+@pytest.fixture(scope="session")
+def postgresql_server() -> Iterator[PostgresServer]:
+    """Start a throw-away PostgreSQL server for the session (see the module docstring)."""
+    bindir = _pg_bindir()
+    workdir = Path(tempfile.mkdtemp(prefix="eventhex-pg-"))
+    datadir, log = workdir / "data", workdir / "server.log"
+    if os.geteuid() == 0:
+        shutil.chown(workdir, "postgres", "postgres")
+    _interrupt_on_sigterm()
+    port = _free_port()
+    _run(
+        [
+            str(bindir / "initdb"),
+            "-D",
+            str(datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        ],
+        "initdb",
+    )
+    options = (
+        f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={workdir} "
+        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
+    )
+    _run(
+        [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(datadir),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        ],
+        "start",
+        log,
+    )
+    try:
+        yield PostgresServer(host="127.0.0.1", port=port, user="postgres")
+    finally:
+        subprocess.run(
+            _as_postgres([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"]),
+            capture_output=True,
+            check=False,
+        )
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _interrupt_on_sigterm() -> None:
+    """Make SIGTERM stop the session like Ctrl-C, so the server is still shut down."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        with contextlib.suppress(ValueError):  # not in the main thread: leave it alone
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _needs_postgres(items: list[pytest.Item]) -> bool:
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        databases = marker.kwargs.get("databases") if marker else None
+        if databases == "__all__" or (databases and POSTGRES_ALIAS in databases):
+            return True
+        if "postgresql_dsn" in getattr(item, "fixturenames", ()):
+            return True
+    return False
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    django_db_modify_db_settings_parallel_suffix: None,
+) -> None:
+    """Point ``default`` at a SQLite file and ``postgres`` at the session server.
+
+    Each pytest-xdist worker gets its own SQLite file and starts its own PostgreSQL server.
+    """
+    from django.db import connections
+
+    sqlite = connections["default"].settings_dict
+    sqlite["TEST"]["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "eventhex.sqlite3")
+    if _needs_postgres(request.session.items):
+        server: PostgresServer = request.getfixturevalue("postgresql_server")
+        postgres = connections[POSTGRES_ALIAS].settings_dict
+        postgres.update(HOST=server.host, PORT=str(server.port), USER=server.user)
+
+
+@pytest.fixture
+def postgresql_dsn(postgresql_server: PostgresServer, django_db_setup: None) -> str:
+    """The URI of the Django test database on the session server (see the module docstring).
+
+    Use it in tests marked ``django_db(databases=["postgres"])`` (add ``transaction=True`` when
+    the psycopg connection must see what Django commits).
+    """
+    from django.db import connections
+
+    return postgresql_server.dsn(connections[POSTGRES_ALIAS].settings_dict["NAME"])

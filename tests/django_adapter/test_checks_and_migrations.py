@@ -1,0 +1,122 @@
+"""System checks, shipped migrations and the management command."""
+
+from collections.abc import Iterator
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connections
+from django.test import override_settings
+
+from eventhex_django_adapter import DjangoBackend, DjangoConfig, checks
+
+
+@pytest.fixture
+def watched() -> Iterator[set[str]]:
+    """The aliases the checks look at, restored afterwards."""
+    saved = set(checks._watched_aliases)
+    checks._watched_aliases.clear()
+    yield checks._watched_aliases
+    checks._watched_aliases.clear()
+    checks._watched_aliases.update(saved)
+
+
+def _ids(messages: list[object]) -> list[str]:
+    return [message.id for message in messages]  # type: ignore[attr-defined]
+
+
+def test_configuring_an_unknown_alias_is_reported(watched: set[str]) -> None:
+    DjangoBackend().configure(DjangoConfig(database="nowhere"))
+
+    (error,) = checks.check_aliases()
+
+    assert error.id == "eventhex.E001"
+    assert "'nowhere'" in error.msg
+    assert "DjangoConfig(database=...)" in (error.hint or "")
+
+
+def test_the_test_databases_pass_the_alias_checks(watched: set[str]) -> None:
+    DjangoBackend().configure(DjangoConfig(database="default"))
+    DjangoBackend().configure(DjangoConfig(database="postgres"))
+
+    assert checks.check_aliases() == []
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_an_unsupported_engine_is_reported(watched: set[str]) -> None:
+    databases = {
+        "default": connections["default"].settings_dict,
+        "legacy": {"ENGINE": "django.db.backends.dummy"},
+        "missing": {"ENGINE": "no.such.backend"},
+    }
+    with override_settings(DATABASES=databases):
+        DjangoBackend().configure(DjangoConfig(database="missing"))
+        DjangoBackend().configure(DjangoConfig(database="legacy"))
+        messages = checks.check_aliases()
+
+    assert _ids(messages) == ["eventhex.E002", "eventhex.E002"]
+    assert all("PostgreSQL and SQLite only" in message.msg for message in messages)
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_sqlite_without_immediate_transactions_gets_a_warning(watched: set[str]) -> None:
+    plain = {**connections["default"].settings_dict, "OPTIONS": {}}
+    with override_settings(DATABASES={"default": plain, "lite": dict(plain)}):
+        DjangoBackend().configure(DjangoConfig(database="lite"))
+        messages = checks.check_aliases()
+
+    assert _ids(messages) == ["eventhex.W001"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["postgres"])
+def test_postgres_version_is_checked_against_13(
+    watched: set[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    DjangoBackend().configure(DjangoConfig(database="postgres"))
+
+    assert checks.check_server_version(databases=["postgres"]) == []
+    assert checks.check_server_version(databases=None) == []
+    monkeypatch.setattr(checks, "MIN_POSTGRESQL", 990000)  # pretend the server is too old
+    (error,) = checks.check_server_version(databases=["postgres"])
+    assert error.id == "eventhex.E003"
+    assert "PostgreSQL 13 or newer" in error.msg
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_models_and_migrations_agree() -> None:
+    out = StringIO()
+    call_command("makemigrations", "eventhex", "--check", "--dry-run", stdout=out, stderr=out)
+
+    assert "No changes detected" in out.getvalue()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["postgres"])
+def test_postgres_events_default_to_their_transaction_id() -> None:
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute(
+            "SELECT column_default FROM information_schema.columns "
+            "WHERE table_name = 'eventhex_event' AND column_name = 'tx_id'"
+        )
+        (default,) = cursor.fetchone()
+
+    assert "pg_current_xact_id" in default
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_status_command_reports_counts(alias: str) -> None:
+    backend = DjangoBackend().configure(DjangoConfig(database=alias)).with_outbox()
+    from event_sourcery import StreamId
+
+    from eventhex_core_ports.testing.events import ContractItemAdded
+
+    backend.event_store.append(ContractItemAdded(item="a"), stream_id=StreamId())
+    out = StringIO()
+
+    call_command("eventhex_status", database=alias, stdout=out)
+
+    report = out.getvalue()
+    assert f"database: {alias}" in report
+    assert "events: 1" in report
+    assert "outbox pending: 1" in report
