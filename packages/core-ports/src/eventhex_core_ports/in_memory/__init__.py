@@ -4,6 +4,7 @@ from eventhex_core_ports.in_memory.backend import InMemoryBackend, InMemoryConfi
 from eventhex_core_ports.in_memory.cursors import InMemoryCursorsDao
 from eventhex_core_ports.in_memory.key_storage import InMemoryKeyStorage
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
+from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
 from eventhex_core_ports.in_memory.storage import InMemoryStorageStrategy
 from eventhex_core_ports.in_memory.subscription import InMemorySubscriptionStrategy
 
@@ -13,6 +14,7 @@ __all__ = [
     "InMemoryContainer",
     "InMemoryCursorsDao",
     "InMemoryKeyStorage",
+    "InMemoryOutboxSource",
     "InMemoryOutboxStorageStrategy",
     "InMemoryStorageStrategy",
     "InMemorySubscriptionStrategy",

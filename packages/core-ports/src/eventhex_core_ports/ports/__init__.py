@@ -8,6 +8,14 @@ interfaces, re-exported so that an eventhex adapter plugs straight into event_so
 
 from eventhex_core_ports.ports.cursors import CursorsDao
 from eventhex_core_ports.ports.outbox import OutboxFiltererStrategy, OutboxStorageStrategy
+from eventhex_core_ports.ports.relay import (
+    OutboxMessage,
+    OutboxSource,
+    OutboxStats,
+    PublishOutcome,
+    Publisher,
+    PublisherUnavailable,
+)
 from eventhex_core_ports.ports.storage import (
     EncryptionKeyStorageStrategy,
     StorageStrategy,
@@ -19,7 +27,13 @@ __all__ = [
     "CursorsDao",
     "EncryptionKeyStorageStrategy",
     "OutboxFiltererStrategy",
+    "OutboxMessage",
+    "OutboxSource",
+    "OutboxStats",
     "OutboxStorageStrategy",
+    "PublishOutcome",
+    "Publisher",
+    "PublisherUnavailable",
     "StorageStrategy",
     "SubscriptionStrategy",
     "Versioning",

@@ -14,6 +14,7 @@ A new adapter is done when every contract passes.
 
 from eventhex_core_ports.testing.in_transaction import InTransactionContract
 from eventhex_core_ports.testing.outbox import OutboxContract
+from eventhex_core_ports.testing.relay_source import OutboxSourceContract
 from eventhex_core_ports.testing.storage import ConcurrentWritersContract, StorageContract
 from eventhex_core_ports.testing.subscription import SubscriptionContract
 
@@ -21,6 +22,7 @@ __all__ = [
     "ConcurrentWritersContract",
     "InTransactionContract",
     "OutboxContract",
+    "OutboxSourceContract",
     "StorageContract",
     "SubscriptionContract",
 ]

@@ -1,0 +1,211 @@
+"""``eventhex-relay``: run, drain, inspect and repair an outbox from the command line.
+
+Commands:
+    run                  Relay until SIGTERM or SIGINT.
+    drain                Relay until no live entry is left, then exit.
+    status               Print pending, in-flight and dead counts and the oldest entry's age.
+    dead-letters list    Show dead-lettered entries with their last error.
+    dead-letters replay  Re-queue dead letters (chosen ids, or --all).
+    dead-letters purge   Delete dead letters for good (chosen ids, or --all).
+
+Every setting is a flag and an ``EVENTHEX_RELAY_*`` environment variable; flags win. Exit codes:
+0 done, 1 runtime failure, 2 invalid settings or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from eventhex_core_ports.ports.relay import OutboxSource
+from eventhex_outbox_relay._backoff import Backoff
+from eventhex_outbox_relay._logging import configure_logging
+from eventhex_outbox_relay.metrics import PrometheusMetrics, RelayMetrics
+from eventhex_outbox_relay.operations import OperationsServer
+from eventhex_outbox_relay.publishers import publisher_from_url
+from eventhex_outbox_relay.relay import Relay
+from eventhex_outbox_relay.settings import RelaySettings, SettingsError, load_settings
+from eventhex_outbox_relay.sources import SourceError, load_source
+
+__all__ = ["main"]
+
+logger = logging.getLogger("eventhex.relay")
+
+_RELAY_FLAGS: list[tuple[str, type, str]] = [
+    ("publisher", str, "publisher URL (stdout:, null:, redis://, amqp://, nats://, http(s)://)"),
+    ("batch_size", int, "entries claimed per round trip (default 500)"),
+    ("lease_seconds", float, "claim lease in seconds (default 30)"),
+    ("poll_interval", float, "longest wait between claims when idle, seconds (default 1)"),
+    ("backoff_base", float, "first retry delay bound, seconds (default 1)"),
+    ("backoff_max", float, "retry delay cap, seconds (default 300)"),
+    ("owner", str, "this relay's id in claims (default host:pid:random)"),
+    ("http_host", str, "operations port interface (default 0.0.0.0)"),
+    ("http_port", int, "serve /healthz and /metrics on this port"),
+    ("publish_timeout", float, "broker/webhook answer timeout, seconds (default 10)"),
+    ("webhook_secret", str, "HMAC-SHA256 key for webhook signatures"),
+]
+
+
+def _add(parser: argparse.ArgumentParser, name: str, kind: type, text: str) -> None:
+    parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _add(common, "source", str, "outbox source: entry point name (e.g. django) or module:attribute")
+    common.add_argument("--log-level", dest="log_level", help="debug, info, warning or error")
+    common.add_argument("--log-format", dest="log_format", help="json or text")
+    relay = argparse.ArgumentParser(add_help=False, parents=[common])
+    for name, kind, text in _RELAY_FLAGS:
+        _add(relay, name, kind, text)
+
+    parser = argparse.ArgumentParser(
+        prog="eventhex-relay", description="Publish an eventhex outbox to a message broker."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("run", parents=[relay], help="relay until SIGTERM")
+    commands.add_parser("drain", parents=[relay], help="relay until the outbox is empty")
+    status = commands.add_parser("status", parents=[common], help="print outbox statistics")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+
+    dead = commands.add_parser("dead-letters", help="inspect, replay or purge dead letters")
+    actions = dead.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", parents=[common], help="show dead letters")
+    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    listing.add_argument("--after", type=int, default=0, help="only ids greater than this")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    for action, text in (("replay", "re-queue"), ("purge", "delete for good")):
+        sub = actions.add_parser(action, parents=[common], help=f"{text} dead letters")
+        sub.add_argument("ids", nargs="*", type=int, help="entry ids")
+        sub.add_argument("--all", action="store_true", help="every dead letter")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``eventhex-relay`` and ``python -m eventhex_outbox_relay``.
+
+    Returns:
+        The process exit code.
+    """
+    args = _parser().parse_args(argv)
+    given = {k: v for k, v in vars(args).items() if k in RelaySettings.model_fields}
+    try:
+        settings = load_settings(given)
+    except SettingsError as error:
+        print(error, file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        source = load_source(settings.source)
+    except SourceError as error:
+        print(f"invalid setting EVENTHEX_RELAY_SOURCE (--source): {error}", file=sys.stderr)
+        return 2
+    try:
+        if args.command in ("run", "drain"):
+            return _relay(settings, source, drain=args.command == "drain")
+        if args.command == "status":
+            return _status(source, as_json=args.json)
+        return _dead_letters(source, args)
+    finally:
+        source.close()
+
+
+def _relay(settings: RelaySettings, source: OutboxSource, *, drain: bool) -> int:
+    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+    try:
+        publisher = publisher_from_url(
+            settings.publisher, timeout=settings.publish_timeout, webhook_secret=secret
+        )
+    except ImportError as error:
+        print(
+            f"invalid setting EVENTHEX_RELAY_PUBLISHER (--publisher): its client is missing "
+            f"({error.name}); fix: pip install 'eventhex-outbox-relay[all]'",
+            file=sys.stderr,
+        )
+        return 2
+    metrics: RelayMetrics = (
+        PrometheusMetrics(source) if settings.http_port is not None else RelayMetrics()
+    )
+    owner = settings.owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+    relay = Relay(
+        source,
+        publisher,
+        owner=owner,
+        batch_size=settings.batch_size,
+        lease=settings.lease,
+        poll_interval=settings.poll_interval,
+        backoff=Backoff(settings.backoff_base, settings.backoff_max),
+        metrics=metrics,
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: relay.stop())
+    server = None
+    if settings.http_port is not None:
+        stale = max(3 * settings.poll_interval, settings.lease_seconds)
+        server = OperationsServer(
+            settings.http_host, settings.http_port, metrics, lambda: relay.last_beat, stale
+        )
+        server.start()
+        logger.info("operations port open", extra={"port": server.port})
+    try:
+        report = relay.run(drain=drain)
+    finally:
+        publisher.close()
+        if server is not None:
+            server.stop()
+    print(f"eventhex-relay {'drain' if drain else 'run'}: {report.summary()}", file=sys.stderr)
+    return 0
+
+
+def _age(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.1f}s"
+
+
+def _status(source: OutboxSource, *, as_json: bool) -> int:
+    stats = source.stats()
+    age = stats.oldest_age.total_seconds() if stats.oldest_age is not None else None
+    if as_json:
+        row = {"pending": stats.pending, "in_flight": stats.in_flight, "dead": stats.dead}
+        print(json.dumps({**row, "oldest_age_seconds": age}))
+    else:
+        print(f"pending     {stats.pending}")
+        print(f"in flight   {stats.in_flight}")
+        print(f"dead        {stats.dead}")
+        print(f"oldest age  {_age(age)}")
+    return 0
+
+
+def _dead_letters(source: OutboxSource, args: Any) -> int:
+    if args.action == "list":
+        letters = source.dead_letters(limit=args.limit, after_id=args.after)
+        for m in letters:
+            if args.json:
+                row = {"entry_id": m.entry_id, "attempts": m.attempts, "last_error": m.last_error}
+                print(json.dumps({**row, **m.as_payload()}))
+            else:
+                print(
+                    f"{m.entry_id}  {m.event_name}  {m.event_uuid}  stream {m.partition_key}  "
+                    f"attempts {m.attempts}  error: {m.last_error}"
+                )
+        if not args.json:
+            print(f"{len(letters)} dead letter(s)", file=sys.stderr)
+        return 0
+    if not args.ids and not args.all:
+        print(f"dead-letters {args.action}: give entry ids or --all", file=sys.stderr)
+        return 2
+    ids = None if args.all else list(args.ids)
+    if args.action == "replay":
+        count = source.replay_dead_letters(ids)
+        print(f"re-queued {count} dead letter(s)")
+    else:
+        count = source.purge_dead_letters(ids)
+        print(f"purged {count} dead letter(s)")
+    return 0

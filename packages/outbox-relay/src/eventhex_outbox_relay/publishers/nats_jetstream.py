@@ -1,0 +1,144 @@
+"""NATS JetStream, each publish acknowledged by the stream."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import nats
+import nats.errors
+import nats.js.errors
+
+from eventhex_core_ports.ports.relay import (
+    OutboxMessage,
+    Publisher,
+    PublisherUnavailable,
+    PublishOutcome,
+)
+from eventhex_outbox_relay.publishers._body import encode
+from eventhex_outbox_relay.publishers._url import pop_params
+
+__all__ = ["NatsJetStreamPublisher"]
+
+logger = logging.getLogger("eventhex.relay.nats")
+
+_CONNECTION_ERRORS = (
+    nats.errors.NoServersError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.StaleConnectionError,
+    nats.errors.TimeoutError,
+    nats.js.errors.NoStreamResponseError,
+    asyncio.TimeoutError,
+    OSError,
+)
+
+
+class NatsJetStreamPublisher(Publisher):
+    """Publishes to subject ``PREFIX.<category>`` of a JetStream stream, created if missing.
+
+    The ``Nats-Msg-Id`` header is the event uuid, so JetStream's duplicate window drops a message
+    re-sent after a relay crash. The partition key travels in the ``Eventhex-Partition-Key`` header.
+
+    Args:
+        url: ``nats://host:port?stream=NAME&subject=PREFIX`` (defaults ``eventhex`` for both).
+        timeout: Seconds to connect and to wait for each acknowledgement.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        clean, params = pop_params(url, stream="eventhex", subject="eventhex")
+        parts = urlsplit(clean)
+        self.server = urlunsplit(parts._replace(query="", path=""))
+        self.stream, self.subject = params["stream"], params["subject"]
+        self._timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._client: Any = None
+
+    async def _jetstream(self) -> Any:
+        if self._client is None or self._client.is_closed:
+            self._client = await nats.connect(
+                servers=[self.server],
+                connect_timeout=self._timeout,
+                allow_reconnect=False,
+                max_reconnect_attempts=1,
+                reconnect_time_wait=0.1,
+                error_cb=self._on_error,
+            )
+            js = self._client.jetstream(timeout=self._timeout)
+            try:
+                await js.stream_info(self.stream)
+            except nats.js.errors.NotFoundError:
+                await js.add_stream(name=self.stream, subjects=[f"{self.subject}.>"])
+        return self._client.jetstream(timeout=self._timeout)
+
+    @staticmethod
+    async def _on_error(error: Exception) -> None:
+        logger.debug("nats client error: %r", error)
+
+    def subject_for(self, message: OutboxMessage) -> str:
+        """``PREFIX.<category>`` (``_`` for no category, dots replaced)."""
+        category = message.stream_category.replace(".", "_").replace(" ", "_") or "_"
+        return f"{self.subject}.{category}"
+
+    async def _publish(self, messages: Sequence[OutboxMessage]) -> list[Any]:
+        js = await self._jetstream()
+        sends = [
+            js.publish(
+                self.subject_for(m),
+                encode(m),
+                stream=self.stream,
+                headers={
+                    "Nats-Msg-Id": str(m.event_uuid),
+                    "Eventhex-Event-Name": m.event_name,
+                    "Eventhex-Partition-Key": m.partition_key,
+                },
+            )
+            for m in messages
+        ]
+        return await asyncio.gather(*sends, return_exceptions=True)
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
+        """See :meth:`Publisher.publish`."""
+        try:
+            results = self._loop.run_until_complete(self._publish(messages))
+        except _CONNECTION_ERRORS as error:
+            self._drop()
+            raise PublisherUnavailable(f"nats: {error!r}") from error
+        lost = [r for r in results if isinstance(r, _CONNECTION_ERRORS)]
+        if lost:
+            self._drop()
+            delivered = [
+                m.entry_id
+                for m, r in zip(messages, results, strict=True)
+                if not isinstance(r, BaseException)
+            ]
+            raise PublisherUnavailable(f"nats: {lost[0]!r}", delivered)
+        return [
+            PublishOutcome(m.entry_id, False, f"nats: {r!r}")
+            if isinstance(r, BaseException)
+            else PublishOutcome(m.entry_id, True)
+            for m, r in zip(messages, results, strict=True)
+        ]
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None and not client.is_closed:
+            with contextlib.suppress(Exception):  # the connection is gone either way
+                self._loop.run_until_complete(client.close())
+        self._loop.run_until_complete(_cancel_leftovers())
+
+    def close(self) -> None:
+        """See :meth:`Publisher.close`."""
+        self._drop()
+        self._loop.close()
+
+
+async def _cancel_leftovers() -> None:
+    """Cancel the reader, flusher and pinger tasks a dead client leaves behind."""
+    leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in leftovers:
+        task.cancel()
+    await asyncio.gather(*leftovers, return_exceptions=True)

@@ -1,0 +1,232 @@
+"""The relay loop: claim a batch, publish it outside any transaction, acknowledge, retry."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+
+from eventhex_core_ports.ports.relay import (
+    OutboxMessage,
+    OutboxSource,
+    Publisher,
+    PublisherUnavailable,
+    PublishOutcome,
+)
+from eventhex_outbox_relay._backoff import Backoff
+from eventhex_outbox_relay._clock import utc_now
+from eventhex_outbox_relay.metrics import RelayMetrics
+
+__all__ = ["Relay", "RelayReport"]
+
+logger = logging.getLogger("eventhex.relay")
+
+
+@dataclasses.dataclass
+class RelayReport:
+    """What a relay did since it started.
+
+    Attributes:
+        published: Messages the broker accepted.
+        retried: Failed messages scheduled for another attempt.
+        dead_lettered: Messages moved to the dead letters.
+        outages: Batches given back because the broker was unreachable.
+        seconds: Wall time of the run.
+    """
+
+    published: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    outages: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line a person can read."""
+        rate = self.published / self.seconds if self.seconds else 0.0
+        return (
+            f"published {self.published} ({rate:,.0f}/s), retried {self.retried}, "
+            f"dead-lettered {self.dead_lettered}, broker outages {self.outages}, "
+            f"in {self.seconds:.1f}s"
+        )
+
+
+class Relay:
+    """Moves entries from an outbox source to a publisher.
+
+    Args:
+        source: Where entries come from.
+        publisher: Where they go.
+        owner: This relay's unique id; claims are made in its name.
+        batch_size: Entries claimed at once.
+        lease: How long a claim keeps other relays away; longer than publishing a batch takes.
+        poll_interval: Longest wait for new entries before claiming again (seconds).
+        backoff: Delays between a message's failed attempts, and after broker outages.
+        metrics: Counters to feed.
+    """
+
+    def __init__(
+        self,
+        source: OutboxSource,
+        publisher: Publisher,
+        *,
+        owner: str,
+        batch_size: int = 500,
+        lease: timedelta = timedelta(seconds=30),
+        poll_interval: float = 1.0,
+        backoff: Backoff | None = None,
+        metrics: RelayMetrics | None = None,
+    ) -> None:
+        self.source = source
+        self.publisher = publisher
+        self.owner = owner
+        self.batch_size = batch_size
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.backoff = backoff or Backoff(base=1.0, maximum=300.0)
+        self.metrics = metrics or RelayMetrics()
+        self.report = RelayReport()
+        self.last_beat = time.monotonic()
+        self._stopping = threading.Event()
+        self._outages = 0
+
+    def stop(self) -> None:
+        """Ask the loop to finish the batch in hand, give back its claims and return."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether :meth:`stop` was called."""
+        return self._stopping.is_set()
+
+    def run(self, *, drain: bool = False) -> RelayReport:
+        """Relay until stopped; with ``drain``, also stop once no live entry is left.
+
+        Returns:
+            What was done.
+        """
+        started = time.monotonic()
+        logger.info(
+            "relay started", extra={"owner": self.owner, "drain": drain, "batch": self.batch_size}
+        )
+        try:
+            while not self._stopping.is_set():
+                self.last_beat = time.monotonic()
+                try:
+                    if self.step():
+                        continue
+                    if drain and self._outbox_is_empty():
+                        break
+                    self.source.wait_for_entries(self.poll_interval)
+                except Exception:  # the outbox's database is away: keep trying, calmly
+                    logger.exception("outbox source failed", extra={"owner": self.owner})
+                    self._stopping.wait(self.backoff.delay(1))
+        finally:
+            released = self._release_all()
+            self.report.seconds = time.monotonic() - started
+            logger.info(
+                "relay stopped",
+                extra={"owner": self.owner, "released": released, "summary": self.report.summary()},
+            )
+        return self.report
+
+    def _release_all(self) -> int:
+        try:
+            return self.source.release(self.owner)
+        except Exception:  # its leases will expire instead
+            logger.exception("could not release claims", extra={"owner": self.owner})
+            return 0
+
+    def _outbox_is_empty(self) -> bool:
+        stats = self.source.stats()
+        return stats.pending == 0 and stats.in_flight == 0
+
+    def step(self) -> int:
+        """Claim, publish and settle one batch.
+
+        Returns:
+            How many entries were claimed (0 when nothing was due).
+        """
+        batch = self.source.claim(self.owner, self.batch_size, self.lease)
+        if not batch:
+            return 0
+        try:
+            outcomes = self.publisher.publish(batch)
+        except PublisherUnavailable as error:
+            self._pause_for_outage(batch, error)
+            return len(batch)
+        except Exception as error:
+            logger.exception("publisher failed on a batch", extra={"owner": self.owner})
+            outcomes = [
+                PublishOutcome(m.entry_id, False, f"{type(error).__name__}: {error}") for m in batch
+            ]
+        self._outages = 0
+        self._settle(batch, outcomes)
+        return len(batch)
+
+    def _pause_for_outage(
+        self, batch: Sequence[OutboxMessage], error: PublisherUnavailable
+    ) -> None:
+        delivered = set(error.delivered)
+        if delivered:
+            self.source.acknowledge(sorted(delivered))
+            self.report.published += len(delivered)
+            self.metrics.published(len(delivered))
+        self.source.release(self.owner, [m.entry_id for m in batch if m.entry_id not in delivered])
+        self._outages += 1
+        self.report.outages += 1
+        delay = self.backoff.delay(self._outages)
+        logger.warning(
+            "broker unavailable; batch released",
+            extra={"owner": self.owner, "error": str(error), "retry_in": round(delay, 3)},
+        )
+        self._stopping.wait(delay)
+
+    def _settle(self, batch: Sequence[OutboxMessage], outcomes: Sequence[PublishOutcome]) -> None:
+        by_id = {o.entry_id: o for o in outcomes}
+        delivered: list[int] = []
+        for message in batch:
+            outcome = by_id.get(message.entry_id)
+            if outcome is not None and outcome.delivered:
+                delivered.append(message.entry_id)
+            else:
+                self._fail(message, outcome.error if outcome else "publisher reported no outcome")
+        if delivered:
+            self.source.acknowledge(delivered)
+            self.report.published += len(delivered)
+            self.metrics.published(len(delivered))
+        logger.debug("batch settled", extra={"claimed": len(batch), "delivered": len(delivered)})
+
+    def _fail(self, message: OutboxMessage, error: str) -> None:
+        attempts = message.attempts + 1
+        self.metrics.failed(1)
+        if attempts >= message.max_attempts:
+            if self.source.dead_letter(self.owner, message.entry_id, error):
+                self.report.dead_lettered += 1
+                self.metrics.dead_lettered(1)
+            logger.error(
+                "message dead-lettered",
+                extra={
+                    "entry_id": message.entry_id,
+                    "event_uuid": str(message.event_uuid),
+                    "attempts": attempts,
+                    "error": error,
+                },
+            )
+            return
+        delay = self.backoff.delay(attempts)
+        retry_at = utc_now() + timedelta(seconds=delay)
+        if self.source.retry_later(self.owner, message.entry_id, error, retry_at):
+            self.report.retried += 1
+        logger.warning(
+            "message failed; will retry",
+            extra={
+                "entry_id": message.entry_id,
+                "event_uuid": str(message.event_uuid),
+                "attempts": attempts,
+                "retry_in": round(delay, 3),
+                "error": error,
+            },
+        )

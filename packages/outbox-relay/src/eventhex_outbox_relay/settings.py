@@ -1,0 +1,126 @@
+"""Relay settings: flags over ``EVENTHEX_RELAY_*`` environment variables, validated at start-up."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any, Literal, Self
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["PUBLISHER_SCHEMES", "RelaySettings", "SettingsError", "load_settings"]
+
+PUBLISHER_SCHEMES = ("stdout", "null", "redis", "rediss", "amqp", "amqps", "nats", "http", "https")
+
+_FIXES = {
+    "source": "name an installed source (e.g. 'django') or give 'package.module:attribute'",
+    "publisher": (
+        "use stdout:, null:, redis://host:6379/0?stream=KEY, amqp://user:pass@host:5672/vhost"
+        "?exchange=NAME, nats://host:4222?stream=NAME&subject=PREFIX, or an http(s):// URL"
+    ),
+    "batch_size": "give a whole number from 1 to 10000",
+    "lease_seconds": "give seconds > 0, longer than publishing one batch takes",
+    "poll_interval": "give seconds > 0 (e.g. 1)",
+    "backoff_base": "give seconds > 0 (e.g. 1)",
+    "backoff_max": "give seconds >= the backoff base (e.g. 300)",
+    "http_port": "give a port from 0 to 65535, or leave it unset to serve nothing",
+    "log_level": "use one of debug, info, warning, error",
+    "log_format": "use json or text",
+    "publish_timeout": "give seconds > 0 (e.g. 10)",
+}
+
+
+class RelaySettings(BaseSettings):
+    """Everything a relay process is told; each field is also ``EVENTHEX_RELAY_<NAME>``.
+
+    Attributes:
+        source: The outbox source: an entry point name in ``eventhex.outbox_sources`` (the
+            Django adapter installs ``django``) or a ``module:attribute`` path to a source or a
+            factory returning one.
+        publisher: Where messages go, as a URL; its scheme picks the publisher.
+        batch_size: Entries claimed per round trip.
+        lease_seconds: How long a claim keeps other relays away.
+        poll_interval: Longest wait for new entries between claims, in seconds.
+        backoff_base: Upper bound of the first retry delay, in seconds; doubles per attempt.
+        backoff_max: Cap of any retry delay, in seconds.
+        owner: This relay's id in claims (default: host, pid and a random suffix).
+        http_host: Interface of the operations port.
+        http_port: Operations port with ``/healthz`` and ``/metrics``; unset serves nothing.
+        log_level: Logging level.
+        log_format: ``json`` (one object per line) or ``text``.
+        publish_timeout: Seconds a broker or webhook may take to answer.
+        webhook_secret: Key of the webhook's HMAC-SHA256 signature header.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="EVENTHEX_RELAY_", extra="forbid", frozen=True)
+
+    source: str = Field(min_length=1)
+    publisher: str = "stdout:"
+    batch_size: int = Field(default=500, ge=1, le=10_000)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    poll_interval: float = Field(default=1.0, gt=0)
+    backoff_base: float = Field(default=1.0, gt=0)
+    backoff_max: float = Field(default=300.0, gt=0)
+    owner: str | None = None
+    http_host: str = "0.0.0.0"
+    http_port: int | None = Field(default=None, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "text"] = "json"
+    publish_timeout: float = Field(default=10.0, gt=0)
+    webhook_secret: SecretStr | None = None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("publisher")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in PUBLISHER_SCHEMES:
+            raise ValueError(f"unknown publisher scheme {scheme or value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _backoff_order(self) -> Self:
+        if self.backoff_max < self.backoff_base:
+            raise ValueError("backoff_max is smaller than backoff_base")
+        return self
+
+    @property
+    def lease(self) -> timedelta:
+        """The lease as a duration."""
+        return timedelta(seconds=self.lease_seconds)
+
+
+class SettingsError(Exception):
+    """Settings are invalid; the message names each bad setting and how to fix it."""
+
+
+def load_settings(overrides: Mapping[str, Any]) -> RelaySettings:
+    """Read the environment, apply flag ``overrides`` (None values are ignored) and validate.
+
+    Raises:
+        SettingsError: With one line per bad setting.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return RelaySettings(**given)
+    except ValidationError as error:
+        raise SettingsError(_explain(error)) from None
+
+
+def _explain(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else "backoff_max"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        if problem["type"] == "missing":
+            message = "is required"
+        env = f"EVENTHEX_RELAY_{field.upper()}"
+        flag = "--" + field.replace("_", "-")
+        lines.append(f"invalid setting {env} ({flag}): {message}; fix: {_FIXES.get(field, '')}")
+    return "\n".join(lines)

@@ -1,0 +1,68 @@
+"""Finding the outbox source a relay drains, by entry point name or ``module:attribute``."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from eventhex_core_ports.ports.relay import OutboxSource
+
+__all__ = ["ENTRY_POINT_GROUP", "SourceError", "load_source"]
+
+ENTRY_POINT_GROUP = "eventhex.outbox_sources"
+
+
+class SourceError(Exception):
+    """The named source is not installed, not importable or failed to start; the message says
+    which and what to do."""
+
+
+def load_source(spec: str) -> OutboxSource:
+    """Build the source named by ``spec``.
+
+    Args:
+        spec: An entry point name in the ``eventhex.outbox_sources`` group, or
+            ``package.module:attribute`` naming an :class:`OutboxSource` or a callable that
+            returns one.
+
+    Raises:
+        SourceError: Nothing by that name, not an outbox source, or it failed to start.
+    """
+    target = _import_path(spec) if ":" in spec else _entry_point(spec)
+    try:
+        source = target() if callable(target) and not isinstance(target, OutboxSource) else target
+    except Exception as error:
+        raise SourceError(f"source {spec!r} failed to start: {error}") from error
+    if not isinstance(source, OutboxSource):
+        raise SourceError(f"{spec!r} gave {type(source).__name__}, not an OutboxSource")
+    return source
+
+
+def _import_path(spec: str) -> Any:
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as error:
+        raise SourceError(f"cannot import {module_name!r} for source {spec!r}: {error}") from None
+    try:
+        return getattr(module, attribute)
+    except AttributeError:
+        raise SourceError(f"module {module_name!r} has no attribute {attribute!r}") from None
+
+
+def _entry_point(name: str) -> Any:
+    found = entry_points(group=ENTRY_POINT_GROUP)
+    for point in found:
+        if point.name == name:
+            try:
+                return point.load()
+            except Exception as error:
+                raise SourceError(
+                    f"source {name!r} ({point.value}) failed to load: {error}"
+                ) from error
+    names = ", ".join(sorted(p.name for p in found)) or "none installed"
+    raise SourceError(
+        f"no outbox source named {name!r} (installed: {names}); "
+        "install the adapter that provides it or give 'module:attribute'"
+    )

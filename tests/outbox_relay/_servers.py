@@ -1,0 +1,177 @@
+"""Real brokers started by the test session: Redis, RabbitMQ, NATS JetStream.
+
+Each runs from its Debian binary, on free loopback ports, with its data in a temporary
+directory, in its own process group so that stopping it stops all it started. A server that does
+not come up raises with its log, which fails the tests that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], log: Path, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    text = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    raise RuntimeError(f"{process.args!r} did not listen on {port}:\n{text}")
+
+
+class Server:
+    """A broker process: ``start()``, ``stop()`` (keeping its data), ``close()`` (removing it)."""
+
+    name = "server"
+    boot_seconds = 20.0
+
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"eventhex-{self.name}-"))
+        self.port = free_port()
+        self.log = self.workdir / "server.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def start(self) -> None:
+        executable = self.command()[0]
+        if shutil.which(executable) is None:
+            raise RuntimeError(f"{executable} is not installed (apt-get install {self.name})")
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=self.workdir,
+                env=self.environment(),
+                start_new_session=True,
+            )
+        wait_for_port(self.port, self.process, self.log, self.boot_seconds)
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+class RedisServer(Server):
+    """redis-server; ``durable`` turns on the append-only file, fsynced on every write."""
+
+    name = "redis-server"
+
+    def __init__(self, durable: bool = False) -> None:
+        super().__init__()
+        self.durable = durable
+
+    def command(self) -> list[str]:
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else []
+        return [
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--dir", str(self.workdir), *persistence,
+        ]  # fmt: skip
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+class NatsServer(Server):
+    """nats-server with JetStream storing in the work directory."""
+
+    name = "nats-server"
+
+    def command(self) -> list[str]:
+        store = self.workdir / "jetstream"
+        return ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(store)]
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+
+class RabbitServer(Server):
+    """rabbitmq-server with no plugins, its own epmd, node name and Mnesia directory."""
+
+    name = "rabbitmq-server"
+    boot_seconds = 90.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epmd_port, self.dist_port = free_port(), free_port()
+        (self.workdir / "enabled_plugins").write_text("[].\n")
+        self.epmd: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        return ["/usr/lib/rabbitmq/bin/rabbitmq-server"]
+
+    def environment(self) -> dict[str, str]:
+        work = str(self.workdir)
+        return {
+            **os.environ,
+            "HOME": work,
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "RABBITMQ_NODENAME": f"eventhex{self.port}@localhost",
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "RABBITMQ_MNESIA_BASE": f"{work}/mnesia",
+            "RABBITMQ_LOG_BASE": f"{work}/log",
+            "RABBITMQ_LOGS": "-",
+            "RABBITMQ_PID_FILE": f"{work}/rabbit.pid",
+            "RABBITMQ_ENABLED_PLUGINS_FILE": f"{work}/enabled_plugins",
+            "RABBITMQ_CONFIG_FILE": f"{work}/rabbitmq",
+        }
+
+    def start(self) -> None:
+        if shutil.which("epmd") is None or not Path(self.command()[0]).exists():
+            raise RuntimeError("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+        if self.epmd is None:
+            self.epmd = subprocess.Popen(
+                ["epmd", "-port", str(self.epmd_port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        super().start()
+
+    def close(self) -> None:
+        super().close()
+        if self.epmd is not None:
+            self.epmd.terminate()
+            self.epmd.wait(timeout=10)
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"

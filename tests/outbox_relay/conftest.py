@@ -1,0 +1,125 @@
+"""Fixtures of the relay tests: real brokers, a webhook sink, outboxes filled with streams."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+
+from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
+from eventhex_core_ports.ports.relay import OutboxSource, Publisher
+from eventhex_outbox_relay import Relay
+from eventhex_outbox_relay._backoff import Backoff
+from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer
+from tests.outbox_relay._webhook_sink import WebhookSink
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def nats_server() -> Iterator[NatsServer]:
+    server = NatsServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def rabbit_server() -> Iterator[RabbitServer]:
+    server = RabbitServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def webhook() -> Iterator[WebhookSink]:
+    sink = WebhookSink()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture
+def memory_source() -> InMemoryOutboxSource:
+    return InMemoryOutboxSource()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {seconds}s")
+        time.sleep(0.005)
+
+
+def fill(
+    source: InMemoryOutboxSource,
+    streams: int,
+    per_stream: int,
+    order: dict[UUID, list[str]] | None = None,
+) -> dict[UUID, list[str]]:
+    """Enqueue ``per_stream`` events on each of ``streams`` new streams (or on the streams of
+    ``order``, continuing them), interleaved.
+
+    Returns:
+        Each stream's event uuids in append order.
+    """
+    order = order if order is not None else {uuid4(): [] for _ in range(streams)}
+    for _ in range(per_stream):
+        for stream in order:
+            version = len(order[stream]) + 1
+            message = source.enqueue(
+                stream_uuid=stream, stream_category="order", version=version, data={"n": version}
+            )
+            order[stream].append(str(message.event_uuid))
+    return order
+
+
+def assert_delivered_in_stream_order(
+    expected: dict[UUID, list[str]], payloads: Sequence[dict[str, Any]], *, exactly_once: bool
+) -> None:
+    """Every expected event arrived, each stream's events in append order."""
+    seen: dict[str, list[str]] = {}
+    for payload in payloads:
+        seen.setdefault(payload["stream_uuid"], []).append(payload["event_uuid"])
+    for stream, events in expected.items():
+        got = seen.get(str(stream), [])
+        if exactly_once:
+            assert got == events
+        else:  # at least once: drop re-deliveries, keep first arrivals
+            firsts = list(dict.fromkeys(got))
+            assert firsts == events
+
+
+@pytest.fixture
+def quick_relay() -> Iterator[Callable[..., Relay]]:
+    """Builds relays with short waits; closes their publishers after the test."""
+    relays: list[Relay] = []
+
+    def build(source: OutboxSource, publisher: Publisher, **options: Any) -> Relay:
+        options.setdefault("batch_size", 50)
+        options.setdefault("poll_interval", 0.02)
+        options.setdefault("backoff", Backoff(base=0.02, maximum=0.1))
+        relay = Relay(source, publisher, owner=options.pop("owner", "test-relay"), **options)
+        relays.append(relay)
+        return relay
+
+    yield build
+    for relay in relays:
+        relay.publisher.close()
