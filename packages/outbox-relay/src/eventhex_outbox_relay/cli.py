@@ -17,23 +17,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
-import socket
 import sys
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from dependency_injector import providers
+
 from eventhex_core_ports.ports.relay import OutboxSource
-from eventhex_outbox_relay._backoff import Backoff
 from eventhex_outbox_relay._logging import configure_logging
-from eventhex_outbox_relay.metrics import PrometheusMetrics, RelayMetrics
+from eventhex_outbox_relay.container import RelayContainer
 from eventhex_outbox_relay.operations import OperationsServer
-from eventhex_outbox_relay.publishers import publisher_from_url
 from eventhex_outbox_relay.relay import Relay
 from eventhex_outbox_relay.settings import RelaySettings, SettingsError, load_settings
-from eventhex_outbox_relay.sources import SourceError, load_source
+from eventhex_outbox_relay.sources import SourceError
 
 __all__ = ["main"]
 
@@ -89,12 +86,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, container: RelayContainer | None = None) -> int:
     """Entry point of ``eventhex-relay`` and ``python -m eventhex_outbox_relay``.
+
+    Args:
+        argv: Command-line arguments (``sys.argv[1:]`` when omitted).
+        container: The composition root to use; tests pass one with overridden providers.
 
     Returns:
         The process exit code.
     """
+    container = container or RelayContainer()
     args = _parser().parse_args(argv)
     given = {k: v for k, v in vars(args).items() if k in RelaySettings.model_fields}
     try:
@@ -103,14 +105,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(error, file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
+    container.settings.override(providers.Object(settings))
     try:
-        source = load_source(settings.source)
+        source: OutboxSource = container.source()
     except SourceError as error:
         print(f"invalid setting EVENTHEX_RELAY_SOURCE (--source): {error}", file=sys.stderr)
         return 2
     try:
         if args.command in ("run", "drain"):
-            return _relay(settings, source, drain=args.command == "drain")
+            return _relay(container, settings, drain=args.command == "drain")
         if args.command == "status":
             return _status(source, as_json=args.json)
         return _dead_letters(source, args)
@@ -118,12 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         source.close()
 
 
-def _relay(settings: RelaySettings, source: OutboxSource, *, drain: bool) -> int:
-    secret = settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -> int:
     try:
-        publisher = publisher_from_url(
-            settings.publisher, timeout=settings.publish_timeout, webhook_secret=secret
-        )
+        publisher = container.publisher()
     except ImportError as error:
         print(
             f"invalid setting EVENTHEX_RELAY_PUBLISHER (--publisher): its client is missing "
@@ -131,20 +131,8 @@ def _relay(settings: RelaySettings, source: OutboxSource, *, drain: bool) -> int
             file=sys.stderr,
         )
         return 2
-    metrics: RelayMetrics = (
-        PrometheusMetrics(source) if settings.http_port is not None else RelayMetrics()
-    )
-    owner = settings.owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-    relay = Relay(
-        source,
-        publisher,
-        owner=owner,
-        batch_size=settings.batch_size,
-        lease=settings.lease,
-        poll_interval=settings.poll_interval,
-        backoff=Backoff(settings.backoff_base, settings.backoff_max),
-        metrics=metrics,
-    )
+    relay: Relay = container.relay()
+    metrics = container.metrics()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: relay.stop())
     server = None
