@@ -1,6 +1,8 @@
 """``CoreContainer``: event_sourcery's core, wired with dependency-injector.
 
-It reproduces the wiring of event_sourcery's ``Backend`` and ``TransactionalBackend``. The
+It reproduces the wiring of event_sourcery's ``Backend`` and ``TransactionalBackend``, with two
+drop-ins that give the same results faster: ``FastSerde`` (no generic deep copies) and
+``ListenerAwareDispatcher`` (no deserialization on append when nobody listens). The
 storage, subscription and outbox strategies are declared dependencies that an adapter supplies.
 Adapters *compose* this container (``providers.Container(CoreContainer)``) and override its
 dependencies; they never subclass it, because a provider redefined in a subclass does not rewire
@@ -16,13 +18,15 @@ from typing import NoReturn
 from dependency_injector import containers, providers
 from event_sourcery import DEFAULT_TENANT, EventStore, Outbox
 from event_sourcery.encryption import Encryption, NoEncryptionStrategy, NoKeyStorageStrategy
-from event_sourcery.event import EventRegistry, Serde
-from event_sourcery.in_transaction import Dispatcher, Listeners
+from event_sourcery.event import EventRegistry
+from event_sourcery.in_transaction import Listeners
 from event_sourcery.interfaces import EncryptionKeyStorageStrategy, StorageStrategy
 from event_sourcery.outbox import NoOutboxStorageStrategy, no_filter
 from event_sourcery.subscription import SubscriptionBuilder
 
+from eventhex_core_ports.dispatch import ListenerAwareDispatcher
 from eventhex_core_ports.errors import BackendNotConfigured
+from eventhex_core_ports.serde import FastSerde
 
 __all__ = ["CoreContainer", "not_configured"]
 
@@ -67,11 +71,11 @@ class CoreContainer(containers.DeclarativeContainer):
         strategy=encryption_strategy,
         key_storage=tenant_key_storage,
     )
-    serde = providers.Factory(Serde, registry=event_registry, encryption=encryption)
+    serde = providers.Factory(FastSerde, registry=event_registry, encryption=encryption)
     context_enrichers: providers.Provider[tuple[object, ...]] = providers.Object(())
 
     listeners = providers.Singleton(Listeners)
-    dispatcher = providers.Factory(Dispatcher, serde, listeners)
+    dispatcher = providers.Factory(ListenerAwareDispatcher, serde, listeners)
 
     storage: providers.Provider[StorageStrategy] = not_configured(_ADAPTER_MISSING)  # type: ignore[assignment]
     tenant_storage = providers.Factory(_scope_storage, storage, tenant_id)

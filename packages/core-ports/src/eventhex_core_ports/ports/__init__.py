@@ -12,9 +12,9 @@ from eventhex_core_ports.ports.relay import (
     OutboxMessage,
     OutboxSource,
     OutboxStats,
-    PublishOutcome,
     Publisher,
     PublisherUnavailable,
+    PublishOutcome,
 )
 from eventhex_core_ports.ports.storage import (
     EncryptionKeyStorageStrategy,

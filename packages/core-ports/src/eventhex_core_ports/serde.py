@@ -1,0 +1,91 @@
+"""``FastSerde``: event_sourcery's ``Serde`` without the generic deep copies.
+
+event_sourcery's ``Serde.deserialize`` copies every raw event with ``dataclasses.asdict``, which
+walks the whole record, stream id included, and deep-copies each leaf through ``copy.deepcopy``;
+that is most of the time spent loading a stream or reading a subscription. ``FastSerde``
+produces the same ``WrappedEvent`` and ``Recorded`` values (equal objects, the same context
+with its legacy fields, encryption and crypto-shredding applied the same way) but copies only
+what needs copying: the payload and context containers (so the event never shares a mutable
+object with the raw record, which decryption would otherwise modify in place), with JSON
+values copied by a specialised walk and anything else by ``dataclasses.asdict``'s own rules.
+"""
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from event_sourcery.event import RawEvent, Serde, WrappedEvent
+
+__all__ = ["FastSerde"]
+
+_ATOMIC = frozenset({str, int, float, bool, type(None)})
+
+
+@dataclasses.dataclass
+class _Box:
+    value: Any
+
+
+def _asdict_copy(value: Any) -> Any:
+    """Copy ``value`` exactly as ``dataclasses.asdict`` copies a field holding it."""
+    return dataclasses.asdict(_Box(value))["value"]
+
+
+def _copy(value: Any) -> Any:
+    """``dataclasses.asdict``'s copy of ``value``, fast for JSON dicts, lists and scalars."""
+    kind = type(value)
+    if kind is dict:
+        return {
+            (key if type(key) in _ATOMIC else _asdict_copy(key)): (
+                item if type(item) in _ATOMIC else _copy(item)
+            )
+            for key, item in value.items()
+        }
+    if kind is list:
+        return [item if type(item) in _ATOMIC else _copy(item) for item in value]
+    if kind in _ATOMIC:
+        return value
+    return _asdict_copy(value)
+
+
+class FastSerde(Serde):
+    """A drop-in for event_sourcery's ``Serde`` with the same results, several times faster.
+
+    Wire it in a container the way ``Serde`` is wired::
+
+        serde = providers.Factory(FastSerde, registry=event_registry, encryption=encryption)
+
+    Args:
+        registry: Maps event names to event types.
+        encryption: Decrypts (or masks, once a key is shredded) encrypted fields on reads and
+            encrypts them on writes.
+    """
+
+    def deserialize(self, event: RawEvent) -> WrappedEvent[Any]:
+        """The ``WrappedEvent`` stored in ``event``, equal to what ``Serde`` returns."""
+        data = _copy(event.data)
+        context = self._deserialize_context(_copy(event.context))
+        event_type = self.registry.type_for_name(event.name)
+        if self._needs_decryption(event_type, data):
+            data = self.encryption.decrypt(event_type, data, event.stream_id)
+        return WrappedEvent[event_type](  # type: ignore[valid-type]
+            uuid=event.uuid,
+            created_at=event.created_at,
+            version=event.version,
+            context=context,
+            event=event_type(**data),
+        )
+
+    def _needs_decryption(self, event_type: type[Any], data: Mapping[str, Any]) -> bool:
+        """Whether ``Encryption.decrypt`` can change ``data``.
+
+        Without encrypted fields it only rebuilds the dict key by key, which gives an equal
+        dict unless a top-level key is not a string or contains a dot (then it is called, so
+        that it fails or nests exactly as it does under ``Serde``).
+        """
+        if self.registry.encrypted_fields(of=event_type):
+            return True
+        try:
+            return "." in "".join(data)
+        except TypeError:  # a key that is not a string
+            return True

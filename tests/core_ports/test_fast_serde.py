@@ -1,0 +1,414 @@
+"""``FastSerde`` gives exactly what event_sourcery's ``Serde`` gives, on the same inputs."""
+
+import base64
+import copy
+import dataclasses
+from collections import OrderedDict
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+import pytest
+from dependency_injector import providers
+from event_sourcery import StreamId
+from event_sourcery.encryption import DataSubject, Encrypted, Encryption
+from event_sourcery.event import (
+    Context,
+    Event,
+    EventRegistry,
+    RawEvent,
+    RecordedRaw,
+    Serde,
+    WrappedEvent,
+)
+from event_sourcery.interfaces import EncryptionStrategy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel
+
+from eventhex_core_ports import InMemoryBackend, InMemoryConfig
+from eventhex_core_ports.in_memory.key_storage import InMemoryKeyStorage
+from eventhex_core_ports.serde import FastSerde
+
+
+class Line(BaseModel):
+    sku: str
+    quantity: int
+
+
+class Everything(Event):
+    name: str
+    count: int
+    ratio: float
+    flag: bool
+    maybe: int | None = None
+    numbers: list[int] = []
+    lines: list[Line] = []
+    anything: Any = None
+    mapping: dict[str, Any] = {}
+    when: datetime | None = None
+    ref: UUID | None = None
+
+
+class Address(BaseModel):
+    street: Annotated[str, Encrypted(mask_value="[street]")]
+    city: str
+
+
+class Registered(Event):
+    user_id: Annotated[str, DataSubject]
+    email: Annotated[str, Encrypted(mask_value="[email]")]
+    score: Annotated[int, Encrypted(mask_value=-1)]
+    tags: Annotated[list[str], Encrypted(mask_value=[])]
+    address: Address
+    partner_id: str = ""
+    partner_note: Annotated[str, Encrypted(mask_value="", subject_field="partner_id")] = ""
+
+
+class ReversibleStrategy(EncryptionStrategy):
+    """A real, keyed, reversible transformation (XOR with the key), enough to tell plain text
+    from cipher text and a wrong key from the right one."""
+
+    def encrypt(self, data: Any, key: bytes) -> str:
+        raw = str(data).encode()
+        return base64.b64encode(bytes(b ^ key[i % len(key)] for i, b in enumerate(raw))).decode()
+
+    def decrypt(self, data: str, key: bytes) -> Any:
+        raw = base64.b64decode(data)
+        return bytes(b ^ key[i % len(key)] for i, b in enumerate(raw)).decode()
+
+
+@pytest.fixture
+def keys() -> InMemoryKeyStorage:
+    return InMemoryKeyStorage()
+
+
+def serdes(keys: InMemoryKeyStorage) -> tuple[Serde, FastSerde]:
+    registry = EventRegistry()
+    encryption = Encryption(registry=registry, strategy=ReversibleStrategy(), key_storage=keys)
+    return Serde(registry, encryption), FastSerde(registry, encryption)
+
+
+def assert_identical(expected: WrappedEvent[Any], actual: WrappedEvent[Any]) -> None:
+    assert actual == expected
+    assert type(actual.event) is type(expected.event)
+    assert actual.event.model_dump() == expected.event.model_dump()
+    assert actual.context == expected.context
+    assert actual.context._legacy_fields == expected.context._legacy_fields
+    assert type(actual.context) is type(expected.context)
+    assert actual.__orig_class__ == expected.__orig_class__  # type: ignore[attr-defined]
+    assert type(actual.created_at) is type(expected.created_at)
+
+
+def compare(raw: RawEvent, keys: InMemoryKeyStorage) -> WrappedEvent[Any] | None:
+    """Deserialize ``raw`` with both serdes; both leave ``raw`` untouched and agree, in the
+    result or in the exception they raise."""
+    slow, fast = serdes(keys)
+    before = copy.deepcopy(dataclasses.asdict(raw))
+    failure: Exception | None = None
+    try:
+        expected = slow.deserialize(raw)
+    except Exception as error:
+        failure = error
+    if failure is not None:
+        with pytest.raises(type(failure)) as raised:
+            fast.deserialize(raw)
+        assert str(raised.value) == str(failure)
+        assert dataclasses.asdict(raw) == before
+        return None
+    actual = fast.deserialize(raw)
+    assert dataclasses.asdict(raw) == before
+    assert_identical(expected, actual)
+    return actual
+
+
+def loaded(raw: RawEvent, keys: InMemoryKeyStorage) -> WrappedEvent[Any]:
+    """``compare`` for inputs that deserialize without an error."""
+    result = compare(raw, keys)
+    assert result is not None
+    return result
+
+
+def raw_event(
+    event: Event,
+    keys: InMemoryKeyStorage,
+    context: dict[str, Any] | None = None,
+    stream_id: StreamId | None = None,
+) -> RawEvent:
+    slow, _ = serdes(keys)
+    stream_id = stream_id or StreamId(name=f"stream-{uuid4()}", category="cat")
+    raw = slow.serialize(WrappedEvent.wrap(event, version=3), stream_id)
+    if context is None:
+        return raw
+    return dataclasses.replace(raw, context=context)
+
+
+def everything() -> Everything:
+    return Everything(
+        name="n",
+        count=3,
+        ratio=0.5,
+        flag=True,
+        numbers=[1, 2],
+        lines=[Line(sku="a", quantity=1)],
+        anything={"nested": [1, {"deep": None}]},
+        mapping={"k": [1, 2, {"x": "y"}]},
+        when=datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC),
+        ref=uuid4(),
+    )
+
+
+def test_plain_event_with_default_context(keys: InMemoryKeyStorage) -> None:
+    compare(raw_event(everything(), keys), keys)
+
+
+def test_result_shares_no_mutable_payload_with_the_raw_event(keys: InMemoryKeyStorage) -> None:
+    raw = raw_event(everything(), keys, context={"components": {"c": {"v": [1]}}, "old": [2]})
+    result = loaded(raw, keys)
+    result.event.anything["nested"].append("changed")
+    result.event.mapping["k"].append("changed")
+    result.context.components["c"]["v"].append("changed")
+    result.context._legacy_fields["old"].append("changed")
+    assert raw.data["anything"] == {"nested": [1, {"deep": None}]}
+    assert raw.data["mapping"] == {"k": [1, 2, {"x": "y"}]}
+    assert raw.context == {"components": {"c": {"v": [1]}}, "old": [2]}
+
+
+def test_context_with_ids_components_and_legacy_fields(keys: InMemoryKeyStorage) -> None:
+    context = {
+        "correlation_id": str(uuid4()),
+        "causation_id": str(uuid4()),
+        "components": {"tracing": {"span": "abc", "sampled": True}},
+        "user": "alice",
+        "request": {"ip": "10.0.0.1", "headers": ["a", "b"]},
+    }
+    result = loaded(raw_event(everything(), keys, context=context), keys)
+    assert isinstance(result.context.correlation_id, UUID)
+    assert result.context._legacy_fields == {
+        "user": "alice",
+        "request": {"ip": "10.0.0.1", "headers": ["a", "b"]},
+    }
+
+
+def test_empty_context_and_non_json_values_in_the_raw_payload(keys: InMemoryKeyStorage) -> None:
+    raw = raw_event(everything(), keys, context={})
+    odd = dataclasses.replace(
+        raw,
+        data={
+            **raw.data,
+            "numbers": (1, 2),
+            "anything": (1, [2, (3,)], {"t": (4,)}),
+            "mapping": {
+                "when": datetime(2020, 1, 1),
+                "ids": [uuid4()],
+                "ordered": OrderedDict(a=(1, [2])),
+            },
+        },
+    )
+    compare(odd, keys)
+
+
+def registered(user_id: str = "user-1") -> Registered:
+    return Registered(
+        user_id=user_id,
+        email="a@example.com",
+        score=42,
+        tags=["x", "y"],
+        address=Address(street="1 Main St", city="Oslo"),
+        partner_id="partner-1",
+        partner_note="note",
+    )
+
+
+def test_encrypted_fields_are_decrypted_the_same_way(keys: InMemoryKeyStorage) -> None:
+    keys.store("user-1", b"k1")
+    keys.store("partner-1", b"k2")
+    raw = raw_event(registered(), keys)
+    assert raw.data["email"] != "a@example.com"
+    assert raw.data["address"]["street"] != "1 Main St"
+    assert loaded(raw, keys).event == registered()
+
+
+def test_shredded_keys_mask_the_same_way(keys: InMemoryKeyStorage) -> None:
+    keys.store("user-1", b"k1")
+    keys.store("partner-1", b"k2")
+    raw = raw_event(registered(), keys)
+    keys.delete("user-1")
+    event = loaded(raw, keys).event
+    assert event.email == "[email]"
+    assert event.score == -1
+    assert event.tags == []
+    assert event.address.street == "[street]"
+    assert event.partner_note == "note"
+
+
+def test_an_encrypted_string_that_reads_as_json_fails_the_same_way(
+    keys: InMemoryKeyStorage,
+) -> None:
+    """event_sourcery's ``Encryption`` JSON-decodes decrypted values, so an encrypted ``str``
+    field holding ``"0"`` comes back as the int 0 and fails validation; FastSerde must fail the
+    same way rather than differ."""
+    keys.store("user-1", b"k1")
+    keys.store("partner-1", b"k2")
+    event = registered()
+    event.address.street = "0"
+    assert compare(raw_event(event, keys), keys) is None
+
+
+def test_deserializing_twice_gives_the_same_result(keys: InMemoryKeyStorage) -> None:
+    keys.store("user-1", b"k1")
+    keys.store("partner-1", b"k2")
+    raw = raw_event(registered(), keys)
+    _, fast = serdes(keys)
+    assert fast.deserialize(raw) == fast.deserialize(raw)
+
+
+def test_records_are_identical(keys: InMemoryKeyStorage) -> None:
+    slow, fast = serdes(keys)
+    raw = raw_event(everything(), keys)
+    record = RecordedRaw(entry=raw, position=(7 << 64) | 12, tenant_id="tenant-a")
+    expected, actual = slow.deserialize_record(record), fast.deserialize_record(record)
+    assert actual == expected
+    assert actual.stream_id == expected.stream_id
+    assert actual.stream_id.category == expected.stream_id.category
+    assert_identical(expected.wrapped_event, actual.wrapped_event)
+
+
+def test_serialize_is_identical(keys: InMemoryKeyStorage) -> None:
+    keys.store("user-1", b"k1")
+    keys.store("partner-1", b"k2")
+    slow, fast = serdes(keys)
+    stream_id = StreamId(name="s", category="c")
+    context = Context(correlation_id=uuid4(), components={"x": {"y": 1}})
+    context._legacy_fields = {"legacy": "kept"}
+    wrapped = WrappedEvent.wrap(registered(), version=1, context=context)
+    assert fast.serialize(wrapped, stream_id) == slow.serialize(wrapped, stream_id)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"name": "no.such.Event"},
+        {"context": {"correlation_id": "not-a-uuid"}},
+        {"data": {"name": 1}},
+        {"data": {"a.b": 1}},
+    ],
+    ids=["unknown-name", "bad-context", "invalid-payload", "dotted-key"],
+)
+def test_failures_are_the_same(keys: InMemoryKeyStorage, change: dict[str, Any]) -> None:
+    slow, fast = serdes(keys)
+    raw = dataclasses.replace(raw_event(everything(), keys), **change)
+    with pytest.raises(Exception) as expected:
+        slow.deserialize(raw)
+    with pytest.raises(type(expected.value)) as actual:
+        fast.deserialize(raw)
+    assert str(actual.value) == str(expected.value)
+
+
+json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=8)
+json_scalars |= st.floats(allow_nan=False)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner),
+    max_leaves=12,
+)
+safe_keys = st.text(max_size=8).filter(
+    lambda key: key not in {"correlation_id", "causation_id", "components"}
+)
+
+
+@st.composite
+def contexts(draw: st.DrawFn) -> dict[str, Any]:
+    context: dict[str, Any] = {}
+    for field in ("correlation_id", "causation_id"):
+        choice = draw(st.sampled_from(["absent", "none", "uuid"]))
+        if choice != "absent":
+            context[field] = None if choice == "none" else str(draw(st.uuids()))
+    if draw(st.booleans()):
+        context["components"] = draw(
+            st.dictionaries(st.text(max_size=6), st.dictionaries(st.text(max_size=6), json_values))
+        )
+    context.update(draw(st.dictionaries(safe_keys, json_values, max_size=3)))
+    return context
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    anything=json_values,
+    mapping=st.dictionaries(st.text(max_size=6), json_values, max_size=4),
+    numbers=st.lists(st.integers(), max_size=5),
+    context=contexts(),
+    version=st.none() | st.integers(min_value=1, max_value=10**6),
+)
+def test_random_payloads_and_contexts(
+    keys: InMemoryKeyStorage,
+    anything: Any,
+    mapping: dict[str, Any],
+    numbers: list[int],
+    context: dict[str, Any],
+    version: int | None,
+) -> None:
+    event = Everything(
+        name="n",
+        count=1,
+        ratio=1.5,
+        flag=False,
+        numbers=numbers,
+        anything=anything,
+        mapping=mapping,
+    )
+    raw = dataclasses.replace(raw_event(event, keys, context=context), version=version)
+    compare(raw, keys)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    email=st.text(max_size=12),
+    score=st.integers(),
+    tags=st.lists(st.text(max_size=5), max_size=3),
+    street=st.text(max_size=10),
+    shredded=st.booleans(),
+    context=contexts(),
+)
+def test_random_encrypted_events(
+    keys: InMemoryKeyStorage,
+    email: str,
+    score: int,
+    tags: list[str],
+    street: str,
+    shredded: bool,
+    context: dict[str, Any],
+) -> None:
+    keys.store("user-1", b"secret")
+    keys.store("partner-1", b"other")
+    event = Registered(
+        user_id="user-1",
+        email=email,
+        score=score,
+        tags=tags,
+        address=Address(street=street, city="c"),
+        partner_id="partner-1",
+        partner_note=email,
+    )
+    raw = raw_event(event, keys, context=context)
+    if shredded:
+        keys.delete("user-1")
+    compare(raw, keys)
+
+
+def test_a_backend_with_the_serde_overridden_loads_the_same_events() -> None:
+    backend = InMemoryBackend().configure(InMemoryConfig())
+    core = backend.container.core
+    stream_id = StreamId(name="order-1", category="order")
+    backend.event_store.append(everything(), everything(), stream_id=stream_id)
+    expected = backend.event_store.load_stream(stream_id)
+    core.serde.override(
+        providers.Factory(FastSerde, registry=core.event_registry, encryption=core.encryption)
+    )
+    assert isinstance(backend.event_store._serde, FastSerde)
+    actual = backend.event_store.load_stream(stream_id)
+    assert len(actual) == 2
+    for want, got in zip(expected, actual, strict=True):
+        assert_identical(want, got)
+    recorded = next(backend.subscriber.start_from(0).build_batch(10, timelimit=0.1))
+    assert [r.wrapped_event for r in recorded] == list(expected)
