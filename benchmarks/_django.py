@@ -1,0 +1,106 @@
+"""Django set-up for one benchmark worker process.
+
+eventhex and python-event-sourcery 0.6.1 each need their own app in ``INSTALLED_APPS``
+(``eventhex_django_adapter`` and ``event_sourcery_django``), so every worker process configures
+Django for exactly one contender, migrates its fresh database, and builds that contender's
+backend. The two backends expose the same event_sourcery ``Backend`` API, so the scenarios run
+unchanged against either.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+APPS = {"eventhex": "eventhex_django_adapter", "upstream": "event_sourcery_django"}
+
+
+def database_settings(db: str, target: str) -> dict[str, Any]:
+    """Django's ``DATABASES["default"]`` for ``db`` (``postgres`` or ``sqlite``).
+
+    Args:
+        db: The vendor.
+        target: A libpq URI for PostgreSQL, a file path for SQLite.
+    """
+    if db == "sqlite":
+        return {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": target,
+            # No fsync, as the benchmark's PostgreSQL: the disk is shared and is not what we
+            # measure.
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 30,
+                "init_command": "PRAGMA synchronous=OFF",
+            },
+        }
+    from psycopg.conninfo import conninfo_to_dict
+
+    info = conninfo_to_dict(target)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": info["dbname"],
+        "USER": info.get("user", "postgres"),
+        "HOST": info.get("host", "127.0.0.1"),
+        "PORT": str(info.get("port", "")),
+    }
+
+
+def setup(impl: str, db: str, target: str, migrate: bool = True) -> None:
+    """Configure Django for ``impl`` on a fresh database and migrate it.
+
+    Args:
+        impl: ``eventhex`` or ``upstream``.
+        db: ``postgres`` or ``sqlite``.
+        target: See :func:`database_settings`.
+        migrate: Run ``migrate`` (skip when another process already did).
+    """
+    import django
+    from django.conf import settings
+    from django.core.management import call_command
+
+    settings.configure(
+        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", APPS[impl]],
+        DATABASES={"default": database_settings(db, target)},
+        USE_TZ=True,
+        TIME_ZONE="UTC",
+        DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
+        SECRET_KEY="eventhex-benchmarks",
+        LOGGING_CONFIG=None,
+    )
+    django.setup()
+    if migrate:
+        call_command("migrate", verbosity=0, interactive=False)
+
+
+def backend(impl: str, outbox: bool = False, fast_serde: bool = False) -> Any:
+    """A configured backend of ``impl`` (with the outbox when asked).
+
+    Args:
+        impl: ``eventhex`` or ``upstream``.
+        outbox: Write appended events to the outbox.
+        fast_serde: eventhex only: override the container's serde with ``FastSerde``.
+    """
+    if impl == "upstream":
+        from event_sourcery_django import DjangoBackend, DjangoConfig
+
+        upstream = DjangoBackend().configure(DjangoConfig())
+        return upstream.with_outbox() if outbox else upstream
+    from eventhex_django_adapter import DjangoBackend as EventhexBackend
+    from eventhex_django_adapter import DjangoConfig as EventhexConfig
+
+    ours = EventhexBackend().configure(EventhexConfig())
+    if fast_serde:
+        use_fast_serde(ours)
+    return ours.with_outbox() if outbox else ours
+
+
+def use_fast_serde(ours: Any) -> None:
+    """Override an eventhex backend's serde with ``FastSerde`` (a container override)."""
+    from dependency_injector import providers
+
+    from eventhex_core_ports.serde import FastSerde
+
+    core = ours.container.core
+    core.serde.override(
+        providers.Factory(FastSerde, registry=core.event_registry, encryption=core.encryption)
+    )

@@ -1,0 +1,190 @@
+"""Subscription benchmarks on PostgreSQL: live delivery latency and catch-up throughput.
+
+Run from the repository root::
+
+    hatch run python benchmarks/latency.py            # or: hatch run bench:latency
+    hatch run python benchmarks/latency.py --events 500 --rate 50 --catch-up 20000
+
+It starts its own PostgreSQL (see ``benchmarks/_postgres.py``), migrates a fresh database and
+prints a table.
+
+Live latency: a writer in another process appends one event at a time at ``--rate`` events/s,
+stamping each with the wall-clock time just before ``append``; a subscriber started at the store
+position (``build_iter`` with a 1 s time limit, or ``build_batch(10)`` with the minimum 0.1 s
+time limit) records when each event reaches it. Latency = arrival - stamp, so it includes the
+append itself, the commit, the wake-up and the read.
+
+Catch-up: ``--catch-up`` events are appended in appends of 100, then subscriptions from the
+position before them read them all with ``build_batch(500)``; the rate is events per second,
+best of three. ``strategy only`` reads ``RecordedRaw`` batches straight from the subscription
+strategy, without event_sourcery's deserialisation; ``with FastSerde`` swaps in core-ports'
+``FastSerde`` when it exists.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import _django, _events, _postgres
+
+__all__ = ["catch_up", "live_latency", "main"]
+
+BASELINE_CATCH_UP = 3920.0
+"""events/s of python-event-sourcery 0.6.1's Django backend measured on this machine."""
+
+
+def _write_live(dsn: str, events: int, rate: float, ready: Any) -> None:
+    _django.setup("eventhex", "postgres", dsn, migrate=False)
+    from django.db import connections
+    from event_sourcery import StreamId
+
+    store = _django.backend("eventhex").event_store
+    store.append(_events.order_placed(), stream_id=StreamId(category="warm-up"))
+    ready.wait(30)
+    interval = 1 / rate
+    next_at = time.perf_counter()
+    for _ in range(events):
+        store.append(_events.order_placed(sent_at=time.time()), stream_id=StreamId(category="live"))
+        next_at += interval
+        time.sleep(max(0.0, next_at - time.perf_counter()))
+    connections.close_all()
+
+
+def live_latency(backend: Any, dsn: str, events: int, mode: str, rate: float) -> dict[str, Any]:
+    """Latency percentiles (ms) of ``events`` live events read with ``mode`` (iter or batch)."""
+    context = multiprocessing.get_context("spawn")
+    ready = context.Event()
+    writer = context.Process(target=_write_live, args=(dsn, events, rate, ready))
+    writer.start()
+    builder = backend.subscriber.start_from(backend.event_store.position or 0).to_category("live")
+    latencies: list[float] = []
+    deadline = time.monotonic() + events / rate + 60
+    if mode == "iter":
+        stream = builder.build_iter(1.0)
+        next(stream)  # the first call opens the LISTEN connection; then the writer starts
+        ready.set()
+        while len(latencies) < events and time.monotonic() < deadline:
+            record = next(stream)
+            if record is not None:
+                latencies.append((time.time() - record.wrapped_event.event.sent_at) * 1000)
+    else:
+        batches = builder.build_batch(10, 0.1)
+        next(batches)
+        ready.set()
+        while len(latencies) < events and time.monotonic() < deadline:
+            batch = next(batches)
+            arrived = time.time()
+            latencies.extend((arrived - r.wrapped_event.event.sent_at) * 1000 for r in batch)
+    writer.join(60)
+    cuts = statistics.quantiles(latencies, n=100)
+    return {
+        "mode": mode,
+        "received": len(latencies),
+        "sent": events,
+        "p50": statistics.median(latencies),
+        "p95": cuts[94],
+        "p99": cuts[98],
+        "max": max(latencies),
+    }
+
+
+def catch_up(backend: Any, events: int, batch: int = 500, rounds: int = 3) -> dict[str, Any]:
+    """Seed ``events`` events, then the best rate (events/s) of reading them all, per selection."""
+    from event_sourcery import StreamId
+
+    store = backend.event_store
+    start = store.position or 0
+    for first in range(0, events, 100):
+        size = min(100, events - first)
+        stream = StreamId(category="catch-up")
+        store.append(*(_events.order_placed() for _ in range(size)), stream_id=stream)
+    builders: dict[str, Callable[[], Any]] = {
+        "all": lambda: backend.subscriber.start_from(start).build_batch(batch, 1),
+        "category": lambda: (
+            backend.subscriber.start_from(start).to_category("catch-up").build_batch(batch, 1)
+        ),
+        "event type": lambda: (
+            backend.subscriber.start_from(start)
+            .to_events([_events.OrderPlaced])
+            .build_batch(batch, 1)
+        ),
+        "all, strategy only (raw)": lambda: backend.container.subscription().subscribe_to_all(
+            start, batch, timedelta(seconds=1)
+        ),
+    }
+    if _fast_serde_available():
+        fast = _django.backend("eventhex", fast_serde=True)
+        builders["all, with FastSerde"] = lambda: fast.subscriber.start_from(start).build_batch(
+            batch, 1
+        )
+    rates: dict[str, Any] = {}
+    for name, build in builders.items():
+        best = 0.0
+        for _ in range(rounds):
+            received = 0
+            started = time.perf_counter()
+            batches = build()
+            while received < events:
+                received += len(next(batches))
+            best = max(best, received / (time.perf_counter() - started))
+        rates[name] = best
+    return rates
+
+
+def _fast_serde_available() -> bool:
+    try:
+        from eventhex_core_ports.serde import FastSerde  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both benchmarks against a PostgreSQL started for the run and print a table."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--events", type=int, default=500, help="live events per mode")
+    parser.add_argument("--rate", type=float, default=50.0, help="live events per second")
+    parser.add_argument("--catch-up", type=int, default=20000, help="events to catch up on")
+    args = parser.parse_args(argv)
+    with _postgres.RunningPostgres() as server:
+        dbname = server.create_database("latency")
+        dsn = server.dsn(dbname)
+        _django.setup("eventhex", "postgres", dsn)
+        backend = _django.backend("eventhex")
+        live = [
+            live_latency(backend, dsn, args.events, mode, args.rate) for mode in ("iter", "batch")
+        ]
+        rates = catch_up(backend, args.catch_up)
+        from django.db import connections
+
+        connections.close_all()
+        print(f"PostgreSQL {server.version}; live: {args.events} events at {args.rate:g}/s")
+        print(f"{'live latency (ms)':<28}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}  received")
+        labels = {"iter": "build_iter(1 s)", "batch": "build_batch(10, 0.1 s)"}
+        for row in live:
+            print(
+                f"{labels[row['mode']]:<28}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['p99']:>8.1f}"
+                f"{row['max']:>8.1f}  {row['received']}/{row['sent']}"
+            )
+        print(f"\ncatch-up, build_batch(500), {args.catch_up} events")
+        for name, rate in rates.items():
+            ratio = rate / BASELINE_CATCH_UP
+            baseline = f"{ratio:.1f}x 0.6.1's {BASELINE_CATCH_UP:,.0f}"
+            print(f"{name:<28}{rate:>10,.0f} events/s  ({baseline})")
+        server.drop_database(dbname)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
