@@ -4,14 +4,20 @@ A batch is returned as soon as it is full; otherwise the loop waits for a wake-u
 fallback interval) and reads again, returning what it has once the time limit has passed. Each
 read is one query that starts right after the last delivered position, so a batch never holds
 an event twice and an event that is not readable yet is never skipped.
+
+When the connection dies outside a transaction, the read is retried on a new connection from
+the same position (with backoff, for up to ``reconnect_timeout``), so nothing is skipped or
+repeated; inside ``transaction.atomic`` the error is raised, since the transaction is lost.
 """
 
+import logging
 import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from event_sourcery.event import RecordedRaw
 
 from eventhex_django_adapter._lag import check_blockers
@@ -21,6 +27,10 @@ from eventhex_django_adapter._subscription_reads import EventSelection, read_aft
 __all__ = ["SubscriptionPlan", "batches"]
 
 _LAG_CHECK_EVERY = 1.0
+_FIRST_RETRY = 0.05
+_LONGEST_RETRY = 1.0
+
+logger = logging.getLogger("eventhex_django_adapter.subscription")
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,7 @@ class SubscriptionPlan:
     timelimit: timedelta
     longest_wait: timedelta
     lag_warning_after: timedelta
+    reconnect_timeout: timedelta = timedelta(seconds=30)
 
 
 class _Cursor:
@@ -49,9 +60,7 @@ class _Cursor:
         deadline = time.monotonic() + plan.timelimit.total_seconds()
         batch: list[RecordedRaw] = []
         while True:
-            found = read_after(
-                plan.database, plan.selection, self.position, plan.batch_size - len(batch)
-            )
+            found = self._read(plan.batch_size - len(batch))
             if found:
                 batch.extend(found)
                 self.position = found[-1].position
@@ -64,11 +73,49 @@ class _Cursor:
             self._check_lag()
             self.waiter.wait(remaining)
 
+    def _read(self, limit: int) -> list[RecordedRaw]:
+        """Read after the current position, reconnecting if the connection died."""
+        plan = self.plan
+        failing_since: float | None = None
+        delay = _FIRST_RETRY
+        while True:
+            try:
+                return read_after(plan.database, plan.selection, self.position, limit)
+            except (OperationalError, InterfaceError) as error:
+                connection = connections[plan.database]
+                now = time.monotonic()
+                failing_since = now if failing_since is None else failing_since
+                if (
+                    connection.in_atomic_block
+                    or now - failing_since >= plan.reconnect_timeout.total_seconds()
+                ):
+                    raise
+                logger.warning(
+                    "eventhex subscription on %r lost its database connection (%s); "
+                    "reconnecting to read after position %s",
+                    plan.database,
+                    error,
+                    self.position,
+                )
+                _close_quietly(plan.database)
+                time.sleep(delay)
+                delay = min(delay * 2, _LONGEST_RETRY)
+
     def _check_lag(self) -> None:
         now = time.monotonic()
         if now >= self.lag_check_due:
             self.lag_check_due = now + self.lag_check_every
-            check_blockers(self.plan.database, self.plan.lag_warning_after)
+            try:
+                check_blockers(self.plan.database, self.plan.lag_warning_after)
+            except DatabaseError:  # a diagnostic only: the next read deals with the connection
+                logger.debug("checking for lagging transactions failed", exc_info=True)
+
+
+def _close_quietly(alias: str) -> None:
+    try:
+        connections[alias].close()
+    except DatabaseError:  # closing a dead connection may fail; it is discarded either way
+        logger.debug("closing the broken connection of %r failed", alias, exc_info=True)
 
 
 def batches(plan: SubscriptionPlan, start_from: int | None) -> Iterator[list[RecordedRaw]]:

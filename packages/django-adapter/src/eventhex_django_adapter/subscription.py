@@ -19,6 +19,11 @@ prepared transactions). Once one exceeds ``lag_warning_after`` while committed e
 behind it, a warning names its backend pid and age, and :func:`subscription_lag_blockers`
 reports it. Read-only transactions never hold readers back.
 
+If its connection dies (server restart, terminated backend), an iterator reading outside a
+transaction reconnects and resumes after its last delivered event, for up to
+``DjangoConfig.subscription_reconnect_timeout``; then, or inside a transaction, it raises the
+database error, and a new subscription from the last processed position carries on exactly.
+
 Each caught-up iterator holds one extra connection (its ``LISTEN``) until it is garbage
 collected; drop iterators you no longer read.
 
@@ -67,6 +72,7 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy):
         self._database = config.database
         self._longest_wait = config.gap_retry_interval
         self._lag_warning_after = lag_warning_after
+        self._reconnect_timeout = config.subscription_reconnect_timeout
 
     def subscribe_to_all(
         self,
@@ -115,6 +121,7 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy):
             timelimit=timelimit,
             longest_wait=self._longest_wait,
             lag_warning_after=self._lag_warning_after,
+            reconnect_timeout=self._reconnect_timeout,
         )
         return batches(plan, start_from)
 

@@ -13,6 +13,7 @@ from eventhex_core_ports.in_memory._store import InMemoryStore
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
 from eventhex_core_ports.in_memory.storage import InMemoryStorageStrategy
 from eventhex_core_ports.in_memory.subscription import InMemorySubscriptionStrategy
+from eventhex_core_ports.validation import DEFAULT_MAX_EVENT_BYTES, ExplainingEventRegistry
 
 __all__ = ["InMemoryBackend", "InMemoryConfig", "InMemoryContainer"]
 
@@ -24,6 +25,9 @@ class InMemoryConfig(BaseModel):
 
     outbox_attempts: PositiveInt = 3
     """Failed publish attempts after which an outbox entry is no longer handed out."""
+
+    max_event_bytes: PositiveInt = DEFAULT_MAX_EVENT_BYTES
+    """The largest event (compact JSON data plus context, in bytes) appends accept."""
 
 
 class InMemoryContainer(containers.DeclarativeContainer):
@@ -38,11 +42,16 @@ class InMemoryContainer(containers.DeclarativeContainer):
         None
     )
     storage = providers.Factory(
-        InMemoryStorageStrategy, store=store, dispatcher=core.dispatcher, outbox=outbox_strategy
+        InMemoryStorageStrategy,
+        store=store,
+        dispatcher=core.dispatcher,
+        outbox=outbox_strategy,
+        max_event_bytes=config.provided.max_event_bytes,
     )
     subscription = providers.Factory(InMemorySubscriptionStrategy, store=store)
 
 
+InMemoryContainer.core.event_registry.override(providers.Singleton(ExplainingEventRegistry))
 InMemoryContainer.core.storage.override(InMemoryContainer.storage)
 InMemoryContainer.core.subscription.override(InMemoryContainer.subscription)
 

@@ -11,18 +11,33 @@ from event_sourcery.interfaces import StorageStrategy, Versioning
 
 from eventhex_core_ports.in_memory._store import InMemoryStore, StreamKey, StreamState
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
+from eventhex_core_ports.validation import (
+    DEFAULT_MAX_EVENT_BYTES,
+    check_event,
+    check_events,
+    check_stream_id,
+    check_tenant_id,
+)
 
 __all__ = ["InMemoryStorageStrategy"]
 
 
 @dataclass(frozen=True)
 class InMemoryStorageStrategy(StorageStrategy):
-    """Streams kept in an ``InMemoryStore``, scoped to one tenant."""
+    """Streams kept in an ``InMemoryStore``, scoped to one tenant.
+
+    Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` exactly as
+    every other adapter checks them, before anything changes.
+    """
 
     store: InMemoryStore
     dispatcher: Dispatcher
     outbox: InMemoryOutboxStorageStrategy | None = None
     tenant_id: str = ""
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+
+    def __post_init__(self) -> None:
+        check_tenant_id(self.tenant_id)
 
     def _key(self, stream_id: StreamId) -> StreamKey:
         return (self.tenant_id, stream_id.category or "", stream_id)
@@ -30,6 +45,7 @@ class InMemoryStorageStrategy(StorageStrategy):
     def fetch_events(
         self, stream_id: StreamId, start: int | None = None, stop: int | None = None
     ) -> list[RawEvent]:
+        check_stream_id(stream_id)
         with self.store.changed:
             stream = self.store.streams.get(self._key(stream_id))
             if stream is None:
@@ -45,6 +61,8 @@ class InMemoryStorageStrategy(StorageStrategy):
     def insert_events(
         self, stream_id: StreamId, versioning: Versioning, events: list[RawEvent]
     ) -> None:
+        check_stream_id(stream_id)
+        check_events(events, self.max_event_bytes)
         with self.store.transaction():
             stream = self._stream_for_append(stream_id, versioning)
             records = []
@@ -80,6 +98,7 @@ class InMemoryStorageStrategy(StorageStrategy):
         return stream
 
     def save_snapshot(self, snapshot: RawEvent) -> None:
+        check_event(snapshot, self.max_event_bytes)
         with self.store.transaction():
             key = self._key(snapshot.stream_id)
             stream = self.store.streams.get(key)
@@ -89,6 +108,7 @@ class InMemoryStorageStrategy(StorageStrategy):
             stream.snapshots.append(snapshot)
 
     def delete_stream(self, stream_id: StreamId) -> None:
+        check_stream_id(stream_id)
         with self.store.transaction():
             stream = self.store.streams.pop(self._key(stream_id), None)
             if stream is not None:

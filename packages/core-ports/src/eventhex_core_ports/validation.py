@@ -1,0 +1,249 @@
+"""The input rules every eventhex adapter enforces, identically, before it writes or reads.
+
+Identifiers (checked on every append, snapshot, read and deletion, and when a backend is scoped
+for a tenant):
+
+* a stream **name** is ``None`` (an unnamed stream) or 1 to 255 characters;
+* a **category** is ``None`` or up to 255 characters (``""`` is the same as ``None``);
+* a **tenant id** is a string of up to 255 characters (``""`` is the default tenant);
+* an **event name** is 1 to 255 characters.
+
+None of them may contain a NUL character (``"\\x00"``) or an unpaired surrogate
+(``"\\ud800"``): PostgreSQL cannot store either in a text column. Any other text is stored
+verbatim, quotes, semicolons and SQL keywords included: adapters pass identifiers only as bound
+parameters.
+
+Payloads (an event's ``data`` and ``context``, and a snapshot's) must be plain JSON: objects
+with string keys, arrays, strings, finite numbers, booleans and ``null``; strings follow the same
+NUL and surrogate rule (PostgreSQL's ``jsonb`` rejects both). Their encoded size, compact UTF-8
+JSON of ``data`` plus that of ``context``, must not exceed the adapter's ``max_event_bytes``.
+
+Every rule raises a subclass of :class:`InvalidInput` (itself a ``ValueError``) whose message
+names the offending value and says how to fix it; nothing is written when one fails.
+"""
+
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from event_sourcery import StreamId
+from event_sourcery.event import EventRegistry, RawEvent
+from event_sourcery.exceptions import EventStoreException, IllegalCategoryName, IllegalTenantId
+
+__all__ = [
+    "DEFAULT_MAX_EVENT_BYTES",
+    "MAX_IDENTIFIER_LENGTH",
+    "EventTooLarge",
+    "ExplainingEventRegistry",
+    "InvalidEventData",
+    "InvalidEventName",
+    "InvalidInput",
+    "InvalidStreamCategory",
+    "InvalidStreamName",
+    "InvalidTenantId",
+    "UnknownEventName",
+    "check_event",
+    "check_events",
+    "check_stream_id",
+    "check_tenant_id",
+]
+
+MAX_IDENTIFIER_LENGTH = 255
+"""The longest stream name, category, tenant id or event name (the width of their columns)."""
+
+DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
+"""The default payload limit: 1 MiB of JSON per event (data plus context)."""
+
+
+class InvalidInput(EventStoreException, ValueError):
+    """An identifier or payload breaks the rules of :mod:`eventhex_core_ports.validation`."""
+
+
+class InvalidStreamName(InvalidInput):
+    """A stream name is empty, too long or contains a character the database cannot store."""
+
+
+class InvalidStreamCategory(InvalidInput, IllegalCategoryName):
+    """A category is too long or contains a character the database cannot store."""
+
+
+class InvalidTenantId(InvalidInput, IllegalTenantId):
+    """A tenant id is not a string, is too long or contains a forbidden character."""
+
+
+class InvalidEventName(InvalidInput):
+    """An event name is empty, too long or contains a forbidden character."""
+
+
+class InvalidEventData(InvalidInput):
+    """An event's data or context is not plain JSON that the database can store."""
+
+
+class EventTooLarge(InvalidEventData):
+    """An event's encoded data and context exceed the configured ``max_event_bytes``."""
+
+
+class UnknownEventName(EventStoreException, KeyError):
+    """A stored event's name matches no registered event class (still a ``KeyError``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return (
+            f"No event class is registered under the name {self.name!r}. Define an Event "
+            f"subclass whose __event_name__ (or module.QualifiedName) is {self.name!r} and "
+            "import it before reading, or add it with backend[EventRegistry].add(EventClass)."
+        )
+
+
+class ExplainingEventRegistry(EventRegistry):
+    """event_sourcery's ``EventRegistry`` whose failed lookups raise :class:`UnknownEventName`."""
+
+    def type_for_name(self, name: str) -> Any:
+        """The event class registered under ``name``.
+
+        Raises:
+            UnknownEventName: No class is registered under ``name``.
+        """
+        try:
+            return super().type_for_name(name)
+        except KeyError:
+            raise UnknownEventName(name) from None
+
+
+def _text_problem(value: str) -> str | None:
+    if "\x00" in value:
+        return "contains a NUL character (\\x00), which PostgreSQL cannot store"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains an unpaired surrogate, which is not valid UTF-8"
+    return None
+
+
+def _identifier_problem(value: object, *, empty_allowed: bool) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a string, got {type(value).__name__}"
+    if not value and not empty_allowed:
+        return "must not be empty"
+    if len(value) > MAX_IDENTIFIER_LENGTH:
+        return f"is {len(value)} characters long; the limit is {MAX_IDENTIFIER_LENGTH}"
+    return _text_problem(value)
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+def check_tenant_id(tenant_id: object) -> None:
+    """Check a tenant id.
+
+    Raises:
+        InvalidTenantId: ``tenant_id`` breaks the identifier rules.
+    """
+    problem = _identifier_problem(tenant_id, empty_allowed=True)
+    if problem:
+        raise InvalidTenantId(
+            f"Tenant id {_shown(tenant_id)} {problem}. Use a string of at most "
+            f"{MAX_IDENTIFIER_LENGTH} characters without NUL characters ('' for the default)."
+        )
+
+
+def check_stream_id(stream_id: StreamId) -> None:
+    """Check a stream id's name and category.
+
+    Raises:
+        InvalidStreamName: The name breaks the identifier rules.
+        InvalidStreamCategory: The category breaks the identifier rules.
+    """
+    if stream_id.name is not None:
+        problem = _identifier_problem(stream_id.name, empty_allowed=False)
+        if problem:
+            raise InvalidStreamName(
+                f"Stream name {_shown(stream_id.name)} {problem}. Use 1 to "
+                f"{MAX_IDENTIFIER_LENGTH} characters without NUL characters, or name=None "
+                "for an unnamed stream."
+            )
+    if stream_id.category is not None:
+        problem = _identifier_problem(stream_id.category, empty_allowed=True)
+        if problem:
+            raise InvalidStreamCategory(
+                f"Stream category {_shown(stream_id.category)} {problem}. Use at most "
+                f"{MAX_IDENTIFIER_LENGTH} characters without NUL characters, or None."
+            )
+
+
+def _json_problem(value: Any, path: str) -> str | None:
+    kind = type(value)
+    if value is None or kind is bool or kind is int:
+        return None
+    if kind is float:
+        return None if math.isfinite(value) else f"{path} is {value!r}, which JSON cannot hold"
+    if isinstance(value, str):
+        problem = _text_problem(value)
+        return f"{path} {problem}" if problem else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"{path} has the key {key!r}, which is not a string"
+            problem = _text_problem(key)
+            if problem:
+                return f"{path} has a key that {problem}"
+            problem = _json_problem(item, f"{path}[{key!r}]")
+            if problem:
+                return problem
+        return None
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            problem = _json_problem(item, f"{path}[{index}]")
+            if problem:
+                return problem
+        return None
+    return f"{path} is a {kind.__name__}, which is not a JSON value"
+
+
+def _encoded_size(value: Any) -> int:
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return len(text.encode("utf-8"))
+
+
+def check_event(event: RawEvent, max_event_bytes: int) -> None:
+    """Check one raw event (or snapshot): its name, stream id and payload.
+
+    Raises:
+        InvalidEventName: The event name breaks the identifier rules.
+        InvalidEventData: Its data or context is not plain JSON the database can store.
+        EventTooLarge: Its data and context encode to more than ``max_event_bytes``.
+    """
+    problem = _identifier_problem(event.name, empty_allowed=False)
+    if problem:
+        raise InvalidEventName(
+            f"Event name {_shown(event.name)} {problem}. Set a shorter __event_name__ on the "
+            f"event class (1 to {MAX_IDENTIFIER_LENGTH} characters, no NUL characters)."
+        )
+    check_stream_id(event.stream_id)
+    for label, value in (("data", event.data), ("context", event.context)):
+        problem = _json_problem(value, label)
+        if problem:
+            raise InvalidEventData(
+                f"Event {event.name!r} ({event.uuid}) cannot be stored: {problem}. Give the "
+                "event fields that serialise to plain JSON (strings without NUL characters, "
+                "finite numbers, lists, objects with string keys)."
+            )
+    size = _encoded_size(event.data) + _encoded_size(event.context)
+    if size > max_event_bytes:
+        raise EventTooLarge(
+            f"Event {event.name!r} ({event.uuid}) is {size} bytes of JSON; the limit is "
+            f"{max_event_bytes} (max_event_bytes). Store large content elsewhere and keep a "
+            "reference in the event, or raise max_event_bytes in the backend's config."
+        )
+
+
+def check_events(events: Iterable[RawEvent], max_event_bytes: int) -> None:
+    """Check every event of an append with :func:`check_event`, before anything is written."""
+    for event in events:
+        check_event(event, max_event_bytes)
