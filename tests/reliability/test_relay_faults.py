@@ -64,13 +64,6 @@ CORRUPTIONS = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="relay fault, reported to the relay owner: DjangoOutboxSource decodes rows inside "
-    "claim() without a per-row check, so a damaged row is never dead-lettered: on SQLite a "
-    "row whose uuid does not parse makes every claim raise, blocking the good rows claimed with "
-    "it; on PostgreSQL a payload that is not a JSON object is published as is",
-)
 @pytest.mark.parametrize(("label", "corruption"), CORRUPTIONS.items(), ids=list(CORRUPTIONS))
 def test_a_corrupt_outbox_row_is_dead_lettered_and_the_rest_is_delivered(
     reliability: ReliabilityReport, label: str, corruption: tuple[str, str | None]

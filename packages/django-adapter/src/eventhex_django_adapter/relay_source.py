@@ -16,24 +16,28 @@ poll elsewhere. :func:`outbox_source` is the ``django`` entry point of the
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
-from uuid import UUID
 
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import CharField, Count, Exists, F, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from eventhex_core_ports.ports.relay import OutboxMessage, OutboxSource, OutboxStats
-from eventhex_django_adapter._datetimes import from_db
+from eventhex_django_adapter._outbox_rows import (
+    COLUMNS,
+    CorruptOutboxRow,
+    dead_letter_from_row,
+    decode_json_columns,
+    message_from_row,
+)
 
 if TYPE_CHECKING:
     from eventhex_django_adapter.models import OutboxEntry
@@ -43,11 +47,6 @@ __all__ = ["CHANNEL", "DjangoOutboxSource", "outbox_source"]
 CHANNEL = "eventhex_outbox"
 
 logger = logging.getLogger("eventhex.relay.django")
-
-_COLUMNS = (
-    "id, event_uuid, event_name, stream_uuid, stream_name, stream_category, tenant_id, version, "
-    "position, created_at, data, context, attempts, max_attempts, last_error"
-)
 
 _PG_CLAIM = """
 WITH due AS (
@@ -71,40 +70,6 @@ RETURNING e.id, e.event_uuid, e.event_name, e.stream_uuid, e.stream_name, e.stre
 """
 
 _PG_ACKNOWLEDGE = "DELETE FROM eventhex_outboxentry WHERE id = ANY(%s)"
-
-
-def _utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):  # PostgreSQL text, in the session's time zone
-        value = datetime.fromisoformat(value)
-        if not settings.USE_TZ:  # Django reads it as the naive wall-clock time
-            value = value.replace(tzinfo=None)
-    return from_db(value).replace(tzinfo=UTC)
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def _message(row: Sequence[Any]) -> OutboxMessage:
-    (entry_id, event_uuid, name, stream_uuid, stream_name, category, tenant, version) = row[:8]
-    position, created_at, data, context, attempts, max_attempts, last_error = row[8:]
-    return OutboxMessage(
-        entry_id=entry_id,
-        event_uuid=event_uuid if isinstance(event_uuid, UUID) else UUID(str(event_uuid)),
-        event_name=name,
-        stream_uuid=stream_uuid if isinstance(stream_uuid, UUID) else UUID(str(stream_uuid)),
-        stream_name=stream_name,
-        stream_category=category,
-        tenant_id=tenant,
-        version=version,
-        position=int(position) if isinstance(position, str) else int(Decimal(position)),
-        created_at=_utc(created_at),
-        data=_json(data),
-        context=_json(context),
-        attempts=attempts,
-        max_attempts=max_attempts,
-        last_error=last_error,
-    )
 
 
 class DjangoOutboxSource(OutboxSource):
@@ -149,6 +114,7 @@ class DjangoOutboxSource(OutboxSource):
         """See :meth:`OutboxSource.claim`."""
         now = datetime.now(UTC)
         until = self._lease_end(now, lease)
+        rows: list[Sequence[Any]]
         try:
             if self._postgres:
                 self._listen()
@@ -160,18 +126,30 @@ class DjangoOutboxSource(OutboxSource):
                 }
                 with connections[self.database].cursor() as cursor:
                     cursor.execute(_PG_CLAIM, params)
-                    rows = cursor.fetchall()
-                return sorted((_message(r) for r in rows), key=lambda m: m.entry_id)
-            return self._claim_with_orm(owner, limit, self._to_db(now), self._to_db(until))
+                    rows = [decode_json_columns(row) for row in cursor.fetchall()]
+            else:
+                rows = self._claim_with_orm(owner, limit, self._to_db(now), self._to_db(until))
+            return self._decode_or_dead_letter(owner, sorted(rows, key=lambda row: row[0]))
         except DatabaseError:
             # a long-running relay outlives connections: drop a broken one, reconnect next time
             connections[self.database].close_if_unusable_or_obsolete()
             self.close()
             raise
 
+    def _decode_or_dead_letter(self, owner: str, rows: Sequence[Any]) -> list[OutboxMessage]:
+        """The claimed rows as messages; a row that cannot be decoded is dead-lettered."""
+        messages = []
+        for row in rows:
+            try:
+                messages.append(message_from_row(row))
+            except CorruptOutboxRow as error:
+                logger.error("dead-lettering a corrupt outbox row %s: %s", row[0], error)
+                self.dead_letter(owner, row[0], f"corrupt outbox row: {error}")
+        return messages
+
     def _claim_with_orm(
         self, owner: str, limit: int, now: datetime, until: datetime
-    ) -> list[OutboxMessage]:
+    ) -> list[Sequence[Any]]:
         earlier = self._entries().filter(
             tenant_id=OuterRef("tenant_id"),
             stream_category=OuterRef("stream_category"),
@@ -191,13 +169,9 @@ class DjangoOutboxSource(OutboxSource):
             claimed = self._entries().filter(id__in=Subquery(due))
             if not claimed.update(claimed_by=owner, claimed_until=until):
                 return []
-            rows = (
-                self._entries()
-                .filter(claimed_by=owner, claimed_until=until)
-                .order_by("id")
-                .values_list(*(c.strip() for c in _COLUMNS.split(",")))
+            return _row_values(
+                self._entries().filter(claimed_by=owner, claimed_until=until).order_by("id")
             )
-            return [_message(row) for row in rows]
 
     def acknowledge(self, entry_ids: Sequence[int]) -> int:
         """See :meth:`OutboxSource.acknowledge`."""
@@ -271,13 +245,8 @@ class DjangoOutboxSource(OutboxSource):
 
     def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[OutboxMessage]:
         """See :meth:`OutboxSource.dead_letters`."""
-        rows = (
-            self._entries()
-            .filter(dead=True, id__gt=after_id)
-            .order_by("id")
-            .values_list(*(c.strip() for c in _COLUMNS.split(",")))[:limit]
-        )
-        return [_message(row) for row in rows]
+        rows = _row_values(self._entries().filter(dead=True, id__gt=after_id).order_by("id"), limit)
+        return [dead_letter_from_row(row) for row in rows]
 
     def _dead(self, entry_ids: Sequence[int] | None) -> QuerySet[OutboxEntry]:
         dead = self._entries().filter(dead=True)
@@ -335,6 +304,13 @@ class DjangoOutboxSource(OutboxSource):
         listener, self._listener = self._listener, None
         if listener is not None:
             listener.close()
+
+
+def _row_values(entries: QuerySet[OutboxEntry], limit: int | None = None) -> list[Sequence[Any]]:
+    """Rows in ``COLUMNS`` order, uuids as text so a damaged one reaches the decoder."""
+    as_text = {f"{name}_text": Cast(name, CharField()) for name in ("event_uuid", "stream_uuid")}
+    columns = [f"{c}_text" if f"{c}_text" in as_text else c for c in COLUMNS]
+    return list(entries.annotate(**as_text).values_list(*columns)[:limit])
 
 
 def outbox_source() -> DjangoOutboxSource:
