@@ -50,11 +50,18 @@ class InMemoryStorageStrategy(StorageStrategy):
             stream = self.store.streams.get(self._key(stream_id))
             if stream is None:
                 return []
-            events = [r.entry for r in stream.events if _in_range(r.entry.version, start, stop)]
-            snapshots = [s for s in stream.snapshots if _in_range(s.version, start, stop)]
-        if not snapshots:
+            if stream.version is None:  # unversioned: the range counts events, 1-based
+                events = [r.entry for r in stream.events][(start or 1) - 1 : stop and stop - 1]
+            else:
+                events = [r.entry for r in stream.events if _in_range(r.entry.version, start, stop)]
+            snapshot = None
+            for candidate in stream.snapshots:  # the highest version; the later save on a tie
+                if _in_range(candidate.version, start, stop) and (
+                    snapshot is None or (candidate.version or 0) >= (snapshot.version or 0)
+                ):
+                    snapshot = candidate
+        if snapshot is None:
             return events
-        snapshot = snapshots[-1]
         newer = [e for e in events if (e.version or 0) > (snapshot.version or 0)]
         return [snapshot, *newer]
 
@@ -105,6 +112,8 @@ class InMemoryStorageStrategy(StorageStrategy):
             if stream is None:
                 stream = StreamState(name=snapshot.stream_id.name, version=snapshot.version)
                 self.store.streams[key] = stream
+            elif stream.version is not None and stream.version < (snapshot.version or 0):
+                stream.version = snapshot.version  # a snapshot ahead of the stream moves it on
             stream.snapshots.append(snapshot)
 
     def delete_stream(self, stream_id: StreamId) -> None:
