@@ -2,7 +2,8 @@
 
 It reproduces the wiring of event_sourcery's ``Backend`` and ``TransactionalBackend``, with two
 drop-ins that give the same results faster: ``FastSerde`` (no generic deep copies) and
-``ListenerAwareDispatcher`` (no deserialization on append when nobody listens). The
+``ListenerAwareDispatcher`` (no deserialization on append when nobody listens), and an event
+registry whose unknown-name error names the event and the fix (``ExplainingEventRegistry``). The
 storage, subscription and outbox strategies are declared dependencies that an adapter supplies.
 Adapters *compose* this container (``providers.Container(CoreContainer)``) and override its
 dependencies; they never subclass it, because a provider redefined in a subclass does not rewire
@@ -18,7 +19,6 @@ from typing import NoReturn
 from dependency_injector import containers, providers
 from event_sourcery import DEFAULT_TENANT, EventStore, Outbox
 from event_sourcery.encryption import Encryption, NoEncryptionStrategy, NoKeyStorageStrategy
-from event_sourcery.event import EventRegistry
 from event_sourcery.in_transaction import Listeners
 from event_sourcery.interfaces import EncryptionKeyStorageStrategy, StorageStrategy
 from event_sourcery.outbox import NoOutboxStorageStrategy, no_filter
@@ -27,6 +27,7 @@ from event_sourcery.subscription import SubscriptionBuilder
 from eventhex_core_ports.dispatch import ListenerAwareDispatcher
 from eventhex_core_ports.errors import BackendNotConfigured
 from eventhex_core_ports.serde import FastSerde
+from eventhex_core_ports.validation import ExplainingEventRegistry
 
 __all__ = ["CoreContainer", "not_configured"]
 
@@ -60,7 +61,7 @@ class CoreContainer(containers.DeclarativeContainer):
     """The event_sourcery core. Override ``storage`` and ``subscription`` to make it usable."""
 
     tenant_id = providers.Object(DEFAULT_TENANT)
-    event_registry = providers.Singleton(EventRegistry)
+    event_registry = providers.Singleton(ExplainingEventRegistry)
 
     encryption_strategy = providers.Singleton(NoEncryptionStrategy)
     key_storage = providers.Singleton(NoKeyStorageStrategy)

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator
 
 from eventhex_core_ports.validation import DEFAULT_MAX_EVENT_BYTES
 
@@ -69,12 +69,21 @@ class DjangoConfig(BaseModel):
     inside ``transaction.atomic`` never reconnects: the transaction is gone, so it raises.
     """
 
-    @field_validator("gap_retry_interval")
+    long_transaction_warning_after: timedelta = Field(default=timedelta(seconds=5))
+    """How long a running transaction may hold subscriptions back before it is reported.
+
+    On PostgreSQL a subscription reads no event newer than the oldest running transaction that
+    holds a transaction id (see the ordering guarantees). Once such a transaction has held
+    committed events back for longer than this, a warning names its backend pid and age and
+    ``subscription_lag_blockers()`` lists it, so an operator can find and end it.
+    """
+
+    @field_validator("gap_retry_interval", "long_transaction_warning_after")
     @classmethod
-    def _positive_interval(cls, value: timedelta) -> timedelta:
+    def _positive_interval(cls, value: timedelta, info: ValidationInfo) -> timedelta:
         if value <= timedelta(0):
             raise ValueError(
-                f"gap_retry_interval must be a positive duration, got {value!r}; "
+                f"{info.field_name} must be a positive duration, got {value!r}; "
                 "use for example timedelta(seconds=0.5)"
             )
         return value

@@ -14,7 +14,6 @@ from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import OutboxFiltererStrategy
 
 from eventhex_core_ports.container import CoreContainer, not_configured
-from eventhex_core_ports.validation import ExplainingEventRegistry
 from eventhex_django_adapter.config import DjangoConfig
 
 if TYPE_CHECKING:
@@ -51,7 +50,9 @@ def _outbox(
 def _subscription(config: DjangoConfig) -> "DjangoSubscriptionStrategy":
     from eventhex_django_adapter.subscription import DjangoSubscriptionStrategy
 
-    return DjangoSubscriptionStrategy(config)
+    return DjangoSubscriptionStrategy(
+        config, lag_warning_after=config.long_transaction_warning_after
+    )
 
 
 class DjangoContainer(containers.DeclarativeContainer):
@@ -74,6 +75,5 @@ class DjangoContainer(containers.DeclarativeContainer):
     subscription: Any = providers.Factory(_subscription, config)
 
 
-DjangoContainer.core.event_registry.override(providers.Singleton(ExplainingEventRegistry))
 DjangoContainer.core.storage.override(DjangoContainer.storage)
 DjangoContainer.core.subscription.override(DjangoContainer.subscription)

@@ -13,7 +13,7 @@ from eventhex_core_ports.in_memory._store import InMemoryStore
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
 from eventhex_core_ports.in_memory.storage import InMemoryStorageStrategy
 from eventhex_core_ports.in_memory.subscription import InMemorySubscriptionStrategy
-from eventhex_core_ports.validation import DEFAULT_MAX_EVENT_BYTES, ExplainingEventRegistry
+from eventhex_core_ports.validation import DEFAULT_MAX_EVENT_BYTES
 
 __all__ = ["InMemoryBackend", "InMemoryConfig", "InMemoryContainer"]
 
@@ -51,7 +51,6 @@ class InMemoryContainer(containers.DeclarativeContainer):
     subscription = providers.Factory(InMemorySubscriptionStrategy, store=store)
 
 
-InMemoryContainer.core.event_registry.override(providers.Singleton(ExplainingEventRegistry))
 InMemoryContainer.core.storage.override(InMemoryContainer.storage)
 InMemoryContainer.core.subscription.override(InMemoryContainer.subscription)
 
