@@ -90,7 +90,7 @@ def test_append_killed_while_waiting_for_the_stream_lock_writes_nothing(
         while pid is None and appender.is_alive():  # the appender blocks on the row lock
             row = killer.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' AND query ILIKE 'UPDATE%%eventhex_stream%%'"
+                "AND wait_event_type = 'Lock' AND query ILIKE '%%UPDATE%%eventhex_stream%%'"
             ).fetchone()
             pid = row[0] if row else None
         assert pid is not None, f"the append did not block: {outcome}"

@@ -10,7 +10,7 @@ from event_sourcery.event import RawEvent, RecordedRaw
 
 from eventhex_django_adapter._datetimes import from_db
 
-__all__ = ["EVENT_COLUMNS", "RecordBuilder"]
+__all__ = ["EVENT_COLUMNS", "RecordBuilder", "json_value"]
 
 EVENT_COLUMNS = (
     "e.uuid, e.name, e.data, e.context, e.created_at, e.version, e.category, e.tenant_id, "
@@ -19,7 +19,8 @@ EVENT_COLUMNS = (
 """The SQL select list (event alias ``e``, stream alias ``s``) that :class:`RecordBuilder` reads."""
 
 
-def _json(value: Any) -> Any:
+def json_value(value: Any) -> Any:
+    """A JSON column's value: decoded already (binary rows), or JSON text to decode."""
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
@@ -59,8 +60,8 @@ class RecordBuilder:
             stream_id=self._stream_id(row[8], row[9], category),
             created_at=self._created_at(created_at),
             name=name,
-            data=_json(data),
-            context=_json(context),
+            data=json_value(data),
+            context=json_value(context),
             version=version,
         )
         return RecordedRaw(entry=entry, position=position, tenant_id=tenant_id)

@@ -1,12 +1,27 @@
 """``DjangoStorageStrategy``: event streams on the Django ORM (PostgreSQL and SQLite).
 
-An append is one ``transaction.atomic(using=alias)`` block (a savepoint when the caller already
-opened a transaction) with a constant number of statements whatever the number of events:
-read the stream row, claim it (a conditional ``UPDATE`` of its version, or an ``INSERT`` in a
-savepoint for a new stream), on PostgreSQL one ``SELECT`` of the transaction id that orders the
-events (stored in ``tx_id``), one bulk ``INSERT`` of the events and one bulk ``INSERT`` of outbox
-rows. In-transaction listeners run inside the block, so a listener that raises rolls the whole
-append back.
+Appending on PostgreSQL is one statement (:mod:`._append_sql`): it claims the stream (inserts it,
+or moves its version on if it is still the expected one), inserts the events with the
+transaction's id (``tx_id``) and writes the outbox rows. Outside a transaction, when no
+in-transaction listener wants the records, that statement runs on its own (a single statement is
+atomic, so no ``BEGIN``/``COMMIT`` round trips); otherwise it runs inside
+``transaction.atomic(using=alias)`` (a savepoint when the caller already opened a transaction, so
+a failed append leaves the caller's transaction usable), and the listeners run inside the block:
+a listener that raises rolls the whole append back. When the statement cannot claim the stream,
+the slow path reads the stream row in a transaction to raise the exact error
+(``ConcurrentStreamWriteError`` or a ``VersioningMismatch``), or appends if a race has left the
+stream claimable after all. The statement's text does not depend on the number of events, so
+psycopg can prepare it once per connection when prepared statements are enabled (Django disables
+them by default for the sake of connection poolers; ``"prepare_threshold": 5`` in the database
+``OPTIONS`` turns them on and skips planning this statement on every append).
+
+SQLite has no data-modifying CTEs: an append there is one ``transaction.atomic`` block of three
+statements whatever the number of events (claim the stream with ``INSERT ... ON CONFLICT DO
+NOTHING RETURNING`` or a conditional ``UPDATE ... RETURNING``, one bulk ``INSERT`` of the events,
+one of the outbox rows); the same slow path finds out why a claim failed.
+
+Loading a stream on PostgreSQL is one query (the stream, its newest snapshot in range and the
+events after it), read as tuples.
 """
 
 import copy
@@ -14,12 +29,14 @@ from typing import Any, Self
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 from event_sourcery import DEFAULT_TENANT, NO_VERSIONING, StreamId, TenantId
 from event_sourcery.event import Position, RawEvent, RecordedRaw
 from event_sourcery.exceptions import ConcurrentStreamWriteError
 from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import StorageStrategy, Versioning
 
+from eventhex_core_ports.dispatch import ListenerAwareDispatcher
 from eventhex_core_ports.validation import (
     DEFAULT_MAX_EVENT_BYTES,
     check_event,
@@ -27,13 +44,20 @@ from eventhex_core_ports.validation import (
     check_stream_id,
     check_tenant_id,
 )
-from eventhex_django_adapter._datetimes import to_db
+from eventhex_django_adapter._append_sql import (
+    Claim,
+    append_parameters,
+    append_sql,
+    statement_cursor,
+)
+from eventhex_django_adapter._datetimes import from_db, to_db
 from eventhex_django_adapter._records import (
     category_of,
     encode_position,
     raw_event,
     stream_id_of,
 )
+from eventhex_django_adapter._stream_reads import load_postgres
 from eventhex_django_adapter._subscription_reads import newest_readable_position
 from eventhex_django_adapter.models import Event, Snapshot, Stream
 from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
@@ -94,9 +118,23 @@ class DjangoStorageStrategy(StorageStrategy):
     ) -> list[RawEvent]:
         """The stream's events in ``[start, stop)``, from the newest snapshot in that range."""
         check_stream_id(stream_id)
-        stream = self._streams(stream_id).first()
-        if stream is None:
-            return []
+        if connections[self._database].vendor == "postgresql":
+            loaded = load_postgres(self._database, self._tenant_id, stream_id, start, stop)
+            if loaded is None:
+                return []
+            version, snapshot, found = loaded.version, loaded.snapshot, loaded.events
+        else:
+            stream = self._streams(stream_id).first()
+            if stream is None:
+                return []
+            version, snapshot, found = self._load_with_orm(stream, start, stop)
+        if version is None and (start or stop):
+            found = found[(start or 1) - 1 : stop and stop - 1]
+        return [snapshot, *found] if snapshot is not None else found
+
+    def _load_with_orm(
+        self, stream: Stream, start: int | None, stop: int | None
+    ) -> tuple[int | None, RawEvent | None, list[RawEvent]]:
         found_id = stream_id_of(stream)
         snapshots = Snapshot.objects.using(self._database).filter(stream=stream)
         snapshots = snapshots.filter(_version_range(start, stop))
@@ -106,11 +144,22 @@ class DjangoStorageStrategy(StorageStrategy):
             events = events.filter(_version_range(None, stop), version__gt=snapshot.version)
         elif start is not None or stop is not None:
             events = events.filter(_version_range(start, stop) | Q(version__isnull=True))
-        rows = list(events.order_by("version", "id"))
-        if stream.version is None and (start or stop):
-            rows = rows[(start or 1) - 1 : stop and stop - 1]
-        found = [raw_event(row, found_id) for row in rows]
-        return [raw_event(snapshot, found_id), *found] if snapshot is not None else found
+        rows = events.order_by("version", "id").values_list(
+            "uuid", "created_at", "name", "data", "context", "version"
+        )
+        found = [
+            RawEvent(
+                uuid=uuid,
+                stream_id=found_id,
+                created_at=from_db(created_at),
+                name=name,
+                data=data,
+                context=context,
+                version=version,
+            )
+            for uuid, created_at, name, data, context, version in rows
+        ]
+        return stream.version, None if snapshot is None else raw_event(snapshot, found_id), found
 
     def insert_events(
         self,
@@ -123,22 +172,100 @@ class DjangoStorageStrategy(StorageStrategy):
         check_events(events, self._max_event_bytes)
         if not events:
             return
+        connection = connections[self._database]
+        if connection.vendor != "postgresql":
+            with transaction.atomic(using=self._database):
+                claimed = self._claim_directly(stream_id, versioning, events[-1].version)
+                self._append_slowly(stream_id, versioning, events, claimed)
+            return
+        expected = versioning.expected_version
+        claim: Claim = "any" if expected is None else "new" if expected == 0 else "existing"
+        outbox = self._outbox
+        if outbox is not None and not any(outbox.accepts(raw) for raw in events):
+            outbox = None
+        sql = append_sql(claim, outbox is not None)
+        params = append_parameters(
+            stream_id,
+            self._tenant_id,
+            expected,
+            events,
+            None if outbox is None else outbox.accepts,
+            0 if outbox is None else outbox.max_attempts,
+            timezone.now(),
+        )
+        listened = self._listened_to(events)
+        if not listened and connection.get_autocommit() and not connection.in_atomic_block:
+            # One statement is atomic on its own: no BEGIN/COMMIT round trips.
+            with statement_cursor(self._database) as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            if rows:
+                return
+            with transaction.atomic(using=self._database):
+                self._append_slowly(stream_id, versioning, events)
+            return
         with transaction.atomic(using=self._database):
-            stream = self._claim_stream(stream_id, versioning, events[-1].version)
-            tx_id = self._transaction_id()
-            rows = [self._event_row(stream, raw, tx_id) for raw in events]
-            Event.objects.using(self._database).bulk_create(rows)
-            records = [
-                RecordedRaw(
-                    entry=raw,
-                    position=encode_position(tx_id, row.pk),
-                    tenant_id=self._tenant_id,
+            with statement_cursor(self._database) as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+            if not rows:
+                self._append_slowly(stream_id, versioning, events)
+            elif listened:
+                self._dispatcher.dispatch(
+                    *(
+                        RecordedRaw(
+                            entry=raw,
+                            position=encode_position(tx_id, row_id),
+                            tenant_id=self._tenant_id,
+                        )
+                        for raw, (row_id, tx_id) in zip(events, rows, strict=True)
+                    )
                 )
-                for raw, row in zip(events, rows, strict=True)
-            ]
-            if self._outbox is not None:
-                self._outbox.put_into_outbox(records)
-            self._dispatcher.dispatch(*records)
+
+    def _listened_to(self, events: list[RawEvent]) -> bool:
+        """Whether some in-transaction listener may want these events.
+
+        ``ListenerAwareDispatcher`` can tell; any other dispatcher is assumed to want them.
+        """
+        dispatcher = self._dispatcher
+        if not isinstance(dispatcher, ListenerAwareDispatcher):
+            return True
+        return any(
+            dispatcher._is_listened_to(
+                RecordedRaw(entry=raw, position=0, tenant_id=self._tenant_id)
+            )
+            for raw in events
+        )
+
+    def _append_slowly(
+        self,
+        stream_id: StreamId,
+        versioning: Versioning,
+        events: list[RawEvent],
+        claimed: Stream | None = None,
+    ) -> None:
+        """Claim the stream through its row unless ``claimed``, then insert (in an atomic block).
+
+        Raises the exact error when the stream cannot be claimed; PostgreSQL comes here only
+        when its one-statement append could not claim the stream.
+        """
+        stream = claimed
+        if stream is None:
+            stream = self._claim_stream(stream_id, versioning, events[-1].version)
+        tx_id = self._transaction_id()
+        rows = [self._event_row(stream, raw, tx_id) for raw in events]
+        Event.objects.using(self._database).bulk_create(rows)
+        records = [
+            RecordedRaw(
+                entry=raw,
+                position=encode_position(tx_id, row.pk),
+                tenant_id=self._tenant_id,
+            )
+            for raw, row in zip(events, rows, strict=True)
+        ]
+        if self._outbox is not None:
+            self._outbox.put_into_outbox(records)
+        self._dispatcher.dispatch(*records)
 
     def save_snapshot(self, snapshot: RawEvent) -> None:
         """Store ``snapshot``; a missing stream is created at the snapshot's version."""
@@ -222,6 +349,54 @@ class DjangoStorageStrategy(StorageStrategy):
         )
         if not claimed:
             raise ConcurrentStreamWriteError(stream.version, expected)
+        return stream
+
+    def _claim_directly(
+        self, stream_id: StreamId, versioning: Versioning, new_version: int | None
+    ) -> Stream | None:
+        """Claim the stream with one statement each way (SQLite); ``None``: take the slow path.
+
+        A new stream is inserted (``ON CONFLICT DO NOTHING``), an existing one has its version
+        moved on only if it is still the expected one; unversioned appends try both. Needs
+        ``RETURNING`` (SQLite 3.35+).
+        """
+        connection = connections[self._database]
+        if not connection.features.can_return_columns_from_insert:
+            return None
+        expected = versioning.expected_version
+        category = category_of(stream_id)
+        version = None if expected is None else new_version
+        table = Stream._meta.db_table
+        found = None
+        with connection.cursor() as cursor:
+            if expected is None or expected == 0:
+                cursor.execute(
+                    f"INSERT INTO {table} (uuid, name, category, tenant_id, version) "
+                    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id",
+                    [stream_id.hex, stream_id.name, category, self._tenant_id, version],
+                )
+                found = cursor.fetchone()
+            if found is None and expected != 0:
+                matches = "version IS NULL" if expected is None else "version = %s"
+                cursor.execute(
+                    f"UPDATE {table} SET version = %s, name = COALESCE(name, %s) "
+                    "WHERE tenant_id = %s AND category = %s AND uuid = %s "
+                    f"AND {matches} RETURNING id",
+                    [version, stream_id.name, self._tenant_id, category, stream_id.hex]
+                    + ([] if expected is None else [expected]),
+                )
+                found = cursor.fetchone()
+        if found is None:
+            return None
+        stream = Stream(
+            pk=found[0],
+            uuid=stream_id,
+            name=stream_id.name,
+            category=category,
+            tenant_id=self._tenant_id,
+            version=version,
+        )
+        stream._state.adding, stream._state.db = False, self._database
         return stream
 
     def _create_stream(self, stream_id: StreamId, version: int | None) -> Stream | None:

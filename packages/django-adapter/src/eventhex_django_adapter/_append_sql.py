@@ -1,0 +1,177 @@
+"""One PostgreSQL statement that appends: claim the stream, insert the events and outbox rows.
+
+The statement is a chain of data-modifying CTEs over the events passed as one JSON array (one
+parameter, cheap to send; ``jsonb_to_recordset`` turns it into rows), so its text depends only on
+the kind of claim and on whether outbox rows are written, never on the number of events:
+
+* ``new`` (expected version 0): ``INSERT`` the stream row ``ON CONFLICT DO NOTHING``;
+* ``existing`` (expected version N > 0): ``UPDATE`` the stream's version where it is still N;
+* ``any`` (no versioning): both, and whichever touches a row claims the stream (the ``UPDATE``
+  only matches an unversioned stream).
+
+The events are inserted only when the claim touched a row, with ``tx_id`` set to the
+transaction's id; outbox rows are written from the inserted events (position
+``(tx_id << 64) | id``). The result is the inserted events' ``(id, tx_id)`` in insertion order,
+or no row at all when the stream could not be claimed: the caller then finds out why (a
+conflict, a versioning mismatch, or a race it can still win) on its slow path.
+"""
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db import connections
+from event_sourcery import StreamId
+from event_sourcery.event import RawEvent
+
+from eventhex_django_adapter._datetimes import to_db
+from eventhex_django_adapter._subscription_reads import driver_is_psycopg3
+
+__all__ = ["Claim", "append_parameters", "append_sql", "statement_cursor"]
+
+Claim = Literal["new", "existing", "any"]
+
+_VALUES = """v AS (
+    SELECT * FROM jsonb_to_recordset(%(events)s::jsonb) AS v(
+        n integer, uuid uuid, name text, data jsonb, context jsonb, created_at timestamptz,
+        version integer, to_outbox boolean
+    )
+)"""
+
+_INSERT_STREAM = """inserted AS (
+    INSERT INTO eventhex_stream (uuid, name, category, tenant_id, version)
+    VALUES (%(stream)s::uuid, %(stream_name)s::text, %(category)s::text, %(tenant)s::text,
+            %(stream_version)s::bigint)
+    ON CONFLICT DO NOTHING
+    RETURNING id
+)"""
+
+_UPDATE_STREAM = """updated AS (
+    UPDATE eventhex_stream
+    SET version = %(stream_version)s::bigint, name = COALESCE(name, %(stream_name)s::text)
+    WHERE tenant_id = %(tenant)s::text AND category = %(category)s::text AND uuid = %(stream)s::uuid
+      AND {version_matches}
+    RETURNING id
+)"""
+
+_CLAIMED = {
+    "new": "s AS (SELECT id FROM inserted)",
+    "existing": "s AS (SELECT id FROM updated)",
+    "any": "s AS (SELECT id FROM inserted UNION ALL SELECT id FROM updated)",
+}
+
+_INSERT_EVENTS = """e AS (
+    INSERT INTO eventhex_event
+        (stream_id, version, uuid, name, data, context, created_at, category, tenant_id, tx_id)
+    SELECT s.id, v.version, v.uuid, v.name, v.data, v.context, v.created_at,
+           %(category)s::text, %(tenant)s::text, pg_current_xact_id()::text::bigint
+    FROM s CROSS JOIN v
+    ORDER BY v.n
+    RETURNING id, tx_id, uuid
+)"""
+
+_INSERT_OUTBOX = """o AS (
+    INSERT INTO eventhex_outboxentry
+        (event_uuid, event_name, stream_uuid, stream_name, stream_category, tenant_id, version,
+         position, created_at, data, context, attempts, max_attempts, dead, last_error,
+         next_attempt_at, claimed_by, claimed_until, enqueued_at)
+    SELECT e.uuid, v.name, %(stream)s::uuid, %(stream_name)s::text, %(category)s::text,
+           %(tenant)s::text, v.version,
+           e.tx_id::numeric * 18446744073709551616 + e.id, v.created_at, v.data, v.context,
+           0, %(max_attempts)s::integer, FALSE, '', NULL, NULL, NULL,
+           %(enqueued_at)s::timestamptz
+    FROM e JOIN v ON v.uuid = e.uuid
+    WHERE v.to_outbox
+    ORDER BY e.id
+)"""
+
+_SQL_CACHE: dict[tuple[Claim, bool], str] = {}
+
+
+def append_sql(claim: Claim, outbox: bool) -> str:
+    """The statement for a ``claim`` of the stream, writing outbox rows when ``outbox``."""
+    key = (claim, outbox)
+    sql = _SQL_CACHE.get(key)
+    if sql is None:
+        parts = [_VALUES]
+        if claim in ("new", "any"):
+            parts.append(_INSERT_STREAM)
+        if claim == "existing":
+            parts.append(_UPDATE_STREAM.format(version_matches="version = %(expected)s"))
+        if claim == "any":
+            parts.append(_UPDATE_STREAM.format(version_matches="version IS NULL"))
+        parts += [_CLAIMED[claim], _INSERT_EVENTS]
+        if outbox:
+            parts.append(_INSERT_OUTBOX)
+        sql = _SQL_CACHE[key] = (
+            "WITH " + ",\n".join(parts) + "\nSELECT id, tx_id FROM e ORDER BY id"
+        )
+    return sql
+
+
+def append_parameters(
+    stream_id: StreamId,
+    tenant_id: str,
+    expected: int | None,
+    events: Sequence[RawEvent],
+    accepts: Callable[[RawEvent], bool] | None,
+    max_attempts: int,
+    enqueued_at: datetime,
+) -> dict[str, Any]:
+    """The parameters of :func:`append_sql`; ``accepts`` is the outbox filter (``None``: off)."""
+    rows = [
+        {
+            "n": n,
+            "uuid": str(raw.uuid),
+            "name": raw.name,
+            "data": raw.data,
+            "context": raw.context,
+            "created_at": to_db(raw.created_at).isoformat(),
+            "version": raw.version,
+            "to_outbox": accepts is not None and accepts(raw),
+        }
+        for n, raw in enumerate(events)
+    ]
+    return {
+        "events": json.dumps(rows),
+        "stream": str(stream_id),
+        "stream_name": stream_id.name,
+        "category": stream_id.category or "",
+        "tenant": tenant_id,
+        "stream_version": None if expected is None else events[-1].version,
+        "expected": expected,
+        "max_attempts": max_attempts,
+        "enqueued_at": enqueued_at,
+    }
+
+
+@contextmanager
+def statement_cursor(alias: str) -> Iterator[Any]:
+    """A Django cursor on ``alias`` whose statements psycopg 3 binds server-side.
+
+    Server-side binding lets psycopg prepare a statement it has run a few times
+    (``prepare_threshold``, 5 by default; set it to ``None`` in the database ``OPTIONS`` behind a
+    pooler that cannot keep prepared statements), which skips the planning of this long
+    statement on every append. The psycopg cursor is wrapped like Django's own, so execute
+    wrappers, error translation and query logging still apply. With psycopg2 it is Django's
+    cursor.
+    """
+    connection = connections[alias]
+    if not driver_is_psycopg3():
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    connection.validate_thread_sharing()
+    raw: Any = psycopg.Cursor(connection.connection)  # Django's stubs expect its own wrapper
+    wrapped = (
+        connection.make_debug_cursor(raw)
+        if connection.queries_logged
+        else connection.make_cursor(raw)
+    )
+    with wrapped as cursor:
+        yield cursor

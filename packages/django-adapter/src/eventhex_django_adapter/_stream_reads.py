@@ -1,0 +1,97 @@
+"""Loading a stream on PostgreSQL in one query: the stream, its newest snapshot, the events.
+
+The first row (``kind`` 0) describes the stream (its name and version) and carries the newest
+snapshot with ``start <= version < stop``, if any; the following rows (``kind`` 1) are the events
+to return: after that snapshot (and before ``stop``), or, without a snapshot, those with
+``start <= version < stop`` plus the unversioned ones. No row at all means there is no stream.
+Rows are fetched as tuples (in binary with psycopg 3, see :func:`._subscription_reads.fetch`).
+"""
+
+from typing import Any
+
+from django.conf import settings
+from event_sourcery import StreamId
+from event_sourcery.event import RawEvent
+
+from eventhex_django_adapter._datetimes import from_db
+from eventhex_django_adapter._subscription_reads import driver_is_psycopg3, fetch
+from eventhex_django_adapter._subscription_records import json_value
+
+__all__ = ["LoadedStream", "load_postgres"]
+
+_LOAD = """
+WITH s AS (
+    SELECT id, name, version FROM eventhex_stream
+    WHERE tenant_id = %(tenant)s AND category = %(category)s AND uuid = %(stream)s
+), snap AS (
+    SELECT p.uuid, p.name, p.data, p.context, p.created_at, p.version
+    FROM eventhex_snapshot p JOIN s ON p.stream_id = s.id
+    WHERE (%(start)s::integer IS NULL OR p.version >= %(start)s::integer)
+      AND (%(stop)s::integer IS NULL OR p.version < %(stop)s::integer)
+    ORDER BY p.version DESC LIMIT 1
+)
+SELECT 0 AS kind, 0::bigint AS id, s.name, s.version,
+       snap.uuid, snap.name, snap.data, snap.context, snap.created_at, snap.version
+FROM s LEFT JOIN snap ON TRUE
+UNION ALL
+SELECT 1, e.id, NULL, NULL, e.uuid, e.name, e.data, e.context, e.created_at, e.version
+FROM eventhex_event e JOIN s ON e.stream_id = s.id
+WHERE CASE WHEN EXISTS (SELECT 1 FROM snap)
+    THEN e.version > (SELECT version FROM snap)
+         AND (%(stop)s::integer IS NULL OR e.version < %(stop)s::integer)
+    ELSE (%(start)s::integer IS NULL AND %(stop)s::integer IS NULL)
+         OR e.version IS NULL
+         OR ((%(start)s::integer IS NULL OR e.version >= %(start)s::integer)
+             AND (%(stop)s::integer IS NULL OR e.version < %(stop)s::integer))
+    END
+ORDER BY 1, 10, 2
+"""
+
+
+class LoadedStream:
+    """What one load query found: the stream's stored version and the events to return."""
+
+    __slots__ = ("events", "snapshot", "version")
+
+    def __init__(self, version: int | None, snapshot: RawEvent | None, events: list[RawEvent]):
+        self.version = version
+        self.snapshot = snapshot
+        self.events = events
+
+
+def load_postgres(
+    alias: str, tenant_id: str, stream_id: StreamId, start: int | None, stop: int | None
+) -> LoadedStream | None:
+    """Read the stream ``stream_id`` of ``tenant_id``; ``None`` when it does not exist."""
+    binary = driver_is_psycopg3()
+    params = {
+        "tenant": tenant_id,
+        "category": stream_id.category or "",
+        "stream": stream_id,
+        "start": start,
+        "stop": stop,
+    }
+    rows = fetch(alias, _LOAD, params, binary)
+    if not rows:
+        return None
+    head = rows[0]
+    found_id = StreamId(uuid=stream_id, name=head[2], category=stream_id.category or None)
+    naive_local = binary and not settings.USE_TZ
+    events = [_raw_event(row, found_id, naive_local) for row in rows[1:]]
+    snapshot = _raw_event(head, found_id, naive_local) if head[4] is not None else None
+    return LoadedStream(head[3], snapshot, events)
+
+
+def _raw_event(row: tuple[Any, ...], stream_id: StreamId, naive_local: bool) -> RawEvent:
+    created_at = row[8]
+    if naive_local:
+        created_at = created_at.replace(tzinfo=None)
+    return RawEvent(
+        uuid=row[4],
+        stream_id=stream_id,
+        created_at=from_db(created_at),
+        name=row[5],
+        data=json_value(row[6]),
+        context=json_value(row[7]),
+        version=row[9],
+    )
