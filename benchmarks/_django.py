@@ -42,6 +42,9 @@ def database_settings(db: str, target: str) -> dict[str, Any]:
         "USER": info.get("user", "postgres"),
         "HOST": info.get("host", "127.0.0.1"),
         "PORT": str(info.get("port", "")),
+        # Server-side prepared statements for both contenders (Django leaves them off by default
+        # for the sake of transaction-pooling proxies; docs/operations.md recommends them).
+        "OPTIONS": {"prepare_threshold": 5},
     }
 
 

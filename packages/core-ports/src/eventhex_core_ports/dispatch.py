@@ -30,11 +30,15 @@ class ListenerAwareDispatcher(Dispatcher):
 
     def dispatch(self, *raws: RecordedRaw) -> None:
         """Dispatch the records some listener wants, in their order."""
-        wanted = [raw for raw in raws if self._is_listened_to(raw)]
+        wanted = [raw for raw in raws if self.listens_to(raw)]
         if wanted:
             super().dispatch(*wanted)
 
-    def _is_listened_to(self, raw: RecordedRaw) -> bool:
+    def listens_to(self, raw: RecordedRaw) -> bool:
+        """Whether a listener is registered for the record's event type or stream category.
+
+        Adapters use it to skip work (a transaction, a deserialization) nobody would observe.
+        """
         category = raw.entry.stream_id.category or ""
         if next(iter(self._registered[category]), None) is not None:
             return True

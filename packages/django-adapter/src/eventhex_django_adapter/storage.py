@@ -231,9 +231,7 @@ class DjangoStorageStrategy(StorageStrategy):
         if not isinstance(dispatcher, ListenerAwareDispatcher):
             return True
         return any(
-            dispatcher._is_listened_to(
-                RecordedRaw(entry=raw, position=0, tenant_id=self._tenant_id)
-            )
+            dispatcher.listens_to(RecordedRaw(entry=raw, position=0, tenant_id=self._tenant_id))
             for raw in events
         )
 
