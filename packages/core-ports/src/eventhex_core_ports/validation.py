@@ -47,6 +47,7 @@ __all__ = [
     "check_events",
     "check_stream_id",
     "check_tenant_id",
+    "encode_checked_event",
 ]
 
 MAX_IDENTIFIER_LENGTH = 255
@@ -206,9 +207,8 @@ def _json_problem(value: Any, path: str) -> str | None:
     return f"{path} is a {kind.__name__}, which is not a JSON value"
 
 
-def _encoded_size(value: Any) -> int:
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return len(text.encode("utf-8"))
+def _compact_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def check_event(event: RawEvent, max_event_bytes: int) -> None:
@@ -218,6 +218,15 @@ def check_event(event: RawEvent, max_event_bytes: int) -> None:
         InvalidEventName: The event name breaks the identifier rules.
         InvalidEventData: Its data or context is not plain JSON the database can store.
         EventTooLarge: Its data and context encode to more than ``max_event_bytes``.
+    """
+    encode_checked_event(event, max_event_bytes)
+
+
+def encode_checked_event(event: RawEvent, max_event_bytes: int) -> tuple[str, str]:
+    """Check an event like :func:`check_event` and return its data and context as compact JSON.
+
+    The size check has to encode the payload anyway; adapters that send JSON text to their
+    database reuse the result instead of encoding it a second time.
     """
     problem = _identifier_problem(event.name, empty_allowed=False)
     if problem:
@@ -234,16 +243,21 @@ def check_event(event: RawEvent, max_event_bytes: int) -> None:
                 "event fields that serialise to plain JSON (strings without NUL characters, "
                 "finite numbers, lists, objects with string keys)."
             )
-    size = _encoded_size(event.data) + _encoded_size(event.context)
+    data, context = _compact_json(event.data), _compact_json(event.context)
+    size = len(data.encode("utf-8")) + len(context.encode("utf-8"))
     if size > max_event_bytes:
         raise EventTooLarge(
             f"Event {event.name!r} ({event.uuid}) is {size} bytes of JSON; the limit is "
             f"{max_event_bytes} (max_event_bytes). Store large content elsewhere and keep a "
             "reference in the event, or raise max_event_bytes in the backend's config."
         )
+    return data, context
 
 
-def check_events(events: Iterable[RawEvent], max_event_bytes: int) -> None:
-    """Check every event of an append with :func:`check_event`, before anything is written."""
-    for event in events:
-        check_event(event, max_event_bytes)
+def check_events(events: Iterable[RawEvent], max_event_bytes: int) -> list[tuple[str, str]]:
+    """Check every event of an append before anything is written.
+
+    Returns:
+        Each event's data and context as compact JSON (see :func:`encode_checked_event`).
+    """
+    return [encode_checked_event(event, max_event_bytes) for event in events]

@@ -116,26 +116,27 @@ def append_parameters(
     tenant_id: str,
     expected: int | None,
     events: Sequence[RawEvent],
+    payloads: Sequence[tuple[str, str]],
     accepts: Callable[[RawEvent], bool] | None,
     max_attempts: int,
     enqueued_at: datetime,
 ) -> dict[str, Any]:
-    """The parameters of :func:`append_sql`; ``accepts`` is the outbox filter (``None``: off)."""
-    rows = [
-        {
-            "n": n,
-            "uuid": str(raw.uuid),
-            "name": raw.name,
-            "data": raw.data,
-            "context": raw.context,
-            "created_at": to_db(raw.created_at).isoformat(),
-            "version": raw.version,
-            "to_outbox": accepts is not None and accepts(raw),
-        }
-        for n, raw in enumerate(events)
-    ]
+    """The parameters of :func:`append_sql`.
+
+    Args:
+        payloads: Each event's data and context as JSON text, as the input checks encoded them
+            (spliced into the events array rather than encoded again).
+        accepts: The outbox filter; ``None`` when no outbox rows are written.
+    """
+    rows = ",".join(
+        f'{{"n":{n},"uuid":"{raw.uuid}","name":{json.dumps(raw.name)},"data":{data},'
+        f'"context":{context},"created_at":"{to_db(raw.created_at).isoformat()}",'
+        f'"version":{"null" if raw.version is None else int(raw.version)},'
+        f'"to_outbox":{"true" if accepts is not None and accepts(raw) else "false"}}}'
+        for n, (raw, (data, context)) in enumerate(zip(events, payloads, strict=True))
+    )
     return {
-        "events": json.dumps(rows),
+        "events": f"[{rows}]",
         "stream": str(stream_id),
         "stream_name": stream_id.name,
         "category": stream_id.category or "",

@@ -169,7 +169,7 @@ class DjangoStorageStrategy(StorageStrategy):
     ) -> None:
         """Append ``events`` atomically, checking ``versioning`` against the stream."""
         check_stream_id(stream_id)
-        check_events(events, self._max_event_bytes)
+        payloads = check_events(events, self._max_event_bytes)
         if not events:
             return
         connection = connections[self._database]
@@ -189,6 +189,7 @@ class DjangoStorageStrategy(StorageStrategy):
             self._tenant_id,
             expected,
             events,
+            payloads,
             None if outbox is None else outbox.accepts,
             0 if outbox is None else outbox.max_attempts,
             timezone.now(),
