@@ -32,6 +32,7 @@ from event_sourcery.event import RawEvent, RecordedRaw
 from event_sourcery.interfaces import OutboxFiltererStrategy, OutboxStorageStrategy
 
 from eventhex_django_adapter._datetimes import from_db, to_db
+from eventhex_django_adapter._outbox_rows import COLUMNS
 from eventhex_django_adapter._subscription_reads import driver_is_psycopg3, fetch
 from eventhex_django_adapter._subscription_records import json_value
 from eventhex_django_adapter.models import OutboxEntry
@@ -188,22 +189,8 @@ LIMIT %(limit)s
 FOR UPDATE OF o SKIP LOCKED
 """
 
-_ROW = (
-    "id",
-    "event_uuid",
-    "event_name",
-    "stream_uuid",
-    "stream_name",
-    "stream_category",
-    "tenant_id",
-    "version",
-    "position",
-    "created_at",
-    "data",
-    "context",
-    "attempts",
-    "max_attempts",
-)
+_ROW = COLUMNS[:-1]
+"""The outbox columns a publishing attempt needs (``last_error`` is not one of them)."""
 
 
 def _stream_id(known: dict[tuple[Any, Any, Any], StreamId], row: tuple[Any, ...]) -> StreamId:
