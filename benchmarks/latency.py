@@ -37,6 +37,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import _django, _events, _postgres
+from benchmarks._live import read_live_latencies
 
 __all__ = ["catch_up", "live_latency", "main"]
 
@@ -68,24 +69,8 @@ def live_latency(backend: Any, dsn: str, events: int, mode: str, rate: float) ->
     writer = context.Process(target=_write_live, args=(dsn, events, rate, ready))
     writer.start()
     builder = backend.subscriber.start_from(backend.event_store.position or 0).to_category("live")
-    latencies: list[float] = []
     deadline = time.monotonic() + events / rate + 60
-    if mode == "iter":
-        stream = builder.build_iter(1.0)
-        next(stream)  # the first call opens the LISTEN connection; then the writer starts
-        ready.set()
-        while len(latencies) < events and time.monotonic() < deadline:
-            record = next(stream)
-            if record is not None:
-                latencies.append((time.time() - record.wrapped_event.event.sent_at) * 1000)
-    else:
-        batches = builder.build_batch(10, 0.1)
-        next(batches)
-        ready.set()
-        while len(latencies) < events and time.monotonic() < deadline:
-            batch = next(batches)
-            arrived = time.time()
-            latencies.extend((arrived - r.wrapped_event.event.sent_at) * 1000 for r in batch)
+    latencies = read_live_latencies(builder, mode, events, deadline, ready)
     writer.join(60)
     cuts = statistics.quantiles(latencies, n=100)
     return {

@@ -16,6 +16,7 @@ from typing import Any
 from event_sourcery import StreamId
 
 from benchmarks._events import new_stream, order_placed
+from benchmarks._live import read_live_latencies
 
 Result = dict[str, Any]
 
@@ -224,24 +225,8 @@ def latency(
     writer.start()
     builder = backend.subscriber.start_from(backend.event_store.position or 0)
     builder = builder.to_category("live")
-    latencies: list[float] = []
     deadline = time.monotonic() + n / rate + grace
-    if mode == "iter":
-        stream = builder.build_iter(1.0)
-        next(stream)
-        ready.set()
-        while len(latencies) < n and time.monotonic() < deadline:
-            record = next(stream)
-            if record is not None:
-                latencies.append((time.time() - record.wrapped_event.event.sent_at) * 1000)
-    else:
-        batches = builder.build_batch(10, 0.1)
-        next(batches)
-        ready.set()
-        while len(latencies) < n and time.monotonic() < deadline:
-            batch = next(batches)
-            arrived = time.time()
-            latencies.extend((arrived - r.wrapped_event.event.sent_at) * 1000 for r in batch)
+    latencies = read_live_latencies(builder, mode, n, deadline, ready)
     writer.join(60)
     return latency_result(latencies, n)
 

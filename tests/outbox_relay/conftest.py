@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import pytest
@@ -16,35 +16,31 @@ from eventhex_outbox_relay._backoff import Backoff
 from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer
 from tests.outbox_relay._webhook_sink import WebhookSink
 
+ServerT = TypeVar("ServerT", RedisServer, NatsServer, RabbitServer)
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
+
+def _serve(server: ServerT) -> Iterator[ServerT]:
+    """Start ``server`` for the session and close it at the end, even if start-up failed."""
     try:
         server.start()
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    yield from _serve(RedisServer())
 
 
 @pytest.fixture(scope="session")
 def nats_server() -> Iterator[NatsServer]:
-    server = NatsServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    yield from _serve(NatsServer())
 
 
 @pytest.fixture(scope="session")
 def rabbit_server() -> Iterator[RabbitServer]:
-    server = RabbitServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.close()
+    yield from _serve(RabbitServer())
 
 
 @pytest.fixture
