@@ -17,7 +17,7 @@ import redis
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay.publishers import publisher_from_url
-from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer
+from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer, Server
 from tests.outbox_relay.conftest import (
     assert_delivered_in_stream_order,
     fill,
@@ -134,8 +134,13 @@ def test_nats_jetstream_delivery_with_acks_and_order(
 
 
 def _relay_through_restart(
-    server: RedisServer | NatsServer, url: str, read: Any, quick_relay: Callable[..., Relay]
+    server: Server,
+    url: str,
+    read: Callable[[], list[dict[str, Any]]],
+    quick_relay: Callable[..., Relay],
 ) -> None:
+    """Relay 200 entries while ``server`` is stopped after the first 60 and started again on
+    the same port and data; every entry must reach ``read()`` in stream order, none dead."""
     source = InMemoryOutboxSource()
     expected = fill(source, streams=20, per_stream=3)
     relay = quick_relay(source, publisher_from_url(url, timeout=2), batch_size=5)
@@ -174,5 +179,21 @@ def test_nats_stopped_and_restarted_loses_nothing(quick_relay: Callable[..., Rel
         server.start()
         url = f"{server.url}?stream=RESTART&subject=restart"
         _relay_through_restart(server, url, lambda: read_nats(server.url, "RESTART"), quick_relay)
+    finally:
+        server.close()
+
+
+def test_rabbitmq_stopped_and_restarted_loses_nothing(quick_relay: Callable[..., Relay]) -> None:
+    server = RabbitServer()
+    try:
+        server.start()
+        exchange = "restart"
+        queue = bind_rabbit_queue(server.url, exchange)  # durable: outlives the restart
+        _relay_through_restart(
+            server,
+            f"{server.url}?exchange={exchange}",
+            lambda: read_rabbit(server.url, queue),
+            quick_relay,
+        )
     finally:
         server.close()
