@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 
 from eventhex_core_ports.testing import (
     ConcurrentWritersContract,
@@ -14,6 +14,7 @@ from eventhex_core_ports.testing import (
     StorageContract,
     SubscriptionContract,
 )
+from eventhex_core_ports.testing.storage import CallerTransaction
 from eventhex_django_adapter import DjangoBackend
 
 from .conftest import backend_on, on_postgres, on_sqlite
@@ -29,6 +30,10 @@ class TestStorageSQLite(StorageContract):
     def backend(self) -> DjangoBackend:
         return backend_on("default")
 
+    @pytest.fixture
+    def caller_transaction(self) -> CallerTransaction:
+        return lambda: transaction.atomic(using="default")
+
 
 class TestStoragePostgres(StorageContract):
     pytestmark = on_postgres
@@ -36,6 +41,10 @@ class TestStoragePostgres(StorageContract):
     @pytest.fixture
     def backend(self) -> DjangoBackend:
         return backend_on("postgres")
+
+    @pytest.fixture
+    def caller_transaction(self) -> CallerTransaction:
+        return lambda: transaction.atomic(using="postgres")
 
 
 @on_sqlite

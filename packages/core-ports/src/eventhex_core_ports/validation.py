@@ -18,14 +18,21 @@ with string keys, arrays, strings, finite numbers, booleans and ``null``; string
 NUL and surrogate rule (PostgreSQL's ``jsonb`` rejects both). Their encoded size, compact UTF-8
 JSON of ``data`` plus that of ``context``, must not exceed the adapter's ``max_event_bytes``.
 
+Event uuids identify events across the whole store: no two events of one append may share a
+uuid (checked here, before any statement), and no appended event may carry the uuid of an event
+already stored, in any stream or tenant (each adapter checks that while it writes, and raises
+:class:`DuplicateEventUuid` too). Versioning is checked first: an append whose expected version
+is wrong raises ``ConcurrentStreamWriteError`` whatever its uuids.
+
 Every rule raises a subclass of :class:`InvalidInput` (itself a ``ValueError``) whose message
 names the offending value and says how to fix it; nothing is written when one fails.
 """
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import UUID
 
 from event_sourcery import StreamId
 from event_sourcery.event import EventRegistry, RawEvent
@@ -34,6 +41,7 @@ from event_sourcery.exceptions import EventStoreException, IllegalCategoryName, 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
     "MAX_IDENTIFIER_LENGTH",
+    "DuplicateEventUuid",
     "EventTooLarge",
     "ExplainingEventRegistry",
     "InvalidEventData",
@@ -47,6 +55,7 @@ __all__ = [
     "check_events",
     "check_stream_id",
     "check_tenant_id",
+    "check_unique_uuids",
     "encode_checked_event",
 ]
 
@@ -83,6 +92,57 @@ class InvalidEventData(InvalidInput):
 
 class EventTooLarge(InvalidEventData):
     """An event's encoded data and context exceed the configured ``max_event_bytes``."""
+
+
+class DuplicateEventUuid(InvalidInput):
+    """An append carries an event uuid that is already stored, or repeats one within itself.
+
+    The whole append is rolled back: no event, no stream change, no outbox row. Inside the
+    caller's transaction only the append is undone; the transaction stays usable.
+
+    Attributes:
+        uuids: The offending event uuids.
+        stream_id: The stream the append was for.
+        already_stored: ``True`` when the uuids belong to stored events, ``False`` when they
+            repeat within the append.
+    """
+
+    def __init__(self, uuids: Iterable[UUID], stream_id: StreamId, *, already_stored: bool) -> None:
+        self.uuids = tuple(uuids)
+        self.stream_id = stream_id
+        self.already_stored = already_stored
+        listed = ", ".join(str(uuid) for uuid in self.uuids)
+        plural = len(self.uuids) > 1
+        problem = (
+            f"{'are' if plural else 'is'} already stored"
+            if already_stored
+            else f"{'appear' if plural else 'appears'} more than once in the append"
+        )
+        super().__init__(
+            f"Event uuid{'s' if plural else ''} {listed} {problem}; the append to "
+            f"{_stream_label(stream_id)} wrote nothing. Each event needs a fresh uuid; "
+            "WrappedEvent.wrap gives one — do not append the same WrappedEvent twice."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        stream = self.stream_id
+        parts = (UUID(int=stream.int), stream.name, stream.category)
+        return _rebuild_duplicate, (self.uuids, parts, self.already_stored)
+
+
+def _rebuild_duplicate(
+    uuids: tuple[UUID, ...], stream: tuple[UUID, str | None, str | None], already_stored: bool
+) -> DuplicateEventUuid:
+    uuid, name, category = stream
+    stream_id = StreamId(uuid=uuid, name=name, category=category)
+    return DuplicateEventUuid(uuids, stream_id, already_stored=already_stored)
+
+
+def _stream_label(stream_id: StreamId) -> str:
+    parts = [] if stream_id.name is None else [f"name {_shown(stream_id.name)}"]
+    if stream_id.category:
+        parts.append(f"category {_shown(stream_id.category)}")
+    return f"stream {stream_id}" + (f" ({', '.join(parts)})" if parts else "")
 
 
 class UnknownEventName(EventStoreException, KeyError):
@@ -254,10 +314,32 @@ def encode_checked_event(event: RawEvent, max_event_bytes: int) -> tuple[str, st
     return data, context
 
 
-def check_events(events: Iterable[RawEvent], max_event_bytes: int) -> list[tuple[str, str]]:
+def check_unique_uuids(events: Sequence[RawEvent]) -> None:
+    """Check that no two events of one append share a uuid.
+
+    Raises:
+        DuplicateEventUuid: Some uuids appear more than once (``already_stored`` is ``False``).
+    """
+    if len({event.uuid for event in events}) == len(events):
+        return
+    seen: set[UUID] = set()
+    repeated: dict[UUID, None] = {}
+    for event in events:
+        if event.uuid in seen:
+            repeated[event.uuid] = None
+        seen.add(event.uuid)
+    raise DuplicateEventUuid(repeated, events[0].stream_id, already_stored=False)
+
+
+def check_events(events: Sequence[RawEvent], max_event_bytes: int) -> list[tuple[str, str]]:
     """Check every event of an append before anything is written.
+
+    Raises:
+        DuplicateEventUuid: Two events of the append share a uuid.
+        InvalidInput: An event breaks another rule (see :func:`check_event`).
 
     Returns:
         Each event's data and context as compact JSON (see :func:`encode_checked_event`).
     """
+    check_unique_uuids(events)
     return [encode_checked_event(event, max_event_bytes) for event in events]

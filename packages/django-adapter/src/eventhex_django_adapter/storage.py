@@ -20,6 +20,12 @@ statements whatever the number of events (claim the stream with ``INSERT ... ON 
 NOTHING RETURNING`` or a conditional ``UPDATE ... RETURNING``, one bulk ``INSERT`` of the events,
 one of the outbox rows); the same slow path finds out why a claim failed.
 
+On both, an event uuid that is already stored makes an insert fail on a unique constraint of
+``eventhex_event``. The failed statement, or the rolled-back atomic block (a savepoint inside a
+caller's transaction), has written nothing, and the ``IntegrityError`` becomes
+``DuplicateEventUuid`` naming the stored uuids, found by a query that only this error path runs
+(:mod:`._event_uuids`).
+
 Loading a stream on PostgreSQL is one query (the stream, its newest snapshot in range and the
 events after it), read as tuples.
 """
@@ -39,6 +45,7 @@ from event_sourcery.interfaces import StorageStrategy, Versioning
 from eventhex_core_ports.dispatch import ListenerAwareDispatcher
 from eventhex_core_ports.validation import (
     DEFAULT_MAX_EVENT_BYTES,
+    DuplicateEventUuid,
     check_event,
     check_events,
     check_stream_id,
@@ -51,6 +58,7 @@ from eventhex_django_adapter._append_sql import (
     statement_cursor,
 )
 from eventhex_django_adapter._datetimes import from_db, to_db
+from eventhex_django_adapter._event_uuids import duplicated_uuids
 from eventhex_django_adapter._records import (
     category_of,
     encode_position,
@@ -167,11 +175,35 @@ class DjangoStorageStrategy(StorageStrategy):
         versioning: Versioning,
         events: list[RawEvent],
     ) -> None:
-        """Append ``events`` atomically, checking ``versioning`` against the stream."""
+        """Append ``events`` atomically, checking ``versioning`` against the stream.
+
+        Raises:
+            ConcurrentStreamWriteError: The stream is not at the expected version.
+            VersioningMismatch: Versioned and unversioned appends were mixed.
+            DuplicateEventUuid: Two of ``events`` share a uuid, or one's uuid is already
+                stored; nothing was written, and a caller's transaction stays usable.
+            InvalidInput: An identifier or payload breaks the input rules.
+        """
         check_stream_id(stream_id)
         payloads = check_events(events, self._max_event_bytes)
         if not events:
             return
+        try:
+            self._insert_checked(stream_id, versioning, events, payloads)
+        except IntegrityError as error:
+            stored = duplicated_uuids(error, self._database, [raw.uuid for raw in events])
+            if not stored:
+                raise
+            raise DuplicateEventUuid(stored, stream_id, already_stored=True) from error
+
+    def _insert_checked(
+        self,
+        stream_id: StreamId,
+        versioning: Versioning,
+        events: list[RawEvent],
+        payloads: list[tuple[str, str]],
+    ) -> None:
+        """Append checked, non-empty ``events``; a failure leaves the database as it was."""
         connection = connections[self._database]
         if connection.vendor != "postgresql":
             with transaction.atomic(using=self._database):

@@ -37,12 +37,14 @@ class InMemoryStore:
 
     ``transaction()`` makes a block atomic: on an exception every change made inside it,
     nested appends included, is undone. One re-entrant lock serialises writers, so log order is
-    commit order, as on SQLite.
+    commit order, as on SQLite. ``event_uuids`` holds the uuid of every event in ``log``: the
+    store-wide uniqueness that a database's unique index gives.
     """
 
     def __init__(self) -> None:
         self.streams: dict[StreamKey, StreamState] = {}
         self.log: list[RecordedRaw] = []
+        self.event_uuids: set[UUID] = set()
         self.outbox: list[OutboxRecord] = []
         self.last_position = 0
         self.changed = threading.Condition(threading.RLock())
@@ -76,5 +78,6 @@ class InMemoryStore:
         streams, log, outbox, last_position = saved
         self.streams = streams  # type: ignore[assignment]
         self.log = log  # type: ignore[assignment]
+        self.event_uuids = {record.entry.uuid for record in self.log}
         self.outbox = outbox  # type: ignore[assignment]
         self.last_position = last_position  # type: ignore[assignment]

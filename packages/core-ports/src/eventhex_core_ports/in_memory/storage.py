@@ -13,6 +13,7 @@ from eventhex_core_ports.in_memory._store import InMemoryStore, StreamKey, Strea
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
 from eventhex_core_ports.validation import (
     DEFAULT_MAX_EVENT_BYTES,
+    DuplicateEventUuid,
     check_event,
     check_events,
     check_stream_id,
@@ -27,7 +28,9 @@ class InMemoryStorageStrategy(StorageStrategy):
     """Streams kept in an ``InMemoryStore``, scoped to one tenant.
 
     Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` exactly as
-    every other adapter checks them, before anything changes.
+    every other adapter checks them, before anything changes. An append whose event uuid is
+    already stored (in any stream or tenant of the store) raises ``DuplicateEventUuid`` after
+    the versioning checks, and changes nothing.
     """
 
     store: InMemoryStore
@@ -72,6 +75,10 @@ class InMemoryStorageStrategy(StorageStrategy):
         check_events(events, self.max_event_bytes)
         with self.store.transaction():
             stream = self._stream_for_append(stream_id, versioning)
+            stored = [event.uuid for event in events if event.uuid in self.store.event_uuids]
+            if stored:
+                raise DuplicateEventUuid(stored, stream_id, already_stored=True)
+            self.store.event_uuids.update(event.uuid for event in events)
             records = []
             for event in events:
                 self.store.last_position += 1
@@ -123,6 +130,7 @@ class InMemoryStorageStrategy(StorageStrategy):
             if stream is not None:
                 deleted = {id(r) for r in stream.events}
                 self.store.log = [r for r in self.store.log if id(r) not in deleted]
+                self.store.event_uuids.difference_update(r.entry.uuid for r in stream.events)
 
     @property
     def current_position(self) -> Position | None:

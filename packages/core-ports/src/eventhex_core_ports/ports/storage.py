@@ -8,6 +8,13 @@
 * ``insert_events`` is atomic: every event, the stream's new version and any outbox rows are
   written together or not at all. ``ExplicitVersioning`` with ``expected_version == 0`` means
   "the stream must be new"; any mismatch raises ``ConcurrentStreamWriteError``.
+* Event uuids are unique store-wide (across streams and tenants). An append that repeats a
+  uuid within itself, or carries the uuid of a stored event, raises
+  :class:`~eventhex_core_ports.validation.DuplicateEventUuid` naming the uuids and the stream,
+  and writes nothing; inside a caller's transaction only the append is undone, and the
+  transaction stays usable. The versioning check comes first: a wrong expected version raises
+  ``ConcurrentStreamWriteError`` whatever the uuids. A deleted stream's event uuids are free
+  again.
 * A stream is identified by ``(tenant, category, uuid)``; a named stream's uuid is derived from
   its name, so the name is unique per tenant and category too.
 * ``current_position`` is the position of the newest readable event, or ``None``/``0`` when

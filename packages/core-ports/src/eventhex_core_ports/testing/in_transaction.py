@@ -80,6 +80,18 @@ class InTransactionContract:
 
         assert list(backend.event_store.load_stream(stream)) == []
 
+    def test_rolled_back_append_frees_its_uuids(self, backend: ContainerBackend[Any]) -> None:
+        refusing = _Recorder(fail=True)
+        backend.in_transaction.register(refusing, to=ContractNoteTaken)
+        event = WrappedEvent.wrap(ContractNoteTaken(text="n"), version=1)
+        with pytest.raises(RuntimeError, match="listener refused"):
+            backend.event_store.append(event, stream_id=new_stream())
+
+        backend.in_transaction.remove(refusing, to=ContractNoteTaken)
+        stream = new_stream()
+        backend.event_store.append(event, stream_id=stream)
+        assert [e.uuid for e in backend.event_store.load_stream(stream)] == [event.uuid]
+
     def test_removed_listener_is_not_called(self, backend: ContainerBackend[Any]) -> None:
         listener = _Recorder()
         backend.in_transaction.register(listener, to=ContractItemAdded)

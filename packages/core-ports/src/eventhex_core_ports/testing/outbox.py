@@ -1,13 +1,15 @@
 """Outbox contract: filtered entries, attempts and retries through event_sourcery's ``Outbox``."""
 
+import dataclasses
 from typing import Any
 
 import pytest
-from event_sourcery.event import RawEvent, Recorded
+from event_sourcery.event import RawEvent, Recorded, WrappedEvent
 
 from eventhex_core_ports.backend import ContainerBackend
 from eventhex_core_ports.testing._helpers import new_stream
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractNoteTaken
+from eventhex_core_ports.validation import DuplicateEventUuid
 
 __all__ = ["OutboxContract"]
 
@@ -104,3 +106,18 @@ class OutboxContract:
         publisher = _FlakyPublisher(failures=0)
         backend.outbox.run(publisher)
         assert [r.tenant_id for r in publisher.published] == ["tenant-a"]
+
+    def test_rejected_duplicate_append_leaves_no_entries(self, backend_factory: Any) -> None:
+        backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
+        stored = WrappedEvent.wrap(ContractItemAdded(item="stored"), version=1)
+        backend.event_store.append(stored, stream_id=new_stream())
+        fresh = WrappedEvent.wrap(ContractItemAdded(item="fresh"), version=1)
+
+        with pytest.raises(DuplicateEventUuid):
+            backend.event_store.append(
+                fresh, dataclasses.replace(stored, version=2), stream_id=new_stream()
+            )
+        publisher = _FlakyPublisher(failures=0)
+        backend.outbox.run(publisher)
+
+        assert [r.wrapped_event.event for r in publisher.published] == [stored.event]

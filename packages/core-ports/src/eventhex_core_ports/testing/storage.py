@@ -1,6 +1,9 @@
 """Storage contract: what every ``StorageStrategy`` adapter must do, through ``EventStore``."""
 
 import concurrent.futures
+import contextlib
+import dataclasses
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -17,6 +20,7 @@ from event_sourcery.exceptions import (
 from eventhex_core_ports.backend import ContainerBackend
 from eventhex_core_ports.testing._helpers import new_stream
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractSnapshot
+from eventhex_core_ports.validation import DuplicateEventUuid
 
 __all__ = ["ConcurrentWritersContract", "StorageContract"]
 
@@ -25,8 +29,16 @@ def _items(events: Any) -> list[str]:
     return [e.event.item if hasattr(e.event, "item") else f"snap:{e.version}" for e in events]
 
 
+CallerTransaction = Callable[[], contextlib.AbstractContextManager[object]]
+"""Opens the transaction a caller wraps around several appends (``transaction.atomic``)."""
+
+
 class StorageContract:
     """Subclass and provide a ``backend`` fixture returning a configured backend.
+
+    An adapter whose appends can join a caller's transaction also overrides
+    ``caller_transaction`` (for Django: ``lambda: transaction.atomic(using=alias)``); the
+    default opens none.
 
     Example:
         >>> class TestMyStorage(StorageContract):
@@ -37,6 +49,10 @@ class StorageContract:
     @pytest.fixture
     def backend(self) -> ContainerBackend[Any]:
         raise NotImplementedError("provide a `backend` fixture returning a configured backend")
+
+    @pytest.fixture
+    def caller_transaction(self) -> CallerTransaction:
+        return contextlib.nullcontext
 
     def test_appended_events_load_back_unchanged(self, backend: ContainerBackend[Any]) -> None:
         stream = new_stream()
@@ -235,6 +251,104 @@ class StorageContract:
             loaded.created_at if loaded.created_at.tzinfo else loaded.created_at.replace(tzinfo=UTC)
         )
         assert as_utc == instant
+
+    def test_same_wrapped_event_appended_twice_is_rejected(
+        self, backend: ContainerBackend[Any]
+    ) -> None:
+        store = backend.event_store
+        unversioned, versioned = new_stream(), new_stream(named=True)
+        loose = WrappedEvent.wrap(ContractItemAdded(item="a"), version=None)
+        first = WrappedEvent.wrap(ContractItemAdded(item="v1"), version=1)
+        store.append(loose, stream_id=unversioned, expected_version=NO_VERSIONING)
+        store.append(first, stream_id=versioned)
+
+        with pytest.raises(DuplicateEventUuid) as raised:
+            store.append(loose, stream_id=unversioned, expected_version=NO_VERSIONING)
+        with pytest.raises(DuplicateEventUuid) as raised_versioned:
+            store.append(first, stream_id=versioned, expected_version=1)
+
+        assert raised.value.uuids == (loose.uuid,)
+        assert raised.value.already_stored
+        message = str(raised_versioned.value)
+        assert str(first.uuid) in message
+        assert str(versioned.name) in message
+        assert "WrappedEvent.wrap" in message
+        assert _items(store.load_stream(unversioned)) == ["a"]
+        store.append(ContractItemAdded(item="v2"), stream_id=versioned, expected_version=1)
+        assert [e.version for e in store.load_stream(versioned)] == [1, 2]
+
+    def test_repeated_uuid_within_one_append_is_rejected(
+        self, backend: ContainerBackend[Any]
+    ) -> None:
+        store = backend.event_store
+        stream = new_stream()
+        event = WrappedEvent.wrap(ContractItemAdded(item="a"), version=1)
+        twin = dataclasses.replace(event, version=2)
+
+        with pytest.raises(DuplicateEventUuid) as raised:
+            store.append(event, twin, stream_id=stream)
+
+        assert raised.value.uuids == (event.uuid,)
+        assert not raised.value.already_stored
+        assert str(event.uuid) in str(raised.value)
+        assert list(store.load_stream(stream)) == []
+        store.append(event, stream_id=stream)  # the stream is still new, the uuid still free
+        assert _items(store.load_stream(stream)) == ["a"]
+
+    def test_uuid_stored_in_another_stream_is_rejected(
+        self, backend: ContainerBackend[Any]
+    ) -> None:
+        store = backend.event_store
+        elsewhere, target = new_stream(), new_stream("orders", named=True)
+        stored = WrappedEvent.wrap(ContractItemAdded(item="stored"), version=1)
+        store.append(stored, stream_id=elsewhere)
+        fresh = WrappedEvent.wrap(ContractItemAdded(item="fresh"), version=1)
+        again = dataclasses.replace(stored, version=2)
+
+        with pytest.raises(DuplicateEventUuid) as raised:
+            store.append(fresh, again, stream_id=target)
+        with pytest.raises(DuplicateEventUuid):
+            backend.in_tenant_mode("tenant-a").event_store.append(
+                dataclasses.replace(stored), stream_id=target
+            )
+
+        assert raised.value.uuids == (stored.uuid,)
+        assert raised.value.stream_id == target
+        assert "'orders'" in str(raised.value)
+        assert list(store.load_stream(target)) == []
+        store.append(fresh, stream_id=target)  # nothing of the failed append was kept
+        assert _items(store.load_stream(target)) == ["fresh"]
+        assert _items(store.load_stream(elsewhere)) == ["stored"]
+
+    def test_deleted_stream_frees_its_event_uuids(self, backend: ContainerBackend[Any]) -> None:
+        store = backend.event_store
+        stream = new_stream()
+        event = WrappedEvent.wrap(ContractItemAdded(item="a"), version=1)
+        store.append(event, stream_id=stream)
+
+        store.delete_stream(stream)
+        store.append(event, stream_id=new_stream())
+
+        with pytest.raises(DuplicateEventUuid):
+            store.append(event, stream_id=stream)
+
+    def test_duplicate_inside_a_caller_transaction_leaves_it_usable(
+        self, backend: ContainerBackend[Any], caller_transaction: CallerTransaction
+    ) -> None:
+        store = backend.event_store
+        elsewhere, target = new_stream(), new_stream()
+        stored = WrappedEvent.wrap(ContractItemAdded(item="stored"), version=1)
+        store.append(stored, stream_id=elsewhere)
+
+        with caller_transaction():
+            store.append(ContractItemAdded(item="before"), stream_id=target)
+            with pytest.raises(DuplicateEventUuid):
+                store.append(
+                    dataclasses.replace(stored, version=2), stream_id=target, expected_version=1
+                )
+            store.append(ContractItemAdded(item="after"), stream_id=target, expected_version=1)
+
+        assert _items(store.load_stream(target)) == ["before", "after"]
 
 
 class ConcurrentWritersContract:
