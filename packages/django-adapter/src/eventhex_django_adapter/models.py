@@ -6,6 +6,7 @@ it stays NULL and the event id alone orders events.
 """
 
 from django.db import models
+from django.db.models import Q
 
 __all__ = ["EncryptionKey", "Event", "OutboxEntry", "ProjectionCursor", "Snapshot", "Stream"]
 
@@ -109,7 +110,20 @@ class OutboxEntry(models.Model):
     class Meta:
         verbose_name_plural = "outbox entries"
         indexes = [
-            models.Index(fields=["dead", "next_attempt_at", "id"], name="eventhex_outbox_due_idx"),
+            # Claims walk these in id order (see ``_outbox_due``); each claim query repeats an
+            # index's predicate exactly, so its plan does not hang on the table's statistics,
+            # which for a queue are nearly always stale.
+            models.Index(
+                fields=["id"],
+                condition=Q(dead=False, next_attempt_at__isnull=True, claimed_until__isnull=True),
+                name="eventhex_outbox_fresh_idx",
+            ),
+            models.Index(
+                fields=["id"],
+                condition=Q(dead=False)
+                & (Q(next_attempt_at__isnull=False) | Q(claimed_until__isnull=False)),
+                name="eventhex_outbox_retry_idx",
+            ),
             models.Index(
                 fields=["tenant_id", "stream_category", "stream_uuid", "id"],
                 name="eventhex_outbox_stream_idx",

@@ -181,13 +181,11 @@ SELECT o.id, o.event_uuid, o.event_name, o.stream_uuid, o.stream_name, o.stream_
           AND p.stream_uuid = o.stream_uuid AND p.id < o.id AND NOT p.dead
         ORDER BY p.id DESC LIMIT 1)
 FROM eventhex_outboxentry o
-WHERE NOT o.dead
-  AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= %(now)s)
-  AND (o.claimed_until IS NULL OR o.claimed_until <= %(now)s)
+WHERE o.id = ANY(ARRAY(SELECT eventhex_outbox_due(%(now)s, %(limit)s, false)))
 ORDER BY o.id
-LIMIT %(limit)s
-FOR UPDATE OF o SKIP LOCKED
 """
+"""Up to ``limit`` due rows, locked, oldest first (migration 0004's ``eventhex_outbox_due``),
+each with the id of the previous live row of its stream."""
 
 _ROW = COLUMNS[:-1]
 """The outbox columns a publishing attempt needs (``last_error`` is not one of them)."""

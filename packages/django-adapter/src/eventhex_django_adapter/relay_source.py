@@ -1,7 +1,8 @@
 """``DjangoOutboxSource``: the outbox relay's source on the ``eventhex_outboxentry`` table.
 
 Claims take one short transaction. On PostgreSQL a single statement picks due rows with
-``FOR UPDATE SKIP LOCKED`` (concurrent relays skip each other's rows instead of waiting) and
+``FOR UPDATE SKIP LOCKED`` (concurrent relays skip each other's rows instead of waiting; the
+pick is migration 0004's ``eventhex_outbox_due``, whose cost does not grow with the backlog) and
 stamps them with the claimer and the lease end; on SQLite, where one writer holds the database
 at a time, one ``UPDATE ... WHERE id IN (subquery)`` does the same. Per-stream order lives in the
 claim's condition: a row is due only if no earlier row of its stream (tenant, category, uuid) is
@@ -49,21 +50,8 @@ CHANNEL = "eventhex_outbox"
 logger = logging.getLogger("eventhex.relay.django")
 
 _PG_CLAIM = """
-WITH due AS (
-    SELECT o.id FROM eventhex_outboxentry o
-    WHERE NOT o.dead
-      AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= %(now)s)
-      AND (o.claimed_until IS NULL OR o.claimed_until <= %(now)s)
-      AND NOT EXISTS (
-          SELECT 1 FROM eventhex_outboxentry p
-          WHERE p.tenant_id = o.tenant_id AND p.stream_category = o.stream_category
-            AND p.stream_uuid = o.stream_uuid AND p.id < o.id AND NOT p.dead)
-    ORDER BY o.id
-    LIMIT %(limit)s
-    FOR UPDATE OF o SKIP LOCKED
-)
 UPDATE eventhex_outboxentry AS e SET claimed_by = %(owner)s, claimed_until = %(until)s
-WHERE e.id = ANY(ARRAY(SELECT id FROM due))
+WHERE e.id = ANY(ARRAY(SELECT eventhex_outbox_due(%(now)s, %(limit)s, true)))
 RETURNING e.id, e.event_uuid, e.event_name, e.stream_uuid, e.stream_name, e.stream_category,
     e.tenant_id, e.version, e.position::text, e.created_at::text, e.data::text, e.context::text,
     e.attempts, e.max_attempts, e.last_error
