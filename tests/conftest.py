@@ -11,7 +11,8 @@ Fixtures for everyone:
     ``pg_ctl`` from ``pg_config --bindir``, run as the ``postgres`` user when the session runs as
     root) and stops at the end. It is started only when a test asks for it, directly or through
     ``@pytest.mark.django_db(databases=["postgres"])``. If it cannot start, the tests that need
-    it fail with the server's log; they never skip. The value is a :class:`PostgresServer`:
+    it fail with the server's log; they never skip (``eventhex_devtools.postgres`` does the
+    work, shared with the benchmarks). The value is a :class:`PostgresServer`:
     ``host``, ``port``, ``user``, ``dsn(dbname)`` and ``conninfo(dbname)`` (keyword arguments for
     ``psycopg.connect``).
 
@@ -28,125 +29,24 @@ with ``@pytest.mark.django_db(databases=["default"])`` or ``databases=["postgres
 from __future__ import annotations
 
 import contextlib
-import os
-import shutil
 import signal
-import socket
-import subprocess
-import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
+from eventhex_devtools.postgres import PostgresServer, ThrowawayPostgres
 
 POSTGRES_ALIAS = "postgres"
-
-
-@dataclass(frozen=True)
-class PostgresServer:
-    """Where the session's PostgreSQL server listens; it trusts local TCP connections."""
-
-    host: str
-    port: int
-    user: str
-
-    def dsn(self, dbname: str = "postgres") -> str:
-        """A libpq URI for ``dbname`` on this server."""
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{dbname}"
-
-    def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
-        """Keyword arguments for ``psycopg.connect`` to ``dbname`` on this server."""
-        return {"host": self.host, "port": self.port, "user": self.user, "dbname": dbname}
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _pg_bindir() -> Path:
-    try:
-        output = subprocess.run(
-            ["pg_config", "--bindir"], check=True, capture_output=True, text=True
-        ).stdout
-    except (OSError, subprocess.CalledProcessError) as error:
-        raise RuntimeError(f"pg_config is not available to find PostgreSQL: {error}") from error
-    return Path(output.strip())
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *command]
-    return command
-
-
-def _run(command: list[str], what: str, log: Path | None = None) -> None:
-    result = subprocess.run(_as_postgres(command), capture_output=True, text=True)
-    if result.returncode != 0:
-        server_log = log.read_text() if log and log.exists() else ""
-        raise RuntimeError(
-            f"PostgreSQL {what} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}\n"
-            f"{server_log}"
-        )
 
 
 @pytest.fixture(scope="session")
 def postgresql_server() -> Iterator[PostgresServer]:
     """Start a throw-away PostgreSQL server for the session (see the module docstring)."""
-    bindir = _pg_bindir()
-    workdir = Path(tempfile.mkdtemp(prefix="eventhex-pg-"))
-    datadir, log = workdir / "data", workdir / "server.log"
-    if os.geteuid() == 0:
-        shutil.chown(workdir, "postgres", "postgres")
+    cluster = ThrowawayPostgres()
     _interrupt_on_sigterm()
-    port = _free_port()
-    _run(
-        [
-            str(bindir / "initdb"),
-            "-D",
-            str(datadir),
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        "initdb",
-    )
-    options = (
-        f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={workdir} "
-        "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100"
-    )
-    _run(
-        [
-            str(bindir / "pg_ctl"),
-            "-D",
-            str(datadir),
-            "-l",
-            str(log),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        ],
-        "start",
-        log,
-    )
     try:
-        yield PostgresServer(host="127.0.0.1", port=port, user="postgres")
+        yield cluster.start()
     finally:
-        subprocess.run(
-            _as_postgres([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"]),
-            capture_output=True,
-            check=False,
-        )
-        shutil.rmtree(workdir, ignore_errors=True)
+        cluster.close()
 
 
 def _interrupt_on_sigterm() -> None:

@@ -4,8 +4,8 @@ import re
 
 import psycopg
 import pytest
+from eventhex_devtools.postgres import PostgresServer
 
-from tests.conftest import PostgresServer
 from tests.examples._run import run_example, summary_value
 
 DEMO = "examples/ledger/demo.py"

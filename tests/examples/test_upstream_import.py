@@ -4,8 +4,8 @@ import json
 
 import psycopg
 import pytest
+from eventhex_devtools.postgres import PostgresServer
 
-from tests.conftest import PostgresServer
 from tests.examples._run import run_example
 
 SCRIPT = "tests/examples/_upstream_store.py"

@@ -137,7 +137,7 @@ def test_a_crash_and_restart_loses_nothing(
         backend = DjangoBackend().configure(config).with_outbox()
         writers = [Writer(backend, f"writer{i}") for i in range(2)]
         subscriber = Subscriber(backend)
-        relay = _relay(server.port)
+        relay = _relay(server.server.port)
         published: list[str] = []
         reader = threading.Thread(
             target=lambda: published.extend(

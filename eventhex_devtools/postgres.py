@@ -1,0 +1,151 @@
+"""A throw-away PostgreSQL cluster for the test suite and the benchmarks.
+
+``initdb`` a temporary directory, start the server on a free local port with trust
+authentication, stop it, delete it. The binaries come from ``pg_config --bindir``; ``initdb`` and
+``pg_ctl`` refuse to run as root, so they run as the ``postgres`` user through ``runuser`` when
+this process is root. Failures raise ``RuntimeError`` with the command's output and the server
+log, so a test that needs the server fails with the reason instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+__all__ = ["PostgresServer", "ThrowawayPostgres"]
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    """Where a server listens; it trusts local TCP connections."""
+
+    host: str
+    port: int
+    user: str
+
+    def dsn(self, dbname: str = "postgres") -> str:
+        """A libpq URI for ``dbname`` on this server."""
+        return f"postgresql://{self.user}@{self.host}:{self.port}/{dbname}"
+
+    def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
+        """Keyword arguments for ``psycopg.connect`` to ``dbname`` on this server."""
+        return {"host": self.host, "port": self.port, "user": self.user, "dbname": dbname}
+
+
+class ThrowawayPostgres:
+    """A PostgreSQL cluster in a temporary directory, deleted by :meth:`close`.
+
+    Args:
+        prefix: Prefix of the temporary directory's name.
+        durable: Keep ``synchronous_commit`` and ``full_page_writes`` on, so that a crash loses
+            nothing that was acknowledged (``fsync`` stays off: the disk is not under test).
+        max_connections: The server's ``max_connections``.
+    """
+
+    def __init__(
+        self, prefix: str = "eventhex-pg-", durable: bool = False, max_connections: int = 100
+    ) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix=prefix))
+        self.datadir = self.workdir / "data"
+        self.log = self.workdir / "server.log"
+        self.server = PostgresServer(host="127.0.0.1", port=_free_port(), user="postgres")
+        relaxed = "" if durable else " -c synchronous_commit=off -c full_page_writes=off"
+        self._options = (
+            f"-p {self.server.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self.workdir} -c fsync=off{relaxed} "
+            f"-c max_connections={max_connections}"
+        )
+        self._bindir = _bindir()
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres", "postgres")
+
+    def start(self) -> PostgresServer:
+        """Create the cluster on the first call, start the server, wait until it accepts."""
+        if not self.datadir.exists():
+            self._run(
+                "initdb",
+                "-D",
+                str(self.datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            )
+        self._pg_ctl("-o", self._options, "-w", "-t", "60", "start")
+        return self.server
+
+    def crash_and_restart(self) -> None:
+        """Stop the server like a crash (no checkpoint, recovery on start), then start it."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
+        self.start()
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown); a server that is not running is left alone."""
+        subprocess.run(
+            _as_postgres(
+                [str(self._bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"]
+            ),
+            capture_output=True,
+            check=False,
+        )
+
+    def close(self) -> None:
+        """Stop the server and delete the cluster."""
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> PostgresServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _pg_ctl(self, *args: str) -> None:
+        self._run("pg_ctl", "-D", str(self.datadir), "-l", str(self.log), *args)
+
+    def _run(self, program: str, *args: str) -> None:
+        command = _as_postgres([str(self._bindir / program), *args])
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            raise RuntimeError(
+                f"PostgreSQL {program} {' '.join(args[-1:])} failed ({result.returncode}):\n"
+                f"{result.stdout}\n{result.stderr}\n{log}"
+            )
+
+
+def _bindir() -> Path:
+    try:
+        output = subprocess.run(
+            ["pg_config", "--bindir"], check=True, capture_output=True, text=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError) as error:
+        raise RuntimeError(
+            f"pg_config is not available to find PostgreSQL ({error}); install PostgreSQL "
+            "(apt-get install postgresql) or put its bin directory on PATH"
+        ) from error
+    return Path(output.strip())
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
