@@ -28,7 +28,7 @@ from pydantic import BaseModel
 
 from eventhex_core_ports import InMemoryBackend, InMemoryConfig
 from eventhex_core_ports.in_memory.key_storage import InMemoryKeyStorage
-from eventhex_core_ports.serde import FastSerde
+from eventhex_core_ports.serde import FastSerde, FreshJson
 
 
 class Line(BaseModel):
@@ -96,6 +96,10 @@ def assert_identical(expected: WrappedEvent[Any], actual: WrappedEvent[Any]) -> 
     assert actual.context == expected.context
     assert actual.context._legacy_fields == expected.context._legacy_fields
     assert type(actual.context) is type(expected.context)
+    assert actual.context.model_fields_set == expected.context.model_fields_set
+    assert actual.context.__pydantic_extra__ == expected.context.__pydantic_extra__
+    assert actual.context.__pydantic_private__ == expected.context.__pydantic_private__
+    assert actual.context.model_dump() == expected.context.model_dump()
     assert actual.__orig_class__ == expected.__orig_class__  # type: ignore[attr-defined]
     assert type(actual.created_at) is type(expected.created_at)
 
@@ -206,6 +210,46 @@ def test_empty_context_and_non_json_values_in_the_raw_payload(keys: InMemoryKeyS
         },
     )
     compare(odd, keys)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {},
+        {"correlation_id": None, "causation_id": None},
+        {"components": {}},
+        {"correlation_id": None, "components": {}},
+        {"components": []},
+        {"components": None},
+        {"causation_id": None, "legacy": None},
+        {1: None},
+    ],
+    ids=[
+        "empty",
+        "null-ids",
+        "no-components",
+        "null-id-no-components",
+        "components-list",
+        "components-null",
+        "legacy-field",
+        "non-string-key",
+    ],
+)
+def test_contexts_without_ids_or_components(
+    keys: InMemoryKeyStorage, context: dict[Any, Any]
+) -> None:
+    """Such contexts are assembled without validation; they must equal the validated ones, and
+    anything that validation would reject or change still goes through it."""
+    compare(raw_event(everything(), keys, context=context), keys)
+
+
+def test_fresh_json_is_handed_to_the_event_without_a_copy(keys: InMemoryKeyStorage) -> None:
+    raw = raw_event(everything(), keys)
+    fresh = dataclasses.replace(raw, data=FreshJson(raw.data), context=FreshJson(raw.context))
+    expected, actual = serdes(keys)[0].deserialize(raw), serdes(keys)[1].deserialize(fresh)
+    assert_identical(expected, actual)
+    assert actual.event.anything is fresh.data["anything"]  # the adapter's word: no copy needed
+    assert serdes(keys)[1].deserialize(raw).event.anything is not raw.data["anything"]
 
 
 def registered(user_id: str = "user-1") -> Registered:

@@ -8,17 +8,33 @@ with its legacy fields, encryption and crypto-shredding applied the same way) bu
 what needs copying: the payload and context containers (so the event never shares a mutable
 object with the raw record, which decryption would otherwise modify in place), with JSON
 values copied by a specialised walk and anything else by ``dataclasses.asdict``'s own rules.
+
+Adapters that decode JSON for one read can skip even that copy: a payload or context wrapped in
+:class:`FreshJson` is, by the adapter's word, referenced by nothing else, so handing its contents
+to the event cannot alias anything the adapter keeps.
 """
 
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from event_sourcery.event import RawEvent, Serde, WrappedEvent
+from event_sourcery.event import Context, RawEvent, Serde, WrappedEvent
 
-__all__ = ["FastSerde"]
+__all__ = ["FastSerde", "FreshJson"]
 
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
+_CONTEXT_FIELDS = frozenset({"correlation_id", "causation_id", "components"})
+_set = object.__setattr__
+
+
+class FreshJson(dict[str, Any]):
+    """A JSON object an adapter decoded for one read, referenced by nothing else.
+
+    ``FastSerde`` gives its contents to the event without copying them first. Wrap only what no
+    cache, store or caller keeps: the event may share its nested lists and dicts.
+    """
+
+    __slots__ = ()
 
 
 @dataclasses.dataclass
@@ -34,6 +50,8 @@ def _asdict_copy(value: Any) -> Any:
 def _copy(value: Any) -> Any:
     """``dataclasses.asdict``'s copy of ``value``, fast for JSON dicts, lists and scalars."""
     kind = type(value)
+    if kind is FreshJson:
+        return value
     if kind is dict:
         return {
             (key if type(key) in _ATOMIC else _asdict_copy(key)): (
@@ -46,6 +64,27 @@ def _copy(value: Any) -> Any:
     if kind in _ATOMIC:
         return value
     return _asdict_copy(value)
+
+
+def _empty_context(stored: Mapping[str, Any]) -> Context | None:
+    """The ``Context`` of a stored context without ids, components or legacy fields, or ``None``.
+
+    Most events carry such a context, and validating it changes nothing, so the instance is
+    assembled as ``BaseModel.model_construct`` assembles one, without the private-attribute
+    default factory that costs more than the rest (tests compare it with the validated one).
+    """
+    if stored.get("correlation_id") is not None or stored.get("causation_id") is not None:
+        return None
+    if stored.get("components") or not _CONTEXT_FIELDS.issuperset(stored):
+        return None
+    if "components" in stored and type(stored["components"]) is not dict:
+        return None
+    context = Context.__new__(Context)
+    _set(context, "__dict__", {"correlation_id": None, "causation_id": None, "components": {}})
+    _set(context, "__pydantic_fields_set__", set(_CONTEXT_FIELDS))
+    _set(context, "__pydantic_extra__", None)
+    _set(context, "__pydantic_private__", {"_legacy_fields": {}})
+    return context
 
 
 class FastSerde(Serde):
@@ -64,7 +103,8 @@ class FastSerde(Serde):
     def deserialize(self, event: RawEvent) -> WrappedEvent[Any]:
         """The ``WrappedEvent`` stored in ``event``, equal to what ``Serde`` returns."""
         data = _copy(event.data)
-        context = self._deserialize_context(_copy(event.context))
+        raw_context = _copy(event.context)
+        context = _empty_context(raw_context) or self._deserialize_context(raw_context)
         event_type = self.registry.type_for_name(event.name)
         if self._needs_decryption(event_type, data):
             data = self.encryption.decrypt(event_type, data, event.stream_id)

@@ -22,7 +22,7 @@ from django.db import connections
 from event_sourcery.event import RecordedRaw
 
 from eventhex_django_adapter import _position
-from eventhex_django_adapter._subscription_records import EVENT_COLUMNS, RecordBuilder
+from eventhex_django_adapter._subscription_records import EVENT_COLUMNS, RecordBuilder, fresh
 from eventhex_django_adapter.models import Event, Stream
 
 __all__ = [
@@ -149,6 +149,8 @@ def _jsonb_loader() -> type[Any]:
     psycopg's loader hands bytes to ``json.loads``, which first detects their encoding; the text
     PostgreSQL sends is always UTF-8 and one complete JSON value, so it is decoded to ``str``
     and parsed by the same decoder directly (same values, about 40 % less time per column).
+    Objects come back as ``FreshJson``: each row is decoded for one read, so ``FastSerde`` may
+    hand them to events without copying.
     """
     from psycopg import DataError, adapt, pq
 
@@ -160,7 +162,7 @@ def _jsonb_loader() -> type[Any]:
         def load(self, data: Any) -> Any:
             if data and data[0] != 1:
                 raise DataError(f"unknown jsonb binary format: {data[0]}")
-            return decode(str(data[1:], "utf-8"))[0]
+            return fresh(decode(str(data[1:], "utf-8"))[0])
 
     return JsonbLoader
 

@@ -8,9 +8,10 @@ from uuid import UUID
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, RecordedRaw
 
+from eventhex_core_ports.serde import FreshJson
 from eventhex_django_adapter._datetimes import from_db
 
-__all__ = ["EVENT_COLUMNS", "RecordBuilder", "json_value"]
+__all__ = ["EVENT_COLUMNS", "RecordBuilder", "fresh", "json_value"]
 
 EVENT_COLUMNS = (
     "e.uuid, e.name, e.data, e.context, e.created_at, e.version, e.category, e.tenant_id, "
@@ -19,9 +20,14 @@ EVENT_COLUMNS = (
 """The SQL select list (event alias ``e``, stream alias ``s``) that :class:`RecordBuilder` reads."""
 
 
+def fresh(value: Any) -> Any:
+    """A JSON value decoded for one read, objects marked ``FreshJson`` (see ``FastSerde``)."""
+    return FreshJson(value) if type(value) is dict else value
+
+
 def json_value(value: Any) -> Any:
     """A JSON column's value: decoded already (binary rows), or JSON text to decode."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    return fresh(json.loads(value)) if isinstance(value, str | bytes) else value
 
 
 def _uuid(value: Any) -> UUID:
