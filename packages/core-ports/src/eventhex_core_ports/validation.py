@@ -24,6 +24,15 @@ already stored, in any stream or tenant (each adapter checks that while it write
 :class:`DuplicateEventUuid` too). Versioning is checked first: an append whose expected version
 is wrong raises ``ConcurrentStreamWriteError`` whatever its uuids.
 
+Event versions continue the stream: an append with ``expected_version=N`` carries versions
+``N + 1, N + 2, ...`` in order, one per event (what ``EventStore.append`` gives plain events and
+event_sourcery's ``Repository`` gives an aggregate's), and an unversioned append
+(``NO_VERSIONING``) carries none. Anything else, such as a ``WrappedEvent`` built with
+``version=1`` appended with ``expected_version=1``, raises :class:`InvalidEventVersions`, so no
+stream ever holds two events with one version. :func:`check_event_versions` needs no storage,
+but adapters report it last, after the versioning and stored-uuid checks: those tell a caller
+that its view of the stream is stale or that it re-appended an event, which it must fix first.
+
 Every rule raises a subclass of :class:`InvalidInput` (itself a ``ValueError``) whose message
 names the offending value and says how to fix it; nothing is written when one fails.
 """
@@ -37,6 +46,7 @@ from uuid import UUID
 from event_sourcery import StreamId
 from event_sourcery.event import EventRegistry, RawEvent
 from event_sourcery.exceptions import EventStoreException, IllegalCategoryName, IllegalTenantId
+from event_sourcery.interfaces import Versioning
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
@@ -46,12 +56,14 @@ __all__ = [
     "ExplainingEventRegistry",
     "InvalidEventData",
     "InvalidEventName",
+    "InvalidEventVersions",
     "InvalidInput",
     "InvalidStreamCategory",
     "InvalidStreamName",
     "InvalidTenantId",
     "UnknownEventName",
     "check_event",
+    "check_event_versions",
     "check_events",
     "check_stream_id",
     "check_tenant_id",
@@ -136,6 +148,86 @@ def _rebuild_duplicate(
     uuid, name, category = stream
     stream_id = StreamId(uuid=uuid, name=name, category=category)
     return DuplicateEventUuid(uuids, stream_id, already_stored=already_stored)
+
+
+class InvalidEventVersions(InvalidInput):
+    """An append's event versions do not continue the stream from its expected version.
+
+    A versioned append with ``expected_version=N`` must carry versions ``N + 1`` to ``N + k``
+    for its k events, in order; an unversioned one (``NO_VERSIONING``) must carry ``None``. The
+    whole append is rolled back: no event, no stream change, no outbox row. Inside the caller's
+    transaction only the append is undone; the transaction stays usable.
+
+    Attributes:
+        stream_id: The stream the append was for.
+        expected_version: The append's expected version; ``None`` for ``NO_VERSIONING``.
+        versions: The versions the append's events carried, in order.
+        required: The versions they had to carry.
+    """
+
+    def __init__(
+        self, stream_id: StreamId, expected_version: int | None, versions: Iterable[int | None]
+    ) -> None:
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.versions = tuple(versions)
+        self.required = _required_versions(expected_version, len(self.versions))
+        given = f"carry {_versions_text(self.versions)}"
+        if expected_version is None:
+            problem = (
+                f"Events appended to {_stream_label(stream_id)} without versioning "
+                f"(NO_VERSIONING) must carry version None; they {given}"
+            )
+            fix = (
+                "Wrap them with version=None, or pass an expected_version to append to a "
+                "versioned stream."
+            )
+        else:
+            problem = (
+                f"Events appended to {_stream_label(stream_id)} with "
+                f"expected_version={expected_version} must carry "
+                f"{_versions_text(self.required)}; they {given}"
+            )
+            fix = (
+                "Append Event objects and the event store numbers them, or give the n-th "
+                "WrappedEvent of the append version=expected_version + n."
+            )
+        super().__init__(f"{problem}, so the append wrote nothing. {fix}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        stream = self.stream_id
+        parts = (UUID(int=stream.int), stream.name, stream.category)
+        return _rebuild_versions, (parts, self.expected_version, self.versions)
+
+
+def _rebuild_versions(
+    stream: tuple[UUID, str | None, str | None],
+    expected_version: int | None,
+    versions: tuple[int | None, ...],
+) -> InvalidEventVersions:
+    uuid, name, category = stream
+    stream_id = StreamId(uuid=uuid, name=name, category=category)
+    return InvalidEventVersions(stream_id, expected_version, versions)
+
+
+def _required_versions(expected_version: int | None, count: int) -> tuple[int | None, ...]:
+    """The versions ``count`` events appended with ``expected_version`` must carry."""
+    if expected_version is None:
+        return (None,) * count
+    return tuple(range(expected_version + 1, expected_version + 1 + count))
+
+
+def _versions_text(versions: Sequence[int | None], shown: int = 8) -> str:
+    first = versions[0] if versions else None
+    if (
+        len(versions) > 2
+        and isinstance(first, int)
+        and tuple(versions) == tuple(range(first, first + len(versions)))
+    ):
+        return f"versions {first} to {versions[-1]}"
+    listed = ", ".join(str(version) for version in versions[:shown])
+    more = f", ... ({len(versions)} in all)" if len(versions) > shown else ""
+    return f"version{'s' if len(versions) > 1 else ''} {listed}{more}"
 
 
 def _stream_label(stream_id: StreamId) -> str:
@@ -329,6 +421,24 @@ def check_unique_uuids(events: Sequence[RawEvent]) -> None:
             repeated[event.uuid] = None
         seen.add(event.uuid)
     raise DuplicateEventUuid(repeated, events[0].stream_id, already_stored=False)
+
+
+def check_event_versions(
+    stream_id: StreamId, versioning: Versioning, events: Sequence[RawEvent]
+) -> None:
+    """Check that an append's event versions continue the stream from its expected version.
+
+    Needs no storage; adapters call it once the stream is known to be at the expected version
+    (see the module docstring for why).
+
+    Raises:
+        InvalidEventVersions: The versions are not ``expected_version + 1, + 2, ...`` (or not
+            all ``None`` for ``NO_VERSIONING``).
+    """
+    expected = versioning.expected_version
+    versions = tuple(event.version for event in events)
+    if versions != _required_versions(expected, len(events)):
+        raise InvalidEventVersions(stream_id, expected, versions)
 
 
 def check_events(events: Sequence[RawEvent], max_event_bytes: int) -> list[tuple[str, str]]:

@@ -16,7 +16,12 @@ from django.db import IntegrityError, connections
 
 from eventhex_django_adapter.models import Event
 
-__all__ = ["EVENT_UUID_CONSTRAINT", "EVENT_VERSION_CONSTRAINT", "duplicated_uuids"]
+__all__ = [
+    "EVENT_UUID_CONSTRAINT",
+    "EVENT_VERSION_CONSTRAINT",
+    "duplicated_uuids",
+    "stored_uuids",
+]
 
 EVENT_UUID_CONSTRAINT = "eventhex_event_uuid_key"
 """PostgreSQL's name for the unique constraint on ``eventhex_event.uuid`` (migration 0001)."""
@@ -33,8 +38,10 @@ def duplicated_uuids(error: IntegrityError, alias: str, uuids: Sequence[UUID]) -
     """The stored uuids among ``uuids`` that made an append fail with ``error``.
 
     Call it after the append was rolled back. Empty when ``error`` is not about an event
-    constraint, or when it is the version constraint and none of ``uuids`` is stored (the
-    append's versions clash on their own). When the uuid constraint failed but the stored uuids
+    constraint, or when it is the version constraint and none of ``uuids`` is stored (appends
+    whose versions do not continue the stream are rejected before any statement, so that means
+    a stream row whose version lags its events, written around the adapter; the error is left
+    as it is). When the uuid constraint failed but the stored uuids
     cannot be read (the caller's transaction is already broken, or a concurrent deletion
     removed them), all of ``uuids`` are returned.
     """
@@ -50,13 +57,17 @@ def duplicated_uuids(error: IntegrityError, alias: str, uuids: Sequence[UUID]) -
         on_uuid, on_version = message == _SQLITE_UUID, message == _SQLITE_VERSION
     if not (on_uuid or on_version):
         return []
-    stored = _stored(alias, uuids)
+    stored = stored_uuids(alias, uuids)
     if on_uuid:
         return stored or list(uuids)
     return stored
 
 
-def _stored(alias: str, uuids: Sequence[UUID]) -> list[UUID]:
+def stored_uuids(alias: str, uuids: Sequence[UUID]) -> list[UUID]:
+    """The ones among ``uuids`` that stored events carry, in the order given.
+
+    Empty when the current transaction is broken (``needs_rollback``) and cannot be read.
+    """
     if connections[alias].needs_rollback:
         return []
     found = set(Event.objects.using(alias).filter(uuid__in=uuids).values_list("uuid", flat=True))

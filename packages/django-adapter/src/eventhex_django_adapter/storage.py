@@ -26,6 +26,11 @@ caller's transaction), has written nothing, and the ``IntegrityError`` becomes
 ``DuplicateEventUuid`` naming the stored uuids, found by a query that only this error path runs
 (:mod:`._event_uuids`).
 
+Event versions that do not continue the stream from the expected version (``InvalidEventVersions``)
+are found in Python before any statement, so they never reach the ``(stream, version)``
+constraint. Such an append writes nothing: it only reads the stream row and the stored uuids, to
+raise a versioning error or ``DuplicateEventUuid`` first when one applies, as every adapter does.
+
 Loading a stream on PostgreSQL is one query (the stream, its newest snapshot in range and the
 events after it), read as tuples.
 """
@@ -46,7 +51,9 @@ from eventhex_core_ports.dispatch import ListenerAwareDispatcher
 from eventhex_core_ports.validation import (
     DEFAULT_MAX_EVENT_BYTES,
     DuplicateEventUuid,
+    InvalidEventVersions,
     check_event,
+    check_event_versions,
     check_events,
     check_stream_id,
     check_tenant_id,
@@ -58,7 +65,7 @@ from eventhex_django_adapter._append_sql import (
     statement_cursor,
 )
 from eventhex_django_adapter._datetimes import from_db, to_db
-from eventhex_django_adapter._event_uuids import duplicated_uuids
+from eventhex_django_adapter._event_uuids import duplicated_uuids, stored_uuids
 from eventhex_django_adapter._records import (
     category_of,
     encode_position,
@@ -182,6 +189,8 @@ class DjangoStorageStrategy(StorageStrategy):
             VersioningMismatch: Versioned and unversioned appends were mixed.
             DuplicateEventUuid: Two of ``events`` share a uuid, or one's uuid is already
                 stored; nothing was written, and a caller's transaction stays usable.
+            InvalidEventVersions: The events' versions do not continue the stream from the
+                expected version; nothing was written.
             InvalidInput: An identifier or payload breaks the input rules.
         """
         check_stream_id(stream_id)
@@ -189,12 +198,31 @@ class DjangoStorageStrategy(StorageStrategy):
         if not events:
             return
         try:
+            check_event_versions(stream_id, versioning, events)
+        except InvalidEventVersions:
+            self._check_before_versions(stream_id, versioning, events)
+            raise
+        try:
             self._insert_checked(stream_id, versioning, events, payloads)
         except IntegrityError as error:
             stored = duplicated_uuids(error, self._database, [raw.uuid for raw in events])
             if not stored:
                 raise
             raise DuplicateEventUuid(stored, stream_id, already_stored=True) from error
+
+    def _check_before_versions(
+        self, stream_id: StreamId, versioning: Versioning, events: list[RawEvent]
+    ) -> None:
+        """Raise what an append of ``events`` would meet before its versions; only reads.
+
+        An append whose event versions are wrong never runs its write: these reads give the
+        errors that take precedence (a versioning error, then a stored uuid) the same order as
+        on every other adapter.
+        """
+        _check_claimable(self._streams(stream_id).first(), versioning)
+        stored = stored_uuids(self._database, [raw.uuid for raw in events])
+        if stored:
+            raise DuplicateEventUuid(stored, stream_id, already_stored=True)
 
     def _insert_checked(
         self,
@@ -355,9 +383,8 @@ class DjangoStorageStrategy(StorageStrategy):
         """
         expected = versioning.expected_version
         stream = self._streams(stream_id).first()
+        _check_claimable(stream, versioning)
         if stream is None:
-            if versioning is not NO_VERSIONING and expected != 0:
-                raise ConcurrentStreamWriteError(None, expected)
             created = self._create_stream(
                 stream_id, None if versioning is NO_VERSIONING else new_version
             )
@@ -366,9 +393,7 @@ class DjangoStorageStrategy(StorageStrategy):
             stream = self._streams(stream_id).first()
             if stream is None:
                 raise ConcurrentStreamWriteError(None, expected)
-        versioning.validate_if_compatible(stream.version)
-        if stream.version != expected:
-            raise ConcurrentStreamWriteError(stream.version, expected)
+            _check_claimable(stream, versioning)
         changes: dict[str, Any] = {"version": new_version if expected is not None else None}
         if stream.name is None and stream_id.name is not None:
             changes["name"] = stream.name = stream_id.name
@@ -467,6 +492,24 @@ class DjangoStorageStrategy(StorageStrategy):
             cursor.execute("SELECT pg_current_xact_id()::text::bigint")
             row = cursor.fetchone()
         return int(row[0])
+
+
+def _check_claimable(stream: Stream | None, versioning: Versioning) -> None:
+    """Raise unless an append with ``versioning`` may claim ``stream`` (``None``: missing).
+
+    Raises:
+        ConcurrentStreamWriteError: The stream is not at the expected version (a missing
+            stream is at version 0).
+        VersioningMismatch: Versioned and unversioned appends were mixed.
+    """
+    expected = versioning.expected_version
+    if stream is None:
+        if versioning is not NO_VERSIONING and expected != 0:
+            raise ConcurrentStreamWriteError(None, expected)
+        return
+    versioning.validate_if_compatible(stream.version)
+    if stream.version != expected:
+        raise ConcurrentStreamWriteError(stream.version, expected)
 
 
 def _version_range(start: int | None, stop: int | None) -> Q:

@@ -15,6 +15,7 @@ from eventhex_core_ports.validation import (
     DEFAULT_MAX_EVENT_BYTES,
     DuplicateEventUuid,
     check_event,
+    check_event_versions,
     check_events,
     check_stream_id,
     check_tenant_id,
@@ -30,7 +31,8 @@ class InMemoryStorageStrategy(StorageStrategy):
     Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` exactly as
     every other adapter checks them, before anything changes. An append whose event uuid is
     already stored (in any stream or tenant of the store) raises ``DuplicateEventUuid`` after
-    the versioning checks, and changes nothing.
+    the versioning checks, and one whose event versions do not continue the stream raises
+    ``InvalidEventVersions`` after both; either changes nothing.
     """
 
     store: InMemoryStore
@@ -78,6 +80,7 @@ class InMemoryStorageStrategy(StorageStrategy):
             stored = [event.uuid for event in events if event.uuid in self.store.event_uuids]
             if stored:
                 raise DuplicateEventUuid(stored, stream_id, already_stored=True)
+            check_event_versions(stream_id, versioning, events)
             self.store.event_uuids.update(event.uuid for event in events)
             records = []
             for event in events:

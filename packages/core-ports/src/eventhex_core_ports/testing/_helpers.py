@@ -1,8 +1,12 @@
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from uuid import uuid4
 
 from event_sourcery import StreamId
 from event_sourcery.event import Recorded
+
+CallerTransaction = Callable[[], contextlib.AbstractContextManager[object]]
+"""Opens the transaction a caller wraps around several appends (``transaction.atomic``)."""
 
 QUICK = 0.2
 """Time limit in seconds for reads that are expected to find their events at once."""

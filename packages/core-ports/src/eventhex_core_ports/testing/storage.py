@@ -3,7 +3,6 @@
 import concurrent.futures
 import contextlib
 import dataclasses
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -18,7 +17,8 @@ from event_sourcery.exceptions import (
 )
 
 from eventhex_core_ports.backend import ContainerBackend
-from eventhex_core_ports.testing._helpers import new_stream
+from eventhex_core_ports.testing._event_versions import EventVersionsContract
+from eventhex_core_ports.testing._helpers import CallerTransaction, new_stream
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractSnapshot
 from eventhex_core_ports.validation import DuplicateEventUuid
 
@@ -29,12 +29,11 @@ def _items(events: Any) -> list[str]:
     return [e.event.item if hasattr(e.event, "item") else f"snap:{e.version}" for e in events]
 
 
-CallerTransaction = Callable[[], contextlib.AbstractContextManager[object]]
-"""Opens the transaction a caller wraps around several appends (``transaction.atomic``)."""
-
-
-class StorageContract:
+class StorageContract(EventVersionsContract):
     """Subclass and provide a ``backend`` fixture returning a configured backend.
+
+    Includes the event-version checks of ``EventVersionsContract`` (an append's event versions
+    continue the stream from its expected version, or it raises ``InvalidEventVersions``).
 
     An adapter whose appends can join a caller's transaction also overrides
     ``caller_transaction`` (for Django: ``lambda: transaction.atomic(using=alias)``); the
