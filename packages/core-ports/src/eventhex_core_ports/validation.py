@@ -261,6 +261,9 @@ class ExplainingEventRegistry(EventRegistry):
         Raises:
             UnknownEventName: No class is registered under ``name``.
         """
+        found = self._names_to_types.get(name)  # every read asks: skip the miss handling
+        if found is not None:
+            return found
         try:
             return super().type_for_name(name)
         except KeyError:

@@ -27,7 +27,7 @@ def fresh(value: Any) -> Any:
 
 def json_value(value: Any) -> Any:
     """A JSON column's value: decoded already (binary rows), or JSON text to decode."""
-    return fresh(json.loads(value)) if isinstance(value, str | bytes) else value
+    return fresh(json.loads(value)) if isinstance(value, (str, bytes)) else value
 
 
 def _uuid(value: Any) -> UUID:
