@@ -26,8 +26,8 @@ from event_sourcery.subscription import SubscriptionBuilder
 
 from eventhex_core_ports.dispatch import ListenerAwareDispatcher
 from eventhex_core_ports.errors import BackendNotConfigured
+from eventhex_core_ports.registry import ExplainingEventRegistry
 from eventhex_core_ports.serde import FastSerde
-from eventhex_core_ports.validation import ExplainingEventRegistry
 
 __all__ = ["CoreContainer", "not_configured"]
 

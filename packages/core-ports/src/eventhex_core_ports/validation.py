@@ -35,18 +35,40 @@ that its view of the stream is stale or that it re-appended an event, which it m
 
 Every rule raises a subclass of :class:`InvalidInput` (itself a ``ValueError``) whose message
 names the offending value and says how to fix it; nothing is written when one fails.
+
+The error classes live in :mod:`eventhex_core_ports.input_errors` and the event registry in
+:mod:`eventhex_core_ports.registry`; every name is importable from here as well.
 """
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
 from event_sourcery import StreamId
-from event_sourcery.event import EventRegistry, RawEvent
-from event_sourcery.exceptions import EventStoreException, IllegalCategoryName, IllegalTenantId
+from event_sourcery.event import RawEvent
 from event_sourcery.interfaces import Versioning
+
+from eventhex_core_ports.input_errors import (
+    DuplicateEventUuid,
+    EventTooLarge,
+    InvalidEventData,
+    InvalidEventName,
+    InvalidEventVersions,
+    InvalidInput,
+    InvalidStreamCategory,
+    InvalidStreamName,
+    InvalidTenantId,
+    _required_versions,
+    _shown,
+)
+
+# Pickles of DuplicateEventUuid and InvalidEventVersions made before the error classes moved
+# to input_errors name their rebuild functions here; these aliases keep them loadable.
+from eventhex_core_ports.input_errors import _rebuild_duplicate as _rebuild_duplicate
+from eventhex_core_ports.input_errors import _rebuild_versions as _rebuild_versions
+from eventhex_core_ports.registry import ExplainingEventRegistry, UnknownEventName
 
 __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
@@ -78,198 +100,6 @@ DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 """The default payload limit: 1 MiB of JSON per event (data plus context)."""
 
 
-class InvalidInput(EventStoreException, ValueError):
-    """An identifier or payload breaks the rules of :mod:`eventhex_core_ports.validation`."""
-
-
-class InvalidStreamName(InvalidInput):
-    """A stream name is empty, too long or contains a character the database cannot store."""
-
-
-class InvalidStreamCategory(InvalidInput, IllegalCategoryName):
-    """A category is too long or contains a character the database cannot store."""
-
-
-class InvalidTenantId(InvalidInput, IllegalTenantId):
-    """A tenant id is not a string, is too long or contains a forbidden character."""
-
-
-class InvalidEventName(InvalidInput):
-    """An event name is empty, too long or contains a forbidden character."""
-
-
-class InvalidEventData(InvalidInput):
-    """An event's data or context is not plain JSON that the database can store."""
-
-
-class EventTooLarge(InvalidEventData):
-    """An event's encoded data and context exceed the configured ``max_event_bytes``."""
-
-
-class DuplicateEventUuid(InvalidInput):
-    """An append carries an event uuid that is already stored, or repeats one within itself.
-
-    The whole append is rolled back: no event, no stream change, no outbox row. Inside the
-    caller's transaction only the append is undone; the transaction stays usable.
-
-    Attributes:
-        uuids: The offending event uuids.
-        stream_id: The stream the append was for.
-        already_stored: ``True`` when the uuids belong to stored events, ``False`` when they
-            repeat within the append.
-    """
-
-    def __init__(self, uuids: Iterable[UUID], stream_id: StreamId, *, already_stored: bool) -> None:
-        self.uuids = tuple(uuids)
-        self.stream_id = stream_id
-        self.already_stored = already_stored
-        listed = ", ".join(str(uuid) for uuid in self.uuids)
-        plural = len(self.uuids) > 1
-        problem = (
-            f"{'are' if plural else 'is'} already stored"
-            if already_stored
-            else f"{'appear' if plural else 'appears'} more than once in the append"
-        )
-        super().__init__(
-            f"Event uuid{'s' if plural else ''} {listed} {problem}; the append to "
-            f"{_stream_label(stream_id)} wrote nothing. Each event needs a fresh uuid; "
-            "WrappedEvent.wrap gives one — do not append the same WrappedEvent twice."
-        )
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        stream = self.stream_id
-        parts = (UUID(int=stream.int), stream.name, stream.category)
-        return _rebuild_duplicate, (self.uuids, parts, self.already_stored)
-
-
-def _rebuild_duplicate(
-    uuids: tuple[UUID, ...], stream: tuple[UUID, str | None, str | None], already_stored: bool
-) -> DuplicateEventUuid:
-    uuid, name, category = stream
-    stream_id = StreamId(uuid=uuid, name=name, category=category)
-    return DuplicateEventUuid(uuids, stream_id, already_stored=already_stored)
-
-
-class InvalidEventVersions(InvalidInput):
-    """An append's event versions do not continue the stream from its expected version.
-
-    A versioned append with ``expected_version=N`` must carry versions ``N + 1`` to ``N + k``
-    for its k events, in order; an unversioned one (``NO_VERSIONING``) must carry ``None``. The
-    whole append is rolled back: no event, no stream change, no outbox row. Inside the caller's
-    transaction only the append is undone; the transaction stays usable.
-
-    Attributes:
-        stream_id: The stream the append was for.
-        expected_version: The append's expected version; ``None`` for ``NO_VERSIONING``.
-        versions: The versions the append's events carried, in order.
-        required: The versions they had to carry.
-    """
-
-    def __init__(
-        self, stream_id: StreamId, expected_version: int | None, versions: Iterable[int | None]
-    ) -> None:
-        self.stream_id = stream_id
-        self.expected_version = expected_version
-        self.versions = tuple(versions)
-        self.required = _required_versions(expected_version, len(self.versions))
-        given = f"carry {_versions_text(self.versions)}"
-        if expected_version is None:
-            problem = (
-                f"Events appended to {_stream_label(stream_id)} without versioning "
-                f"(NO_VERSIONING) must carry version None; they {given}"
-            )
-            fix = (
-                "Wrap them with version=None, or pass an expected_version to append to a "
-                "versioned stream."
-            )
-        else:
-            problem = (
-                f"Events appended to {_stream_label(stream_id)} with "
-                f"expected_version={expected_version} must carry "
-                f"{_versions_text(self.required)}; they {given}"
-            )
-            fix = (
-                "Append Event objects and the event store numbers them, or give the n-th "
-                "WrappedEvent of the append version=expected_version + n."
-            )
-        super().__init__(f"{problem}, so the append wrote nothing. {fix}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        stream = self.stream_id
-        parts = (UUID(int=stream.int), stream.name, stream.category)
-        return _rebuild_versions, (parts, self.expected_version, self.versions)
-
-
-def _rebuild_versions(
-    stream: tuple[UUID, str | None, str | None],
-    expected_version: int | None,
-    versions: tuple[int | None, ...],
-) -> InvalidEventVersions:
-    uuid, name, category = stream
-    stream_id = StreamId(uuid=uuid, name=name, category=category)
-    return InvalidEventVersions(stream_id, expected_version, versions)
-
-
-def _required_versions(expected_version: int | None, count: int) -> tuple[int | None, ...]:
-    """The versions ``count`` events appended with ``expected_version`` must carry."""
-    if expected_version is None:
-        return (None,) * count
-    return tuple(range(expected_version + 1, expected_version + 1 + count))
-
-
-def _versions_text(versions: Sequence[int | None], shown: int = 8) -> str:
-    first = versions[0] if versions else None
-    if (
-        len(versions) > 2
-        and isinstance(first, int)
-        and tuple(versions) == tuple(range(first, first + len(versions)))
-    ):
-        return f"versions {first} to {versions[-1]}"
-    listed = ", ".join(str(version) for version in versions[:shown])
-    more = f", ... ({len(versions)} in all)" if len(versions) > shown else ""
-    return f"version{'s' if len(versions) > 1 else ''} {listed}{more}"
-
-
-def _stream_label(stream_id: StreamId) -> str:
-    parts = [] if stream_id.name is None else [f"name {_shown(stream_id.name)}"]
-    if stream_id.category:
-        parts.append(f"category {_shown(stream_id.category)}")
-    return f"stream {stream_id}" + (f" ({', '.join(parts)})" if parts else "")
-
-
-class UnknownEventName(EventStoreException, KeyError):
-    """A stored event's name matches no registered event class (still a ``KeyError``)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        self.name = name
-
-    def __str__(self) -> str:
-        return (
-            f"No event class is registered under the name {self.name!r}. Define an Event "
-            f"subclass whose __event_name__ (or module.QualifiedName) is {self.name!r} and "
-            "import it before reading, or add it with backend[EventRegistry].add(EventClass)."
-        )
-
-
-class ExplainingEventRegistry(EventRegistry):
-    """event_sourcery's ``EventRegistry`` whose failed lookups raise :class:`UnknownEventName`."""
-
-    def type_for_name(self, name: str) -> Any:
-        """The event class registered under ``name``.
-
-        Raises:
-            UnknownEventName: No class is registered under ``name``.
-        """
-        found = self._names_to_types.get(name)  # every read asks: skip the miss handling
-        if found is not None:
-            return found
-        try:
-            return super().type_for_name(name)
-        except KeyError:
-            raise UnknownEventName(name) from None
-
-
 def _text_problem(value: str) -> str | None:
     if "\x00" in value:
         return "contains a NUL character (\\x00), which PostgreSQL cannot store"
@@ -288,11 +118,6 @@ def _identifier_problem(value: object, *, empty_allowed: bool) -> str | None:
     if len(value) > MAX_IDENTIFIER_LENGTH:
         return f"is {len(value)} characters long; the limit is {MAX_IDENTIFIER_LENGTH}"
     return _text_problem(value)
-
-
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def check_tenant_id(tenant_id: object) -> None:

@@ -14,6 +14,10 @@ transaction's id; outbox rows are written from the inserted events (position
 ``(tx_id << 64) | id``). The result is the inserted events' ``(id, tx_id)`` in insertion order,
 or no row at all when the stream could not be claimed: the caller then finds out why (a
 conflict, a versioning mismatch, or a race it can still win) on its slow path.
+
+:func:`append_statement` builds the statement and its parameters for one append,
+:func:`run_append` runs it and :func:`appended_records` turns its rows into the records the
+in-transaction listeners receive.
 """
 
 import json
@@ -23,13 +27,24 @@ from datetime import datetime
 from typing import Any, Literal
 
 from django.db import connections
+from django.utils import timezone
 from event_sourcery import StreamId
-from event_sourcery.event import RawEvent
+from event_sourcery.event import RawEvent, RecordedRaw
 
 from eventhex_django_adapter._datetimes import to_db
+from eventhex_django_adapter._records import encode_position
 from eventhex_django_adapter._subscription_reads import driver_is_psycopg3
+from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
 
-__all__ = ["Claim", "append_parameters", "append_sql", "statement_cursor"]
+__all__ = [
+    "Claim",
+    "append_parameters",
+    "append_sql",
+    "append_statement",
+    "appended_records",
+    "run_append",
+    "statement_cursor",
+]
 
 Claim = Literal["new", "existing", "any"]
 
@@ -88,6 +103,53 @@ _INSERT_OUTBOX = """o AS (
 )"""
 
 _SQL_CACHE: dict[tuple[Claim, bool], str] = {}
+
+
+def append_statement(
+    stream_id: StreamId,
+    tenant_id: str,
+    expected: int | None,
+    events: Sequence[RawEvent],
+    payloads: Sequence[tuple[str, str]],
+    outbox: DjangoOutboxStorageStrategy | None,
+) -> tuple[str, dict[str, Any]]:
+    """The statement that appends ``events`` with ``expected`` version, and its parameters.
+
+    It writes outbox rows only when ``outbox`` accepts one of the events at least.
+    """
+    claim: Claim = "any" if expected is None else "new" if expected == 0 else "existing"
+    if outbox is not None and not any(outbox.accepts(raw) for raw in events):
+        outbox = None
+    sql = append_sql(claim, outbox is not None)
+    params = append_parameters(
+        stream_id,
+        tenant_id,
+        expected,
+        events,
+        payloads,
+        None if outbox is None else outbox.accepts,
+        0 if outbox is None else outbox.max_attempts,
+        timezone.now(),
+    )
+    return sql, params
+
+
+def run_append(alias: str, sql: str, params: dict[str, Any]) -> list[tuple[int, int]]:
+    """Run an append statement; the inserted events' ``(id, tx_id)``, none if it claimed nothing."""
+    with statement_cursor(alias) as cursor:
+        cursor.execute(sql, params)
+        rows: list[tuple[int, int]] = cursor.fetchall()
+    return rows
+
+
+def appended_records(
+    events: Sequence[RawEvent], rows: Sequence[tuple[int, int]], tenant_id: str
+) -> list[RecordedRaw]:
+    """The records of ``events`` that :func:`run_append` inserted as ``rows``."""
+    return [
+        RecordedRaw(entry=raw, position=encode_position(tx_id, row_id), tenant_id=tenant_id)
+        for raw, (row_id, tx_id) in zip(events, rows, strict=True)
+    ]
 
 
 def append_sql(claim: Claim, outbox: bool) -> str:

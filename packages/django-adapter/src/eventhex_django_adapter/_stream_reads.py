@@ -1,23 +1,33 @@
-"""Loading a stream on PostgreSQL in one query: the stream, its newest snapshot, the events.
+"""Loading a stream: its events in ``[start, stop)``, from the newest snapshot in that range.
 
-The first row (``kind`` 0) describes the stream (its name and version) and carries the newest
-snapshot with ``start <= version < stop``, if any; the following rows (``kind`` 1) are the events
-to return: after that snapshot (and before ``stop``), or, without a snapshot, those with
-``start <= version < stop`` plus the unversioned ones. No row at all means there is no stream.
-Rows are fetched as tuples (in binary with psycopg 3, see :func:`._subscription_reads.fetch`).
+:func:`load_stream` returns that snapshot first, then the events after it. The events of an
+unversioned stream carry no versions, so ``[start, stop)`` picks them by their order instead.
+On SQLite the ORM reads the stream, the snapshot and the events in three queries.
+
+On PostgreSQL one query reads all three. Its first row (``kind`` 0) describes the stream (its
+name and version) and carries the newest snapshot with ``start <= version < stop``, if any; the
+following rows (``kind`` 1) are the events to return: after that snapshot (and before
+``stop``), or, without a snapshot, those with ``start <= version < stop`` plus the unversioned
+ones. No row at all means there is no stream. Rows are fetched as tuples (in binary with
+psycopg 3, see :func:`._subscription_reads.fetch`).
 """
 
 from typing import Any
 
 from django.conf import settings
+from django.db import connections
+from django.db.models import Q
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
 
 from eventhex_django_adapter._datetimes import from_db
+from eventhex_django_adapter._records import raw_event, stream_id_of
+from eventhex_django_adapter._stream_rows import streams
 from eventhex_django_adapter._subscription_reads import driver_is_psycopg3, fetch
 from eventhex_django_adapter._subscription_records import json_value
+from eventhex_django_adapter.models import Event, Snapshot
 
-__all__ = ["LoadedStream", "load_postgres"]
+__all__ = ["LoadedStream", "load_postgres", "load_stream", "load_with_orm"]
 
 _LOAD = """
 WITH s AS (
@@ -46,6 +56,22 @@ WHERE CASE WHEN EXISTS (SELECT 1 FROM snap)
     END
 ORDER BY 1, 10, 2
 """
+
+
+def load_stream(
+    alias: str, tenant_id: str, stream_id: StreamId, start: int | None, stop: int | None
+) -> list[RawEvent]:
+    """The stream's events in ``[start, stop)``, from the newest snapshot in that range."""
+    if connections[alias].vendor == "postgresql":
+        loaded = load_postgres(alias, tenant_id, stream_id, start, stop)
+    else:
+        loaded = load_with_orm(alias, tenant_id, stream_id, start, stop)
+    if loaded is None:
+        return []
+    found = loaded.events
+    if loaded.version is None and (start or stop):
+        found = found[(start or 1) - 1 : stop and stop - 1]
+    return [loaded.snapshot, *found] if loaded.snapshot is not None else found
 
 
 class LoadedStream:
@@ -95,3 +121,48 @@ def _raw_event(row: tuple[Any, ...], stream_id: StreamId, naive_local: bool) -> 
         context=json_value(row[7]),
         version=row[9],
     )
+
+
+def load_with_orm(
+    alias: str, tenant_id: str, stream_id: StreamId, start: int | None, stop: int | None
+) -> LoadedStream | None:
+    """Read the stream through the ORM (SQLite); ``None`` when it does not exist."""
+    stream = streams(alias, tenant_id, stream_id).first()
+    if stream is None:
+        return None
+    found_id = stream_id_of(stream)
+    snapshots = Snapshot.objects.using(alias).filter(stream=stream)
+    snapshots = snapshots.filter(_version_range(start, stop))
+    snapshot = snapshots.order_by("-version").first()
+    events = Event.objects.using(alias).filter(stream=stream)
+    if snapshot is not None:
+        events = events.filter(_version_range(None, stop), version__gt=snapshot.version)
+    elif start is not None or stop is not None:
+        events = events.filter(_version_range(start, stop) | Q(version__isnull=True))
+    rows = events.order_by("version", "id").values_list(
+        "uuid", "created_at", "name", "data", "context", "version"
+    )
+    found = [
+        RawEvent(
+            uuid=uuid,
+            stream_id=found_id,
+            created_at=from_db(created_at),
+            name=name,
+            data=data,
+            context=context,
+            version=version,
+        )
+        for uuid, created_at, name, data, context, version in rows
+    ]
+    return LoadedStream(
+        stream.version, None if snapshot is None else raw_event(snapshot, found_id), found
+    )
+
+
+def _version_range(start: int | None, stop: int | None) -> Q:
+    condition = Q()
+    if start is not None:
+        condition &= Q(version__gte=start)
+    if stop is not None:
+        condition &= Q(version__lt=stop)
+    return condition

@@ -1,0 +1,87 @@
+"""The checks an append passes before it writes, and the mapping of its duplicate-uuid errors.
+
+Every append is checked before any statement runs (:func:`check_append`): the input rules of
+:mod:`eventhex_core_ports.validation`, then the event versions. Versions that do not continue
+the stream from the expected version raise ``InvalidEventVersions``, but only after the errors
+that take precedence on every adapter: the stream row and the stored uuids are read (never
+written) to raise a versioning error, then ``DuplicateEventUuid``, when one applies. So such an
+append never reaches the ``(stream, version)`` constraint.
+
+An event uuid that is already stored makes an insert fail on a unique constraint of
+``eventhex_event``. The failed statement, or the rolled-back atomic block (a savepoint inside a
+caller's transaction), has written nothing, and :func:`duplicate_uuid_error` turns the
+``IntegrityError`` into ``DuplicateEventUuid`` naming the stored uuids, found by a query that
+only this error path runs (:mod:`._event_uuids`).
+"""
+
+from django.db import IntegrityError
+from event_sourcery import StreamId
+from event_sourcery.event import RawEvent
+from event_sourcery.interfaces import Versioning
+
+from eventhex_core_ports.validation import (
+    DuplicateEventUuid,
+    InvalidEventVersions,
+    check_event_versions,
+    check_events,
+    check_stream_id,
+)
+from eventhex_django_adapter._event_uuids import duplicated_uuids, stored_uuids
+from eventhex_django_adapter._stream_rows import check_claimable, streams
+
+__all__ = ["check_append", "duplicate_uuid_error"]
+
+
+def check_append(
+    alias: str,
+    tenant_id: str,
+    stream_id: StreamId,
+    versioning: Versioning,
+    events: list[RawEvent],
+    max_event_bytes: int,
+) -> list[tuple[str, str]]:
+    """Check an append of ``events`` before anything is written.
+
+    Returns:
+        Each event's data and context as compact JSON (see ``encode_checked_event``).
+
+    Raises:
+        ConcurrentStreamWriteError: The versions are wrong and so is the expected version.
+        VersioningMismatch: The versions are wrong and the append mixes versioned and
+            unversioned writes.
+        DuplicateEventUuid: Two of ``events`` share a uuid, or the versions are wrong and one
+            of the uuids is already stored.
+        InvalidEventVersions: The versions do not continue the stream.
+        InvalidInput: An identifier or payload breaks the input rules.
+    """
+    check_stream_id(stream_id)
+    payloads = check_events(events, max_event_bytes)
+    try:
+        check_event_versions(stream_id, versioning, events)
+    except InvalidEventVersions:
+        _check_before_versions(alias, tenant_id, stream_id, versioning, events)
+        raise
+    return payloads
+
+
+def _check_before_versions(
+    alias: str, tenant_id: str, stream_id: StreamId, versioning: Versioning, events: list[RawEvent]
+) -> None:
+    """Raise what an append of ``events`` would meet before its versions; only reads."""
+    check_claimable(streams(alias, tenant_id, stream_id).first(), versioning)
+    stored = stored_uuids(alias, [raw.uuid for raw in events])
+    if stored:
+        raise DuplicateEventUuid(stored, stream_id, already_stored=True)
+
+
+def duplicate_uuid_error(
+    error: IntegrityError, alias: str, stream_id: StreamId, events: list[RawEvent]
+) -> DuplicateEventUuid | None:
+    """The ``DuplicateEventUuid`` behind an append's ``error``; ``None`` when it is not one.
+
+    Call it once the append has been rolled back.
+    """
+    stored = duplicated_uuids(error, alias, [raw.uuid for raw in events])
+    if not stored:
+        return None
+    return DuplicateEventUuid(stored, stream_id, already_stored=True)
