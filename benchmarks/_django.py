@@ -75,13 +75,12 @@ def setup(impl: str, db: str, target: str, migrate: bool = True) -> None:
         call_command("migrate", verbosity=0, interactive=False)
 
 
-def backend(impl: str, outbox: bool = False, fast_serde: bool = False) -> Any:
+def backend(impl: str, outbox: bool = False) -> Any:
     """A configured backend of ``impl`` (with the outbox when asked).
 
     Args:
         impl: ``eventhex`` or ``upstream``.
         outbox: Write appended events to the outbox.
-        fast_serde: eventhex only: override the container's serde with ``FastSerde``.
     """
     if impl == "upstream":
         from event_sourcery_django import DjangoBackend, DjangoConfig
@@ -92,18 +91,4 @@ def backend(impl: str, outbox: bool = False, fast_serde: bool = False) -> Any:
     from eventhex_django_adapter import DjangoConfig as EventhexConfig
 
     ours = EventhexBackend().configure(EventhexConfig())
-    if fast_serde:
-        use_fast_serde(ours)
     return ours.with_outbox() if outbox else ours
-
-
-def use_fast_serde(ours: Any) -> None:
-    """Override an eventhex backend's serde with ``FastSerde`` (a container override)."""
-    from dependency_injector import providers
-
-    from eventhex_core_ports.serde import FastSerde
-
-    core = ours.container.core
-    core.serde.override(
-        providers.Factory(FastSerde, registry=core.event_registry, encryption=core.encryption)
-    )

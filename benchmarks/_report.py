@@ -190,33 +190,6 @@ def sections(rows: list[dict[str, Any]]) -> list[str]:
                 f"| {_fmt(r['events_per_s'])} |"
             )
         out.append("\n".join(lines))
-    experiments = [r for r in rows if r.get("kind") == "experiment" and "value" in r]
-    if experiments:
-        lines = [
-            "## Prototype fixes for the adapter (eventhex on PostgreSQL, same run)",
-            "",
-            "Patches applied inside the benchmark process only (`benchmarks/experiments.py`)"
-            "; the gain is against `as shipped` measured alongside.",
-            "",
-            "| scenario | variant | median | gain vs as shipped |",
-            "|---|---|---:|---:|",
-        ]
-        by: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for r in experiments:
-            by.setdefault((r["scenario"], r["variant"]), []).append(r)
-        for (scenario, variant), group in by.items():
-            value = statistics.median(r["value"] for r in group)
-            base_rows = by.get((scenario, "as shipped"), [])
-            base = statistics.median(r["value"] for r in base_rows) if base_rows else None
-            unit = group[0]["unit"]
-            gain = None
-            if base and value:
-                gain = base / value if lower_is_better(unit) else value / base
-            lines.append(
-                f"| {TITLES.get(scenario, scenario)} | {variant} | {_fmt(value, unit)} "
-                f"| {_fmt(gain, 'x') if gain else '-'} |"
-            )
-        out.append("\n".join(lines))
     for r in rows:
         if r.get("kind") == "external":
             out.append(f"## {r['title']}\n\n```\n{r['text'].rstrip()}\n```")

@@ -108,11 +108,6 @@ def catch_up(backend: Any, events: int, batch: int = 500, rounds: int = 3) -> di
             start, batch, timedelta(seconds=1)
         ),
     }
-    if _fast_serde_available():
-        fast = _django.backend("eventhex", fast_serde=True)
-        builders["all, with FastSerde"] = lambda: fast.subscriber.start_from(start).build_batch(
-            batch, 1
-        )
     rates: dict[str, Any] = {}
     for name, build in builders.items():
         best = 0.0
@@ -125,14 +120,6 @@ def catch_up(backend: Any, events: int, batch: int = 500, rounds: int = 3) -> di
             best = max(best, received / (time.perf_counter() - started))
         rates[name] = best
     return rates
-
-
-def _fast_serde_available() -> bool:
-    try:
-        from eventhex_core_ports.serde import FastSerde  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ from benchmarks._postgres import PostgresServer
 SIZES = (20_000, 100_000)
 
 
-def run(server: PostgresServer, fast_serde: bool = False) -> list[dict[str, Any]]:
+def run(server: PostgresServer) -> list[dict[str, Any]]:
     """One row per size."""
     from benchmarks.run import _worker
 
@@ -28,7 +28,6 @@ def run(server: PostgresServer, fast_serde: bool = False) -> list[dict[str, Any]
                 "scenario": "catchup_memory",
                 "n": n,
                 "target": server.dsn(name),
-                "fast_serde": fast_serde,
             }
             row = _worker(spec)
         finally:

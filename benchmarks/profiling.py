@@ -20,7 +20,7 @@ PROFILES = (
 )
 
 
-def run(server: PostgresServer, fast_serde: bool = False) -> list[dict[str, Any]]:
+def run(server: PostgresServer) -> list[dict[str, Any]]:
     """One row per profiled scenario, with the pstats text."""
     from benchmarks.run import _worker
 
@@ -35,7 +35,6 @@ def run(server: PostgresServer, fast_serde: bool = False) -> list[dict[str, Any]
                 "scenario": scenario,
                 "n": n,
                 "target": server.dsn(name),
-                "fast_serde": fast_serde,
                 "profile": True,
                 "sort": "tottime",
                 "top": 22,
@@ -47,8 +46,7 @@ def run(server: PostgresServer, fast_serde: bool = False) -> list[dict[str, Any]
         if "error" in row:
             rows.append(row)
             continue
-        serde = "FastSerde" if fast_serde else "container's serde"
-        title = f"{scenario} (n={n}, {serde}): {row['value']:,.1f} {row['unit']} under the profiler"
+        title = f"{scenario} (n={n}): {row['value']:,.1f} {row['unit']} under the profiler"
         text = "\n".join(
             line[:160]
             for line in row["profile"].splitlines()

@@ -24,7 +24,6 @@ def _machine(notes: list[dict[str, object]]) -> str:
         "python-event-sourcery",
         "psycopg",
         "reps",
-        "fast_serde",
     ]
     lines = [f"- {key}: {latest.get(key)}" for key in keys]
     groups = ", ".join(f"{n['group']} ({n.get('date')})" for n in notes)

@@ -46,59 +46,7 @@ ORDER = (
     "floor",
     "memory",
     "profile",
-    "experiments",
 )
-
-# Prototype fixes for the adapter (see benchmarks/experiments.py): (scenario, n, variants),
-# a variant being (label, experiments, fast_serde).
-EXPERIMENTS: list[tuple[str, int, list[tuple[str, list[str], bool]]]] = [
-    (
-        "append_single",
-        300,
-        [
-            ("as shipped", [], False),
-            ("+ upsert_stream", ["upsert_stream"], False),
-            (
-                "+ upsert_stream + lazy_dispatch + FastSerde",
-                ["upsert_stream", "lazy_dispatch"],
-                True,
-            ),
-        ],
-    ),
-    (
-        "append_batch10",
-        60,
-        [
-            ("as shipped", [], False),
-            ("+ FastSerde", [], True),
-            ("+ lazy_dispatch", ["lazy_dispatch"], False),
-            (
-                "+ upsert_stream + lazy_dispatch + FastSerde",
-                ["upsert_stream", "lazy_dispatch"],
-                True,
-            ),
-        ],
-    ),
-    (
-        "load_1000",
-        1000,
-        [
-            ("as shipped", [], False),
-            ("+ FastSerde", [], True),
-            ("+ FastSerde + load_values", ["load_values"], True),
-        ],
-    ),
-    ("catchup", 10000, [("as shipped", [], False), ("+ FastSerde", [], True)]),
-    (
-        "outbox_drain",
-        1000,
-        [
-            ("as shipped", [], False),
-            ("+ outbox_batch", ["outbox_batch"], False),
-            ("+ FastSerde + outbox_batch", ["outbox_batch"], True),
-        ],
-    ),
-]
 
 
 def _worker(spec: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
@@ -153,7 +101,6 @@ def run_group(
     databases: _Databases,
     dbs: list[str],
     reps: int,
-    fast_serde: bool,
     sqlite_reps: int | None = None,
 ) -> list[dict[str, Any]]:
     """Run every scenario of ``group``; returns one row per measurement."""
@@ -178,7 +125,6 @@ def run_group(
                         "db": db,
                         "scenario": scenario,
                         "n": n,
-                        "fast_serde": fast_serde,
                         "rep": rep,
                     }
                     row = databases.run(spec)
@@ -186,27 +132,6 @@ def run_group(
                     rows.append(row)
                     shown = f"{row['value']:,.1f} {row['unit']}" if "value" in row else "FAILED"
                     print(f"  {db:8} {scenario:18} {impl:9} rep {rep}: {shown}", flush=True)
-    return rows
-
-
-def run_experiments(databases: _Databases, reps: int) -> list[dict[str, Any]]:
-    """eventhex on PostgreSQL as shipped and with each prototype fix, side by side."""
-    rows: list[dict[str, Any]] = []
-    for scenario, n, variants in EXPERIMENTS:
-        for rep in range(reps):
-            for label, names, fast in variants if rep % 2 == 0 else variants[::-1]:
-                spec = {
-                    "impl": "eventhex",
-                    "db": "postgres",
-                    "scenario": scenario,
-                    "n": n,
-                    "fast_serde": fast,
-                    "experiments": names,
-                }
-                row = databases.run(spec) | {"kind": "experiment", "variant": label, "rep": rep}
-                rows.append(row)
-                shown = f"{row['value']:,.1f} {row['unit']}" if "value" in row else "FAILED"
-                print(f"  {scenario:18} {label:34} rep {rep}: {shown}", flush=True)
     return rows
 
 
@@ -229,18 +154,7 @@ def main(argv: list[str]) -> int:
         "--sqlite-reps", type=int, default=2, help="at most this many on SQLite (default 2)"
     )
     parser.add_argument(
-        "--experiment-reps",
-        type=int,
-        default=None,
-        help="repetitions of the prototype fixes (default 2)",
-    )
-    parser.add_argument(
         "--db", default="postgres,sqlite", help="comma-separated: postgres, sqlite (default both)"
-    )
-    parser.add_argument(
-        "--fast-serde",
-        action="store_true",
-        help="override eventhex's serde with FastSerde (container override)",
     )
     args = parser.parse_args(argv)
     if args.group == "report":
@@ -251,7 +165,6 @@ def main(argv: list[str]) -> int:
     started = time.perf_counter()
     with RunningPostgres() as server:
         notes = _report.machine_notes(server.version) | {
-            "fast_serde": args.fast_serde,
             "reps": args.reps,
         }
         databases = _Databases(server)
@@ -260,18 +173,13 @@ def main(argv: list[str]) -> int:
             if group == "memory":
                 from benchmarks import memory
 
-                rows = memory.run(server, args.fast_serde)
-            elif group == "experiments":
-                default = 2
-                rows = run_experiments(databases, args.experiment_reps or default)
+                rows = memory.run(server)
             elif group == "profile":
                 from benchmarks import profiling
 
-                rows = profiling.run(server, args.fast_serde)
+                rows = profiling.run(server)
             else:
-                rows = run_group(
-                    group, databases, dbs, args.reps, args.fast_serde, args.sqlite_reps
-                )
+                rows = run_group(group, databases, dbs, args.reps, args.sqlite_reps)
                 rows += _external(group, server)
             _report.write_group(group, rows, notes)
     all_rows, _ = _report.read_groups()

@@ -1,8 +1,9 @@
 """One benchmark measurement in its own process: ``python -m benchmarks.worker SPEC_JSON``.
 
 SPEC keys: ``impl`` (``eventhex`` or ``upstream``), ``db`` (``postgres`` or ``sqlite``),
-``target`` (libpq URI or SQLite path of a fresh database), ``scenario``, ``n``, optional
-``fast_serde``. Prints one JSON object on the last line of standard output.
+``target`` (libpq URI or SQLite path of a fresh database), ``scenario``, ``n``; for profiles
+``profile``, ``sort``, ``top`` and ``dump``. Prints one JSON object on the last line of standard
+output.
 """
 
 from __future__ import annotations
@@ -30,16 +31,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     _django.setup(spec["impl"], spec["db"], spec["target"])
     from benchmarks.scenarios import SCENARIOS
 
-    if spec.get("experiments"):
-        from benchmarks import experiments
-
-        experiments.apply(spec["experiments"])
-
-    backend = _django.backend(
-        spec["impl"],
-        outbox=spec["scenario"] == "outbox_drain",
-        fast_serde=bool(spec.get("fast_serde")),
-    )
+    backend = _django.backend(spec["impl"], outbox=spec["scenario"] == "outbox_drain")
     if spec["scenario"].startswith("latency_"):
         return _latency(backend, spec)
     if not spec.get("profile"):
