@@ -69,7 +69,7 @@ def load_stream(
     if loaded is None:
         return []
     found = loaded.events
-    if loaded.version is None and (start or stop):
+    if loaded.version is None and (start is not None or stop is not None):
         found = found[(start or 1) - 1 : stop and stop - 1]
     return [loaded.snapshot, *found] if loaded.snapshot is not None else found
 

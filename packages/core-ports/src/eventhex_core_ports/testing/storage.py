@@ -128,6 +128,25 @@ class StorageContract(EventVersionsContract):
         assert _items(loaded) == ["a", "b", "c"]
         assert {e.version for e in loaded} == {None}
 
+    def test_unversioned_range_counts_events_from_one(
+        self, backend: ContainerBackend[Any]
+    ) -> None:
+        """Without versions a range counts the stream's events, 1-based, as event_sourcery's
+        in-memory backend does; ``stop=0`` (like any empty range) loads nothing."""
+        stream = new_stream()
+        for item in "abcd":
+            backend.event_store.append(
+                ContractItemAdded(item=item), stream_id=stream, expected_version=NO_VERSIONING
+            )
+        load = backend.event_store.load_stream
+
+        assert _items(load(stream, start=2, stop=4)) == ["b", "c"]
+        assert _items(load(stream, start=3)) == ["c", "d"]
+        assert _items(load(stream, stop=2)) == ["a"]
+        assert _items(load(stream, start=0)) == ["a", "b", "c", "d"]
+        assert _items(load(stream, stop=0)) == []
+        assert _items(load(stream, start=0, stop=0)) == []
+
     def test_versioning_modes_cannot_be_mixed(self, backend: ContainerBackend[Any]) -> None:
         versioned, unversioned = new_stream(), new_stream()
         backend.event_store.append(ContractItemAdded(item="a"), stream_id=versioned)
