@@ -24,17 +24,17 @@ from eventhex_django_adapter._datetimes import from_db
 from eventhex_django_adapter._records import raw_event, stream_id_of
 from eventhex_django_adapter._stream_rows import streams
 from eventhex_django_adapter._subscription_reads import driver_is_psycopg3, fetch
-from eventhex_django_adapter._subscription_records import json_value
+from eventhex_django_adapter._subscription_records import context_sql, context_value, json_value
 from eventhex_django_adapter.models import Event, Snapshot
 
 __all__ = ["LoadedStream", "load_postgres", "load_stream", "load_with_orm"]
 
-_LOAD = """
+_LOAD = f"""
 WITH s AS (
     SELECT id, name, version FROM eventhex_stream
     WHERE tenant_id = %(tenant)s AND category = %(category)s AND uuid = %(stream)s
 ), snap AS (
-    SELECT p.uuid, p.name, p.data, p.context, p.created_at, p.version
+    SELECT p.uuid, p.name, p.data, {context_sql("p.context")} AS context, p.created_at, p.version
     FROM eventhex_snapshot p JOIN s ON p.stream_id = s.id
     WHERE (%(start)s::integer IS NULL OR p.version >= %(start)s::integer)
       AND (%(stop)s::integer IS NULL OR p.version < %(stop)s::integer)
@@ -44,7 +44,8 @@ SELECT 0 AS kind, 0::bigint AS id, s.name, s.version,
        snap.uuid, snap.name, snap.data, snap.context, snap.created_at, snap.version
 FROM s LEFT JOIN snap ON TRUE
 UNION ALL
-SELECT 1, e.id, NULL, NULL, e.uuid, e.name, e.data, e.context, e.created_at, e.version
+SELECT 1, e.id, NULL, NULL, e.uuid, e.name, e.data, {context_sql("e.context")},
+       e.created_at, e.version
 FROM eventhex_event e JOIN s ON e.stream_id = s.id
 WHERE CASE WHEN EXISTS (SELECT 1 FROM snap)
     THEN e.version > (SELECT version FROM snap)
@@ -118,7 +119,7 @@ def _raw_event(row: tuple[Any, ...], stream_id: StreamId, naive_local: bool) -> 
         created_at=from_db(created_at),
         name=row[5],
         data=json_value(row[6]),
-        context=json_value(row[7]),
+        context=context_value(row[7]),
         version=row[9],
     )
 

@@ -34,7 +34,7 @@ from event_sourcery.interfaces import OutboxFiltererStrategy, OutboxStorageStrat
 from eventhex_django_adapter._datetimes import from_db, to_db
 from eventhex_django_adapter._outbox_rows import COLUMNS
 from eventhex_django_adapter._subscription_reads import driver_is_psycopg3, fetch
-from eventhex_django_adapter._subscription_records import json_value
+from eventhex_django_adapter._subscription_records import context_sql, context_value, json_value
 from eventhex_django_adapter.models import OutboxEntry
 
 __all__ = ["DjangoOutboxStorageStrategy", "recorded_raw"]
@@ -172,10 +172,10 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
 
 _PG_DELETE = "DELETE FROM eventhex_outboxentry WHERE id = ANY(%s)"
 
-_PG_LOCK_DUE = """
+_PG_LOCK_DUE = f"""
 SELECT o.id, o.event_uuid, o.event_name, o.stream_uuid, o.stream_name, o.stream_category,
-       o.tenant_id, o.version, o.position, o.created_at, o.data, o.context, o.attempts,
-       o.max_attempts,
+       o.tenant_id, o.version, o.position, o.created_at, o.data, {context_sql("o.context")},
+       o.attempts, o.max_attempts,
        (SELECT p.id FROM eventhex_outboxentry p
         WHERE p.tenant_id = o.tenant_id AND p.stream_category = o.stream_category
           AND p.stream_uuid = o.stream_uuid AND p.id < o.id AND NOT p.dead
@@ -210,7 +210,7 @@ def _record(row: tuple[Any, ...], stream_id: StreamId) -> RecordedRaw:
             created_at=from_db(created_at),
             name=name,
             data=json_value(data),
-            context=json_value(context),
+            context=context_value(context),
             version=version,
         ),
         position=int(position),

@@ -72,6 +72,32 @@ class StorageContract(EventVersionsContract):
         assert loaded.context.correlation_id == context.correlation_id
         assert loaded.context.causation_id == context.causation_id
 
+    def test_every_kind_of_context_loads_back_equal(self, backend: ContainerBackend[Any]) -> None:
+        """The plain context, ids, components and legacy fields all survive storage, in
+        appends, loads and subscriptions alike."""
+        with_ids = Context(correlation_id=uuid4(), causation_id=uuid4())
+        with_components = Context(components={"tracing": {"span": "s1", "sampled": True}})
+        legacy = Context()
+        legacy._legacy_fields = {"user": "alice", "request": {"ip": "10.0.0.1"}}
+        contexts = [Context(), with_ids, with_components, legacy]
+        stream = new_stream()
+        start = backend.event_store.position or 0
+        backend.event_store.append(
+            *(
+                WrappedEvent(event=ContractItemAdded(item=str(n)), version=n + 1, context=context)
+                for n, context in enumerate(contexts)
+            ),
+            stream_id=stream,
+        )
+
+        loaded = [event.context for event in backend.event_store.load_stream(stream)]
+        batch = next(backend.subscriber.start_from(start).build_batch(len(contexts), 1))
+        delivered = [record.wrapped_event.context for record in batch]
+
+        for found in (loaded, delivered):
+            assert found == contexts
+            assert [c._legacy_fields for c in found] == [c._legacy_fields for c in contexts]
+
     def test_versions_count_from_one_across_appends(self, backend: ContainerBackend[Any]) -> None:
         stream = new_stream()
         store = backend.event_store
@@ -128,9 +154,7 @@ class StorageContract(EventVersionsContract):
         assert _items(loaded) == ["a", "b", "c"]
         assert {e.version for e in loaded} == {None}
 
-    def test_unversioned_range_counts_events_from_one(
-        self, backend: ContainerBackend[Any]
-    ) -> None:
+    def test_unversioned_range_counts_events_from_one(self, backend: ContainerBackend[Any]) -> None:
         """Without versions a range counts the stream's events, 1-based, as event_sourcery's
         in-memory backend does; ``stop=0`` (like any empty range) loads nothing."""
         stream = new_stream()
