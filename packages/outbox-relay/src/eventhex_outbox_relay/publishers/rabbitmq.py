@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,8 @@ from eventhex_outbox_relay.publishers._body import encode
 from eventhex_outbox_relay.publishers._url import pop_params
 
 __all__ = ["RabbitMQPublisher"]
+
+logger = logging.getLogger("eventhex.relay.rabbitmq")
 
 _CONNECTION_ERRORS = (
     pika.exceptions.AMQPConnectionError,
@@ -52,9 +55,7 @@ class RabbitMQPublisher(Publisher):
         self._connection: Any = None
         self._channel: Any = None
 
-    def _open_channel(self) -> Any:
-        if self._channel is not None and self._channel.is_open:
-            return self._channel
+    def _connect(self) -> Any:
         self.close()
         self._connection = pika.BlockingConnection(self._parameters)
         channel = self._connection.channel()
@@ -63,18 +64,55 @@ class RabbitMQPublisher(Publisher):
         self._channel = channel
         return channel
 
+    def _kept_channel(self) -> Any:
+        """The channel of the connection kept from earlier batches, or None if it is gone.
+
+        A blocking connection answers heartbeats only while it does I/O, so the broker closes one
+        that sat idle for two heartbeat intervals; pika finds out on its next I/O. Reading what
+        is waiting on the socket here (also sending a heartbeat that is due) makes that happen
+        now, before the batch, rather than as a failed publish.
+        """
+        if self._channel is None or not self._channel.is_open:
+            return None
+        try:
+            self._connection.process_data_events(time_limit=0)
+        except _CONNECTION_ERRORS as error:
+            logger.info("rabbitmq connection closed while idle (%r); reconnecting", error)
+            self.close()
+            return None
+        return self._channel if self._channel.is_open else None
+
     def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
-        """See :meth:`Publisher.publish`."""
+        """See :meth:`Publisher.publish`.
+
+        A connection kept from an earlier batch that turns out to be closed — found before the
+        batch, or failing before the broker has answered any message of it — is replaced by a
+        new one at once; only a new connection's failure makes the broker unavailable.
+        """
         outcomes: list[PublishOutcome] = []
         try:
-            channel = self._open_channel()
-            for message in messages:
-                outcomes.append(self._publish_one(channel, message))
+            channel = self._kept_channel()
+            if channel is None:
+                self._publish_all(self._connect(), messages, outcomes)
+                return outcomes
+            try:
+                self._publish_all(channel, messages, outcomes)
+            except _CONNECTION_ERRORS as error:
+                if outcomes:
+                    raise
+                logger.info("rabbitmq connection lost before the batch (%r); reconnecting", error)
+                self._publish_all(self._connect(), messages, outcomes)
         except _CONNECTION_ERRORS as error:
             self.close()
             delivered = [o.entry_id for o in outcomes if o.delivered]
             raise PublisherUnavailable(f"rabbitmq: {error!r}", delivered) from error
         return outcomes
+
+    def _publish_all(
+        self, channel: Any, messages: Sequence[OutboxMessage], outcomes: list[PublishOutcome]
+    ) -> None:
+        for message in messages:
+            outcomes.append(self._publish_one(channel, message))
 
     def _publish_one(self, channel: Any, message: OutboxMessage) -> PublishOutcome:
         properties = pika.BasicProperties(
