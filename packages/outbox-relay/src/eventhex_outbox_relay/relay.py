@@ -119,6 +119,7 @@ class Relay:
                         continue
                     if drain and self._outbox_is_empty():
                         break
+                    self._keep_publisher_alive()
                     self.source.wait_for_entries(self.poll_interval)
                 except Exception:  # the outbox's database is away: keep trying, calmly
                     logger.exception("outbox source failed", extra={"owner": self.owner})
@@ -131,6 +132,12 @@ class Relay:
                 extra={"owner": self.owner, "released": released, "summary": self.report.summary()},
             )
         return self.report
+
+    def _keep_publisher_alive(self) -> None:
+        try:
+            self.publisher.keep_alive()
+        except Exception:  # a keep-alive is a courtesy: the next publish finds what is broken
+            logger.exception("publisher keep-alive failed", extra={"owner": self.owner})
 
     def _release_all(self) -> int:
         try:

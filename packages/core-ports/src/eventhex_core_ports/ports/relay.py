@@ -266,5 +266,13 @@ class Publisher(abc.ABC):
             PublisherUnavailable: The broker could not be reached at all.
         """
 
+    def keep_alive(self) -> None:  # noqa: B027 - optional hook, a no-op by default
+        """Called while the relay waits for entries, at most once per poll interval.
+
+        A publisher that holds a broker connection may answer the broker's heartbeats here, so
+        that a quiet relay keeps its connection. It must return at once and never raise for a
+        broken connection (the next :meth:`publish` deals with that).
+        """
+
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Close the broker connection."""

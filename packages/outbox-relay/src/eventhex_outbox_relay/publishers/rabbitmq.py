@@ -82,6 +82,10 @@ class RabbitMQPublisher(Publisher):
             return None
         return self._channel if self._channel.is_open else None
 
+    def keep_alive(self) -> None:
+        """Answer the broker's heartbeats while the relay is idle (see :meth:`_kept_channel`)."""
+        self._kept_channel()
+
     def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
         """See :meth:`Publisher.publish`.
 
