@@ -252,6 +252,20 @@ def test_fresh_json_is_handed_to_the_event_without_a_copy(keys: InMemoryKeyStora
     assert serdes(keys)[1].deserialize(raw).event.anything is not raw.data["anything"]
 
 
+def test_fresh_json_with_encrypted_fields_is_copied_before_decryption(
+    keys: InMemoryKeyStorage,
+) -> None:
+    keys.store("user-1", b"k1")
+    keys.store("partner-1", b"k2")
+    raw = raw_event(registered(), keys)
+    fresh = dataclasses.replace(raw, data=FreshJson(raw.data), context=FreshJson(raw.context))
+    before = copy.deepcopy(dict(fresh.data))
+    _, fast = serdes(keys)
+    assert fast.deserialize(fresh).event == registered()
+    assert fast.deserialize(fresh).event == registered()  # the record was not decrypted in place
+    assert dict(fresh.data) == before
+
+
 def registered(user_id: str = "user-1") -> Registered:
     return Registered(
         user_id=user_id,

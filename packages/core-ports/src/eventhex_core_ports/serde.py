@@ -107,6 +107,8 @@ class FastSerde(Serde):
         context = _empty_context(raw_context) or self._deserialize_context(raw_context)
         event_type = self.registry.type_for_name(event.name)
         if self._needs_decryption(event_type, data):
+            if data is event.data:  # FreshJson, not copied: decryption would rewrite the record
+                data = _copy(dict(data))
             data = self.encryption.decrypt(event_type, data, event.stream_id)
         return WrappedEvent[event_type](  # type: ignore[valid-type]
             uuid=event.uuid,
