@@ -108,13 +108,26 @@ class RedisServer(Server):
 
 
 class NatsServer(Server):
-    """nats-server with JetStream storing in the work directory."""
+    """nats-server with JetStream storing in the work directory.
+
+    ``ping_interval`` (e.g. ``"1s"``) makes the server ping clients that often and close one as
+    stale after a single unanswered ping.
+    """
 
     name = "nats-server"
 
+    def __init__(self, ping_interval: str | None = None) -> None:
+        super().__init__()
+        self.ping_interval = ping_interval
+
     def command(self) -> list[str]:
         store = self.workdir / "jetstream"
-        return ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(store)]
+        command = ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(store)]
+        if self.ping_interval is not None:
+            config = self.workdir / "nats.conf"
+            config.write_text(f'ping_interval: "{self.ping_interval}"\nping_max: 1\n')
+            command += ["-c", str(config)]
+        return command
 
     @property
     def url(self) -> str:

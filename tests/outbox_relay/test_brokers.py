@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
@@ -169,6 +170,33 @@ def test_redis_stopped_and_restarted_loses_nothing(quick_relay: Callable[..., Re
         _relay_through_restart(
             server, f"{server.url}?stream={key}", lambda: read_redis(server.url, key), quick_relay
         )
+    finally:
+        server.close()
+
+
+def test_an_idle_relay_keeps_its_nats_connection(quick_relay: Callable[..., Relay]) -> None:
+    """The server pings every second and drops a client after one unanswered ping; the relay
+    answers through ``Publisher.keep_alive`` while idle, so its next batch needs no reconnect
+    (without it, that batch waited out the acknowledgement timeout and counted an outage)."""
+    server = NatsServer(ping_interval="1s")
+    try:
+        server.start()
+        source = InMemoryOutboxSource()
+        expected = fill(source, streams=5, per_stream=1)
+        url = f"{server.url}?stream=IDLE&subject=idle"
+        relay = quick_relay(source, publisher_from_url(url, timeout=2))
+        thread = threading.Thread(target=relay.run)
+        thread.start()
+        try:
+            wait_until(lambda: relay.report.published == 5)
+            time.sleep(4)  # four ping intervals without a batch
+            fill(source, streams=0, per_stream=1, order=expected)
+            wait_until(lambda: relay.report.published == 10)
+        finally:
+            relay.stop()
+            thread.join(timeout=30)
+        assert relay.report.outages == 0
+        assert_delivered_in_stream_order(expected, read_nats(server.url, "IDLE"), exactly_once=True)
     finally:
         server.close()
 

@@ -36,6 +36,9 @@ _CONNECTION_ERRORS = (
     OSError,
 )
 
+_KEEP_ALIVE_TURN = 0.005
+"""Seconds the event loop runs in :meth:`NatsJetStreamPublisher.keep_alive`."""
+
 
 class NatsJetStreamPublisher(Publisher):
     """Publishes to subject ``PREFIX.<category>`` of a JetStream stream, created if missing.
@@ -99,6 +102,22 @@ class NatsJetStreamPublisher(Publisher):
             for m in messages
         ]
         return await asyncio.gather(*sends, return_exceptions=True)
+
+    def keep_alive(self) -> None:
+        """Let the client answer the server's pings while the relay is idle.
+
+        The client's reader runs on this publisher's own event loop, which otherwise turns only
+        during a publish; unanswered, the server's pings make it close the connection as stale,
+        and the next publish would wait out its acknowledgement timeout before failing. A short
+        turn of the loop answers them (and notices a connection the server closed anyway).
+        """
+        if self._client is None or self._client.is_closed:
+            return
+        try:
+            self._loop.run_until_complete(asyncio.sleep(_KEEP_ALIVE_TURN))
+        except Exception:  # a broken connection: the next publish opens a new one
+            logger.info("nats connection failed while idle; it is reopened for the next batch")
+            self._drop()
 
     def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
         """See :meth:`Publisher.publish`."""
