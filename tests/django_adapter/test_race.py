@@ -1,5 +1,6 @@
-"""Eight real processes race to create, then to extend, the same stream; then they all create
-the same unversioned stream, which must accept every one of them."""
+"""Eight real processes race to create, then to extend the same stream, with an expected version
+and then with the default one (``expected_version=0``: no check, but the event's version must be
+free); then they all create the same unversioned stream, which must accept every one of them."""
 
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -30,12 +31,14 @@ def test_exactly_one_writer_wins_each_round(alias: str) -> None:
 
     creations = sorted(outcome[0] for outcome in outcomes)
     extensions = sorted(outcome[1] for outcome in outcomes)
+    unchecked = sorted(outcome[2] for outcome in outcomes)
     assert creations == ["conflict"] * (WRITERS - 1) + ["ok"]
     assert extensions == ["conflict"] * (WRITERS - 1) + ["ok"]
-    assert [outcome[2] for outcome in outcomes] == ["ok"] * WRITERS
+    assert unchecked == ["conflict"] * (WRITERS - 1) + ["ok"]
+    assert [outcome[3] for outcome in outcomes] == ["ok"] * WRITERS
     stream = StreamId(name=name, category="race")
     loaded = backend_on(alias).event_store.load_stream(stream)
-    assert [event.version for event in loaded] == [1, 2]
+    assert [event.version for event in loaded] == [1, 2, 3]
     assert all(isinstance(event.event, ContractItemAdded) for event in loaded)
     unversioned = StreamId(name=name, category="race-unversioned")
     assert len(backend_on(alias).event_store.load_stream(unversioned)) == WRITERS

@@ -100,27 +100,38 @@ def _rebuild_duplicate(
 
 
 class InvalidEventVersions(InvalidInput):
-    """An append's event versions do not continue the stream from its expected version.
+    """An append's event versions do not continue the stream.
 
-    A versioned append with ``expected_version=N`` must carry versions ``N + 1`` to ``N + k``
-    for its k events, in order; an unversioned one (``NO_VERSIONING``) must carry ``None``. The
-    whole append is rolled back: no event, no stream change, no outbox row. Inside the caller's
-    transaction only the append is undone; the transaction stays usable.
+    A versioned append with ``expected_version=N`` (N > 0) must carry versions ``N + 1`` to
+    ``N + k`` for its k events, in order. One with the default ``expected_version=0`` states no
+    expected version: its events must carry consecutive versions that start right after the
+    stream's current version (what ``EventStore.append`` gives plain events on a new stream). An
+    unversioned one (``NO_VERSIONING``) must carry ``None``. The whole append is rolled back: no
+    event, no stream change, no outbox row. Inside the caller's transaction only the append is
+    undone; the transaction stays usable.
 
     Attributes:
         stream_id: The stream the append was for.
         expected_version: The append's expected version; ``None`` for ``NO_VERSIONING``.
         versions: The versions the append's events carried, in order.
+        stream_version: For an append with ``expected_version=0``, the stream's version when it
+            was checked (0 for a new stream); ``None`` otherwise.
         required: The versions they had to carry.
     """
 
     def __init__(
-        self, stream_id: StreamId, expected_version: int | None, versions: Iterable[int | None]
+        self,
+        stream_id: StreamId,
+        expected_version: int | None,
+        versions: Iterable[int | None],
+        stream_version: int | None = None,
     ) -> None:
         self.stream_id = stream_id
         self.expected_version = expected_version
         self.versions = tuple(versions)
-        self.required = _required_versions(expected_version, len(self.versions))
+        self.stream_version = stream_version
+        continues_from = (stream_version or 0) if expected_version == 0 else expected_version
+        self.required = _required_versions(continues_from, len(self.versions))
         given = f"carry {_versions_text(self.versions)}"
         if expected_version is None:
             problem = (
@@ -130,6 +141,16 @@ class InvalidEventVersions(InvalidInput):
             fix = (
                 "Wrap them with version=None, or pass an expected_version to append to a "
                 "versioned stream."
+            )
+        elif expected_version == 0:
+            problem = (
+                f"Events appended to {_stream_label(stream_id)} without an expected version "
+                f"(expected_version=0) must continue the stream from its version "
+                f"{continues_from}: they must carry {_versions_text(self.required)}; they {given}"
+            )
+            fix = (
+                "Number them from the stream's current version (load the stream first), or "
+                "pass that version as expected_version and append Event objects."
             )
         else:
             problem = (
@@ -146,17 +167,23 @@ class InvalidEventVersions(InvalidInput):
     def __reduce__(self) -> tuple[Any, ...]:
         stream = self.stream_id
         parts = (UUID(int=stream.int), stream.name, stream.category)
-        return _rebuild_versions, (parts, self.expected_version, self.versions)
+        return _rebuild_versions, (
+            parts,
+            self.expected_version,
+            self.versions,
+            self.stream_version,
+        )
 
 
 def _rebuild_versions(
     stream: tuple[UUID, str | None, str | None],
     expected_version: int | None,
     versions: tuple[int | None, ...],
+    stream_version: int | None = None,
 ) -> InvalidEventVersions:
     uuid, name, category = stream
     stream_id = StreamId(uuid=uuid, name=name, category=category)
-    return InvalidEventVersions(stream_id, expected_version, versions)
+    return InvalidEventVersions(stream_id, expected_version, versions, stream_version)
 
 
 def _required_versions(expected_version: int | None, count: int) -> tuple[int | None, ...]:

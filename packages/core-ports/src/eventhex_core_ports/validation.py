@@ -26,12 +26,14 @@ is wrong raises ``ConcurrentStreamWriteError`` whatever its uuids.
 
 Event versions continue the stream: an append with ``expected_version=N`` carries versions
 ``N + 1, N + 2, ...`` in order, one per event (what ``EventStore.append`` gives plain events and
-event_sourcery's ``Repository`` gives an aggregate's), and an unversioned append
-(``NO_VERSIONING``) carries none. Anything else, such as a ``WrappedEvent`` built with
-``version=1`` appended with ``expected_version=1``, raises :class:`InvalidEventVersions`, so no
-stream ever holds two events with one version. :func:`check_event_versions` needs no storage,
-but adapters report it last, after the versioning and stored-uuid checks: those tell a caller
-that its view of the stream is stale or that it re-appended an event, which it must fix first.
+event_sourcery's ``Repository`` gives an aggregate's); one with the default ``expected_version=0``
+checks no expected version but carries consecutive versions that continue the stream; an
+unversioned append (``NO_VERSIONING``) carries none. Anything else raises
+:class:`InvalidEventVersions`, and versions another writer already took raise
+``ConcurrentStreamWriteError``, so no stream ever holds two events with one version.
+:class:`~eventhex_core_ports.stream_claim.StreamClaim` states that rule once for every adapter;
+adapters report it last, after the versioning and stored-uuid checks: those tell a caller that
+its view of the stream is stale or that it re-appended an event, which it must fix first.
 
 Every rule raises a subclass of :class:`InvalidInput` (itself a ``ValueError``) whose message
 names the offending value and says how to fix it; nothing is written when one fails.
@@ -48,7 +50,6 @@ from uuid import UUID
 
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
-from event_sourcery.interfaces import Versioning
 
 from eventhex_core_ports.input_errors import (
     DuplicateEventUuid,
@@ -60,7 +61,6 @@ from eventhex_core_ports.input_errors import (
     InvalidStreamCategory,
     InvalidStreamName,
     InvalidTenantId,
-    _required_versions,
     _shown,
 )
 
@@ -85,7 +85,6 @@ __all__ = [
     "InvalidTenantId",
     "UnknownEventName",
     "check_event",
-    "check_event_versions",
     "check_events",
     "check_stream_id",
     "check_tenant_id",
@@ -249,24 +248,6 @@ def check_unique_uuids(events: Sequence[RawEvent]) -> None:
             repeated[event.uuid] = None
         seen.add(event.uuid)
     raise DuplicateEventUuid(repeated, events[0].stream_id, already_stored=False)
-
-
-def check_event_versions(
-    stream_id: StreamId, versioning: Versioning, events: Sequence[RawEvent]
-) -> None:
-    """Check that an append's event versions continue the stream from its expected version.
-
-    Needs no storage; adapters call it once the stream is known to be at the expected version
-    (see the module docstring for why).
-
-    Raises:
-        InvalidEventVersions: The versions are not ``expected_version + 1, + 2, ...`` (or not
-            all ``None`` for ``NO_VERSIONING``).
-    """
-    expected = versioning.expected_version
-    versions = tuple(event.version for event in events)
-    if versions != _required_versions(expected, len(events)):
-        raise InvalidEventVersions(stream_id, expected, versions)
 
 
 def check_events(events: Sequence[RawEvent], max_event_bytes: int) -> list[tuple[str, str]]:

@@ -1,11 +1,12 @@
 """The checks an append passes before it writes, and the mapping of its duplicate-uuid errors.
 
 Every append is checked before any statement runs (:func:`check_append`): the input rules of
-:mod:`eventhex_core_ports.validation`, then the event versions. Versions that do not continue
-the stream from the expected version raise ``InvalidEventVersions``, but only after the errors
-that take precedence on every adapter: the stream row and the stored uuids are read (never
-written) to raise a versioning error, then ``DuplicateEventUuid``, when one applies. So such an
-append never reaches the ``(stream, version)`` constraint.
+:mod:`eventhex_core_ports.validation`, then the event versions as far as the append alone tells
+(:class:`~eventhex_core_ports.stream_claim.StreamClaim`). Versions that cannot continue the
+stream raise ``InvalidEventVersions``, but only after the errors that take precedence on every
+adapter: the stream row and the stored uuids are read (never written) to raise a versioning
+error, then ``DuplicateEventUuid``, when one applies. So such an append never reaches the
+``(stream, version)`` constraint.
 
 An event uuid that is already stored makes an insert fail on a unique constraint of
 ``eventhex_event``. The failed statement, or the rolled-back atomic block (a savepoint inside a
@@ -19,14 +20,9 @@ from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
 from event_sourcery.interfaces import Versioning
 
-from eventhex_core_ports.validation import (
-    DuplicateEventUuid,
-    InvalidEventVersions,
-    check_event_versions,
-    check_events,
-    check_stream_id,
-)
-from eventhex_django_adapter._event_uuids import duplicated_uuids, stored_uuids
+from eventhex_core_ports.stream_claim import StreamClaim
+from eventhex_core_ports.validation import DuplicateEventUuid, check_events, check_stream_id
+from eventhex_django_adapter._event_uuids import duplicated_uuids
 from eventhex_django_adapter._stream_rows import check_claimable, streams
 
 __all__ = ["check_append", "duplicate_uuid_error"]
@@ -39,11 +35,12 @@ def check_append(
     versioning: Versioning,
     events: list[RawEvent],
     max_event_bytes: int,
-) -> list[tuple[str, str]]:
+) -> tuple[StreamClaim | None, list[tuple[str, str]]]:
     """Check an append of ``events`` before anything is written.
 
     Returns:
-        Each event's data and context as compact JSON (see ``encode_checked_event``).
+        What the append needs of its stream (``None`` when ``events`` is empty), and each
+        event's data and context as compact JSON (see ``encode_checked_event``).
 
     Raises:
         ConcurrentStreamWriteError: The versions are wrong and so is the expected version.
@@ -56,22 +53,11 @@ def check_append(
     """
     check_stream_id(stream_id)
     payloads = check_events(events, max_event_bytes)
-    try:
-        check_event_versions(stream_id, versioning, events)
-    except InvalidEventVersions:
-        _check_before_versions(alias, tenant_id, stream_id, versioning, events)
-        raise
-    return payloads
-
-
-def _check_before_versions(
-    alias: str, tenant_id: str, stream_id: StreamId, versioning: Versioning, events: list[RawEvent]
-) -> None:
-    """Raise what an append of ``events`` would meet before its versions; only reads."""
-    check_claimable(streams(alias, tenant_id, stream_id).first(), versioning)
-    stored = stored_uuids(alias, [raw.uuid for raw in events])
-    if stored:
-        raise DuplicateEventUuid(stored, stream_id, already_stored=True)
+    claim = StreamClaim(stream_id, versioning, events) if events else None
+    if claim is not None and not claim.versions_continue:
+        stream = streams(alias, tenant_id, stream_id).first()
+        check_claimable(alias, tenant_id, stream, claim, events)
+    return claim, payloads
 
 
 def duplicate_uuid_error(

@@ -11,10 +11,9 @@ one-statement append could not claim the stream; its rows then carry the transac
 """
 
 from django.db import connections
-from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, RecordedRaw
-from event_sourcery.interfaces import Versioning
 
+from eventhex_core_ports.stream_claim import StreamClaim
 from eventhex_django_adapter._datetimes import to_db
 from eventhex_django_adapter._records import category_of, encode_position
 from eventhex_django_adapter.models import Event, Stream
@@ -22,13 +21,7 @@ from eventhex_django_adapter.models import Event, Stream
 __all__ = ["claim_with_returning", "event_row", "insert_event_rows"]
 
 
-def claim_with_returning(
-    alias: str,
-    tenant_id: str,
-    stream_id: StreamId,
-    versioning: Versioning,
-    new_version: int | None,
-) -> Stream | None:
+def claim_with_returning(alias: str, tenant_id: str, claim: StreamClaim) -> Stream | None:
     """Claim the stream with one statement each way (SQLite); ``None``: take the slow path.
 
     A new stream is inserted (``ON CONFLICT DO NOTHING``), an existing one has its version
@@ -38,9 +31,8 @@ def claim_with_returning(
     connection = connections[alias]
     if not connection.features.can_return_columns_from_insert:
         return None
-    expected = versioning.expected_version
+    stream_id, expected, version = claim.stream_id, claim.version, claim.new_version
     category = category_of(stream_id)
-    version = None if expected is None else new_version
     table = Stream._meta.db_table
     found = None
     with connection.cursor() as cursor:

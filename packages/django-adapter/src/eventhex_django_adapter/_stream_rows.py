@@ -4,18 +4,26 @@ An append claims its stream before it inserts events: it creates the row, or mov
 version on from the expected one, so that no other append can claim the stream at that version.
 PostgreSQL claims in its one append statement (:mod:`._append_sql`) and SQLite with a statement
 each way (:mod:`._orm_append`); when that claims nothing, :func:`claim_stream` reads the row to
-raise the exact error (``ConcurrentStreamWriteError`` or a ``VersioningMismatch``), or claims the
-stream after all when a race has left it claimable.
+raise the exact error (:func:`check_claimable`, in the order of
+:mod:`eventhex_core_ports.stream_claim`), or claims the stream after all when a race has left it
+claimable.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
-from event_sourcery import NO_VERSIONING, StreamId
-from event_sourcery.exceptions import ConcurrentStreamWriteError
-from event_sourcery.interfaces import Versioning
+from event_sourcery import StreamId
+from event_sourcery.event import RawEvent
+from event_sourcery.exceptions import (
+    AnotherStreamWithThisNameButOtherIdExists,
+    ConcurrentStreamWriteError,
+)
 
+from eventhex_core_ports.stream_claim import StreamClaim
+from eventhex_core_ports.validation import DuplicateEventUuid
+from eventhex_django_adapter._event_uuids import stored_uuids
 from eventhex_django_adapter._records import category_of
 from eventhex_django_adapter.models import Stream
 
@@ -29,62 +37,96 @@ def streams(alias: str, tenant_id: str, stream_id: StreamId) -> QuerySet[Stream]
     )
 
 
-def check_claimable(stream: Stream | None, versioning: Versioning) -> None:
-    """Raise unless an append with ``versioning`` may claim ``stream`` (``None``: missing).
+def check_claimable(
+    alias: str,
+    tenant_id: str,
+    stream: Stream | None,
+    claim: StreamClaim,
+    events: Sequence[RawEvent],
+) -> None:
+    """Raise unless the append ``claim`` describes may claim ``stream`` (``None``: missing).
+
+    The errors come in :mod:`eventhex_core_ports.stream_claim`'s order; the stored uuids are read
+    only when the versions are wrong.
 
     Raises:
-        ConcurrentStreamWriteError: The stream is not at the expected version (a missing
-            stream is at version 0).
+        AnotherStreamWithThisNameButOtherIdExists: The stream is missing and its name belongs
+            to another stream of the tenant and category.
         VersioningMismatch: Versioned and unversioned appends were mixed.
+        ConcurrentStreamWriteError: The stream is not at the expected version, or (without an
+            expected version) already holds the events' versions.
+        DuplicateEventUuid: The versions are wrong and an event's uuid is already stored.
+        InvalidEventVersions: The versions do not continue the stream.
     """
-    expected = versioning.expected_version
+    exists = stream is not None
+    version = stream.version if stream is not None else None
     if stream is None:
-        if versioning is not NO_VERSIONING and expected != 0:
-            raise ConcurrentStreamWriteError(None, expected)
+        _check_name_is_free(alias, tenant_id, claim.stream_id)
+    conflict = claim.conflict(exists, version)
+    if conflict is not None:
+        raise conflict
+    version_error = claim.version_error(exists, version)
+    if version_error is None:
         return
-    versioning.validate_if_compatible(stream.version)
-    if stream.version != expected:
-        raise ConcurrentStreamWriteError(stream.version, expected)
+    stored = stored_uuids(alias, [raw.uuid for raw in events])
+    if stored:
+        raise DuplicateEventUuid(stored, claim.stream_id, already_stored=True)
+    raise version_error
+
+
+def _check_name_is_free(alias: str, tenant_id: str, stream_id: StreamId) -> None:
+    if stream_id.name is None:
+        return
+    holders = (
+        Stream.objects.using(alias)
+        .filter(tenant_id=tenant_id, category=category_of(stream_id), name=stream_id.name)
+        .exclude(uuid=stream_id)
+        .values_list("uuid", flat=True)
+    )
+    for uuid in holders:
+        raise AnotherStreamWithThisNameButOtherIdExists(
+            f"Stream name {stream_id.name!r} already belongs to stream {uuid}, not {stream_id}. "
+            "Build the StreamId with the same uuid (or the same StreamId class and name) as the "
+            "stream that holds the name."
+        )
 
 
 def claim_stream(
     alias: str,
     tenant_id: str,
     stream_id: StreamId,
-    versioning: Versioning,
-    new_version: int | None,
+    claim: StreamClaim,
+    events: Sequence[RawEvent],
 ) -> Stream:
-    """The stream row, created or with its version moved to ``new_version``.
+    """The stream row, created or with its version moved to the append's new version.
 
     Raises:
-        ConcurrentStreamWriteError: The stream is not at the expected version, or another
-            writer created or changed it first.
-        VersioningMismatch: Versioned and unversioned appends were mixed.
+        ConcurrentStreamWriteError: The stream is not at the version the append needs, or
+            another writer created or changed it first.
+        AnotherStreamWithThisNameButOtherIdExists, VersioningMismatch, DuplicateEventUuid,
+        InvalidEventVersions: As :func:`check_claimable`.
     """
-    expected = versioning.expected_version
     stream = streams(alias, tenant_id, stream_id).first()
-    check_claimable(stream, versioning)
+    check_claimable(alias, tenant_id, stream, claim, events)
     if stream is None:
-        created = create_stream(
-            alias, tenant_id, stream_id, None if versioning is NO_VERSIONING else new_version
-        )
+        created = create_stream(alias, tenant_id, stream_id, claim.new_version)
         if created is not None:
             return created
         stream = streams(alias, tenant_id, stream_id).first()
+        check_claimable(alias, tenant_id, stream, claim, events)
         if stream is None:
-            raise ConcurrentStreamWriteError(None, expected)
-        check_claimable(stream, versioning)
-    changes: dict[str, Any] = {"version": new_version if expected is not None else None}
+            raise ConcurrentStreamWriteError(None, claim.version)
+    changes: dict[str, Any] = {"version": claim.new_version}
     if stream.name is None and stream_id.name is not None:
         changes["name"] = stream.name = stream_id.name
     claimed = (
         streams(alias, tenant_id, stream_id)
         .filter(pk=stream.pk)
-        .filter(Q(version__isnull=True) if expected is None else Q(version=expected))
+        .filter(Q(version__isnull=True) if claim.version is None else Q(version=claim.version))
         .update(**changes)
     )
     if not claimed:
-        raise ConcurrentStreamWriteError(stream.version, expected)
+        raise ConcurrentStreamWriteError(stream.version, claim.version)
     return stream
 
 

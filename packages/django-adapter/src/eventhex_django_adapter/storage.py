@@ -40,6 +40,7 @@ from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import StorageStrategy, Versioning
 
 from eventhex_core_ports.dispatch import ListenerAwareDispatcher
+from eventhex_core_ports.stream_claim import StreamClaim
 from eventhex_core_ports.validation import (
     DEFAULT_MAX_EVENT_BYTES,
     check_event,
@@ -131,16 +132,16 @@ class DjangoStorageStrategy(StorageStrategy):
                 expected version; nothing was written.
             InvalidInput: An identifier or payload breaks the input rules.
         """
-        payloads = check_append(
+        claim, payloads = check_append(
             self._database, self._tenant_id, stream_id, versioning, events, self._max_event_bytes
         )
-        if not events:
+        if claim is None:
             return
         try:
             if connections[self._database].vendor == "postgresql":
-                self._append_on_postgres(stream_id, versioning, events, payloads)
+                self._append_on_postgres(claim, events, payloads)
             else:
-                self._append_on_sqlite(stream_id, versioning, events)
+                self._append_on_sqlite(claim, events)
         except IntegrityError as error:
             duplicate = duplicate_uuid_error(error, self._database, stream_id, events)
             if duplicate is None:
@@ -148,15 +149,11 @@ class DjangoStorageStrategy(StorageStrategy):
             raise duplicate from error
 
     def _append_on_postgres(
-        self,
-        stream_id: StreamId,
-        versioning: Versioning,
-        events: list[RawEvent],
-        payloads: list[tuple[str, str]],
+        self, claim: StreamClaim, events: list[RawEvent], payloads: list[tuple[str, str]]
     ) -> None:
         """Append checked, non-empty ``events`` in one statement, or on the slow path."""
         sql, params = append_statement(
-            stream_id, self._tenant_id, versioning.expected_version, events, payloads, self._outbox
+            claim.stream_id, self._tenant_id, claim.version, events, payloads, self._outbox
         )
         listened = self._listened_to(events)
         connection = connections[self._database]
@@ -164,31 +161,23 @@ class DjangoStorageStrategy(StorageStrategy):
             # One statement is atomic on its own: no BEGIN/COMMIT round trips.
             if not run_append(self._database, sql, params):
                 with transaction.atomic(using=self._database):
-                    self._append_slowly(stream_id, versioning, events)
+                    self._append_slowly(claim, events)
             return
         with transaction.atomic(using=self._database):
             rows = run_append(self._database, sql, params)
             if not rows:
-                self._append_slowly(stream_id, versioning, events)
+                self._append_slowly(claim, events)
             elif listened:
                 self._dispatcher.dispatch(*appended_records(events, rows, self._tenant_id))
 
-    def _append_on_sqlite(
-        self, stream_id: StreamId, versioning: Versioning, events: list[RawEvent]
-    ) -> None:
+    def _append_on_sqlite(self, claim: StreamClaim, events: list[RawEvent]) -> None:
         """Append checked, non-empty ``events`` in one atomic block."""
         with transaction.atomic(using=self._database):
-            claimed = claim_with_returning(
-                self._database, self._tenant_id, stream_id, versioning, events[-1].version
-            )
-            self._append_slowly(stream_id, versioning, events, claimed)
+            claimed = claim_with_returning(self._database, self._tenant_id, claim)
+            self._append_slowly(claim, events, claimed)
 
     def _append_slowly(
-        self,
-        stream_id: StreamId,
-        versioning: Versioning,
-        events: list[RawEvent],
-        claimed: Stream | None = None,
+        self, claim: StreamClaim, events: list[RawEvent], claimed: Stream | None = None
     ) -> None:
         """Claim the stream through its row unless ``claimed``, then insert (in an atomic block).
 
@@ -197,9 +186,7 @@ class DjangoStorageStrategy(StorageStrategy):
         """
         stream = claimed
         if stream is None:
-            stream = claim_stream(
-                self._database, self._tenant_id, stream_id, versioning, events[-1].version
-            )
+            stream = claim_stream(self._database, self._tenant_id, claim.stream_id, claim, events)
         records = insert_event_rows(self._database, self._tenant_id, stream, events)
         if self._outbox is not None:
             self._outbox.put_into_outbox(records)

@@ -3,19 +3,19 @@
 from dataclasses import dataclass, replace
 from typing import Self
 
-from event_sourcery import NO_VERSIONING, StreamId
+from event_sourcery import StreamId
 from event_sourcery.event import Position, RawEvent, RecordedRaw
-from event_sourcery.exceptions import ConcurrentStreamWriteError
+from event_sourcery.exceptions import AnotherStreamWithThisNameButOtherIdExists
 from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import StorageStrategy, Versioning
 
 from eventhex_core_ports.in_memory._store import InMemoryStore, StreamKey, StreamState
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
+from eventhex_core_ports.stream_claim import StreamClaim
 from eventhex_core_ports.validation import (
     DEFAULT_MAX_EVENT_BYTES,
     DuplicateEventUuid,
     check_event,
-    check_event_versions,
     check_events,
     check_stream_id,
     check_tenant_id,
@@ -76,11 +76,19 @@ class InMemoryStorageStrategy(StorageStrategy):
         check_stream_id(stream_id)
         check_events(events, self.max_event_bytes)
         with self.store.transaction():
-            stream = self._stream_for_append(stream_id, versioning)
+            claim = StreamClaim(stream_id, versioning, events)
+            stream = self._stream_for_append(stream_id, claim)
             stored = [event.uuid for event in events if event.uuid in self.store.event_uuids]
             if stored:
                 raise DuplicateEventUuid(stored, stream_id, already_stored=True)
-            check_event_versions(stream_id, versioning, events)
+            found = stream is not None
+            version_error = claim.version_error(found, stream.version if stream else None)
+            if version_error is not None:
+                raise version_error
+            if stream is None:
+                stream = self.store.streams[self._key(stream_id)] = StreamState(
+                    name=stream_id.name, version=None
+                )
             self.store.event_uuids.update(event.uuid for event in events)
             records = []
             for event in events:
@@ -92,26 +100,34 @@ class InMemoryStorageStrategy(StorageStrategy):
                 )
             stream.events.extend(records)
             self.store.log.extend(records)
-            if versioning is not NO_VERSIONING:
-                stream.version = events[-1].version
+            stream.version = claim.new_version
+            if stream.name is None:
+                stream.name = stream_id.name
             if self.outbox is not None:
                 self.outbox.put_into_outbox(records)
             self.dispatcher.dispatch(*records)
 
-    def _stream_for_append(self, stream_id: StreamId, versioning: Versioning) -> StreamState:
+    def _stream_for_append(self, stream_id: StreamId, claim: StreamClaim) -> StreamState | None:
+        """The stream ``claim`` appends to (``None``: not created yet), or the error that stops it.
+
+        Raises:
+            AnotherStreamWithThisNameButOtherIdExists: The stream is missing and its name
+                belongs to another stream of the same tenant and category.
+        """
         key = self._key(stream_id)
         stream = self.store.streams.get(key)
-        if stream is None:
-            initial = None if versioning is NO_VERSIONING else 0
-            stream = StreamState(name=stream_id.name, version=initial)
-            versioning.validate_if_compatible(stream.version)
-            if versioning.expected_version not in (None, 0):
-                raise ConcurrentStreamWriteError(0, versioning.expected_version)
-            self.store.streams[key] = stream
-            return stream
-        versioning.validate_if_compatible(stream.version)
-        if versioning is not NO_VERSIONING and stream.version != versioning.expected_version:
-            raise ConcurrentStreamWriteError(stream.version, versioning.expected_version)
+        if stream is None and stream_id.name is not None:
+            tenant, category, _ = key
+            for (other_tenant, other_category, uuid), other in self.store.streams.items():
+                if (other_tenant, other_category, other.name) == (tenant, category, stream_id.name):
+                    raise AnotherStreamWithThisNameButOtherIdExists(
+                        f"Stream name {stream_id.name!r} already belongs to stream {uuid}, not "
+                        f"{stream_id}. Build the StreamId with the same uuid (or the same "
+                        "StreamId class and name) as the stream that holds the name."
+                    )
+        conflict = claim.conflict(stream is not None, stream.version if stream else None)
+        if conflict is not None:
+            raise conflict
         return stream
 
     def save_snapshot(self, snapshot: RawEvent) -> None:

@@ -6,11 +6,13 @@ Part of :class:`~eventhex_core_ports.testing.StorageContract`, which provides th
 
 import dataclasses
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from event_sourcery import NO_VERSIONING, StreamId
 from event_sourcery.event import WrappedEvent
 from event_sourcery.exceptions import (
+    AnotherStreamWithThisNameButOtherIdExists,
     ConcurrentStreamWriteError,
     NoExpectedVersionGivenOnVersionedStream,
 )
@@ -45,9 +47,98 @@ BAD_FIRST_APPENDS = {
 class EventVersionsContract:
     """An append with ``expected_version=N`` carries versions N+1, N+2, ...; NO_VERSIONING none.
 
-    Anything else raises ``InvalidEventVersions`` and writes nothing, on every adapter, after
-    the versioning and stored-uuid checks.
+    With the default ``expected_version=0`` nothing is expected of the stream's version, but the
+    events' versions must continue it: versions another writer took raise
+    ``ConcurrentStreamWriteError``. Anything else raises ``InvalidEventVersions`` and writes
+    nothing, on every adapter, after the versioning and stored-uuid checks.
     """
+
+    def test_default_expected_version_appends_versions_that_continue_the_stream(
+        self, backend: ContainerBackend[Any]
+    ) -> None:
+        store = backend.event_store
+        stream = new_stream()
+        store.append(*_wrapped(1, 2), stream_id=stream)
+
+        store.append(*_wrapped(3), stream_id=stream)
+        store.append(*_wrapped(4, 5), stream_id=stream)
+
+        assert _versions(backend, stream) == [1, 2, 3, 4, 5]
+        store.append(ContractItemAdded(item="v6"), stream_id=stream, expected_version=5)
+        assert _versions(backend, stream) == [1, 2, 3, 4, 5, 6]
+
+    @pytest.mark.parametrize("versions", [(1,), (2,), (2, 3), (1, 2, 3)])
+    def test_default_expected_version_on_a_taken_version_is_a_concurrent_write(
+        self, backend: ContainerBackend[Any], versions: tuple[int, ...]
+    ) -> None:
+        store = backend.event_store
+        stream = new_stream(named=True)
+        store.append(*_wrapped(1, 2), stream_id=stream)
+        position = store.position
+
+        with pytest.raises(ConcurrentStreamWriteError) as raised:
+            store.append(*_wrapped(*versions), stream_id=stream)
+
+        assert raised.value.args == (2, versions[0] - 1)
+        with pytest.raises(ConcurrentStreamWriteError):  # a plain event is numbered 1
+            store.append(ContractItemAdded(item="again"), stream_id=stream)
+        assert _versions(backend, stream) == [1, 2]
+        assert store.position == position
+
+    def test_default_expected_version_with_a_gap_is_invalid(
+        self, backend: ContainerBackend[Any]
+    ) -> None:
+        store = backend.event_store
+        stream, fresh = new_stream(), new_stream()
+        store.append(*_wrapped(1, 2), stream_id=stream)
+
+        with pytest.raises(InvalidEventVersions) as raised:
+            store.append(*_wrapped(4, 5), stream_id=stream)
+        with pytest.raises(InvalidEventVersions) as on_new_stream:
+            store.append(*_wrapped(3), stream_id=fresh)
+
+        error = raised.value
+        assert (error.expected_version, error.stream_version) == (0, 2)
+        assert (error.versions, error.required) == ((4, 5), (3, 4))
+        assert "without an expected version (expected_version=0)" in str(error)
+        assert "wrote nothing" in str(error)
+        assert (on_new_stream.value.stream_version, on_new_stream.value.required) == (0, (1,))
+        assert _versions(backend, stream) == [1, 2]
+        assert list(store.load_stream(fresh)) == []
+        store.append(*_wrapped(1), stream_id=fresh)
+        assert _versions(backend, fresh) == [1]
+
+    def test_default_expected_version_continues_from_a_snapshot(
+        self, backend: ContainerBackend[Any]
+    ) -> None:
+        store = backend.event_store
+        stream = new_stream()
+        store.save_snapshot(stream, WrappedEvent.wrap(ContractSnapshot(items=[]), version=3))
+
+        with pytest.raises(ConcurrentStreamWriteError):
+            store.append(*_wrapped(3), stream_id=stream)
+        store.append(*_wrapped(4), stream_id=stream)
+
+        assert _versions(backend, stream) == [3, 4]
+
+    def test_a_stream_name_held_by_another_stream_id_is_refused(
+        self, backend: ContainerBackend[Any]
+    ) -> None:
+        class OtherNamespaceStreamId(StreamId):
+            NAMESPACE = uuid4()
+
+        store = backend.event_store
+        stream = new_stream(named=True)
+        store.append(ContractItemAdded(item="first"), stream_id=stream)
+        impostor = OtherNamespaceStreamId(name=stream.name)
+        assert impostor != stream
+
+        with pytest.raises(AnotherStreamWithThisNameButOtherIdExists) as raised:
+            store.append(ContractItemAdded(item="second"), stream_id=impostor)
+
+        assert str(stream.name) in str(raised.value)
+        assert list(store.load_stream(impostor)) == []
+        assert _versions(backend, stream) == [1]
 
     def test_event_version_already_in_the_stream_is_rejected(
         self, backend: ContainerBackend[Any]
@@ -151,8 +242,8 @@ class EventVersionsContract:
 
         with pytest.raises(ConcurrentStreamWriteError):  # the stream is at 2, not 1
             store.append(*_wrapped(7), stream_id=stream, expected_version=1)
-        with pytest.raises(ConcurrentStreamWriteError):  # not new, and the versions are wrong
-            store.append(*_wrapped(5), stream_id=stream)
+        with pytest.raises(ConcurrentStreamWriteError):  # version 2 is taken
+            store.append(*_wrapped(2, 3), stream_id=stream)
         with pytest.raises(ConcurrentStreamWriteError):  # missing, and 1 does not follow 5
             store.append(*_wrapped(1), stream_id=new_stream(), expected_version=5)
         with pytest.raises(NoExpectedVersionGivenOnVersionedStream):
@@ -161,6 +252,8 @@ class EventVersionsContract:
             store.append(
                 dataclasses.replace(stored, version=9), stream_id=stream, expected_version=2
             )
+        with pytest.raises(DuplicateEventUuid):  # and a gap after version 2
+            store.append(dataclasses.replace(stored, version=9), stream_id=stream)
 
         assert _versions(backend, stream) == [1, 2]
 

@@ -422,3 +422,24 @@ class ConcurrentWritersContract:
         assert outcomes.count("ok") == 1
         assert outcomes.count("conflict") == 7
         assert len(backend.event_store.load_stream(stream)) == 1
+
+    def test_concurrent_continuations_without_expected_version_let_exactly_one_win(
+        self, backend: ContainerBackend[Any]
+    ) -> None:
+        stream = new_stream(named=True)
+        backend.event_store.append(ContractItemAdded(item="first"), stream_id=stream)
+
+        def write(n: int) -> str:
+            event = WrappedEvent.wrap(ContractItemAdded(item=str(n)), version=2)
+            try:
+                backend.event_store.append(event, stream_id=stream)
+            except ConcurrentStreamWriteError:
+                return "conflict"
+            return "ok"
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            outcomes = list(pool.map(write, range(8)))
+
+        assert outcomes.count("ok") == 1
+        assert outcomes.count("conflict") == 7
+        assert [e.version for e in backend.event_store.load_stream(stream)] == [1, 2]
