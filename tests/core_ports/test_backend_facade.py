@@ -12,15 +12,28 @@ from event_sourcery.event import ContextComponent, EventRegistry, Serde
 from event_sourcery.exceptions import ConflictingContextComponent, NoProviderConfigured
 from event_sourcery.interfaces import StorageStrategy
 
-from eventhex_core_ports import BackendNotConfigured, InMemoryBackend, InMemoryConfig
+from eventhex_core_ports import BackendNotConfigured, CoreContainer, InMemoryBackend, InMemoryConfig
 from eventhex_core_ports.in_memory import InMemoryKeyStorage, InMemoryStorageStrategy
 from eventhex_core_ports.testing.events import ContractItemAdded
 
 
-def test_unconfigured_backend_says_how_to_configure() -> None:
-    backend = InMemoryBackend()
-    with pytest.raises(BackendNotConfigured, match=r"call \.configure\(InMemoryConfig"):
-        backend.with_outbox().outbox.run(print)
+def test_unconfigured_backend_works_with_the_defaults_like_upstreams() -> None:
+    backend = InMemoryBackend().with_outbox()
+    stream = StreamId()
+
+    backend.event_store.append(ContractItemAdded(item="a"), stream_id=stream)
+
+    assert backend[InMemoryConfig] == InMemoryConfig()
+    assert [e.version for e in backend.event_store.load_stream(stream)] == [1]
+    published: list[object] = []
+    backend.outbox.run(published.append)
+    assert len(published) == 1
+
+
+def test_a_core_without_an_adapter_says_what_is_missing() -> None:
+    core = CoreContainer()
+    with pytest.raises(BackendNotConfigured, match="No storage adapter is wired"):
+        core.event_store()
     assert issubclass(BackendNotConfigured, NoProviderConfigured)
 
 

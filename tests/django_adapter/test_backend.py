@@ -9,11 +9,10 @@ import pytest
 from dependency_injector import providers
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
-from event_sourcery.exceptions import NoProviderConfigured
 from event_sourcery.interfaces import OutboxStorageStrategy, StorageStrategy, Versioning
+from event_sourcery.subscription import SubscriptionBuilder
 from pydantic import ValidationError
 
-from eventhex_core_ports.errors import BackendNotConfigured
 from eventhex_core_ports.testing.events import ContractItemAdded
 from eventhex_django_adapter import DjangoBackend, DjangoConfig
 from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
@@ -21,13 +20,16 @@ from eventhex_django_adapter.storage import DjangoStorageStrategy
 from eventhex_django_adapter.subscription import DjangoSubscriptionStrategy
 
 
-def test_unconfigured_backend_says_to_call_configure() -> None:
+@pytest.mark.django_db(databases=["default"])
+def test_unconfigured_backend_works_with_the_defaults_like_upstreams() -> None:
     backend = DjangoBackend()
+    stream = StreamId()
 
-    with pytest.raises(BackendNotConfigured, match=r"call \.configure\(DjangoConfig\(\.\.\.\)\)"):
-        _ = backend.event_store
-    with pytest.raises(NoProviderConfigured, match="configure"):
-        _ = backend.subscriber
+    backend.event_store.append(ContractItemAdded(item="a"), stream_id=stream)
+
+    assert backend[DjangoConfig] == DjangoConfig()
+    assert [e.version for e in backend.event_store.load_stream(stream)] == [1]
+    assert isinstance(backend.subscriber, SubscriptionBuilder)
 
 
 def test_configure_without_argument_uses_the_defaults() -> None:

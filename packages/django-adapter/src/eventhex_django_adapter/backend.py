@@ -22,7 +22,8 @@ class DjangoBackend(ContainerBackend[DjangoContainer]):
         backend = DjangoBackend().configure(DjangoConfig(outbox_attempts=3))
         backend.event_store.append(event, stream_id=StreamId(name="order-1", category="order"))
 
-    Using it before ``configure`` raises ``BackendNotConfigured``.
+    Like event_sourcery's own backends, one that was never configured works with the defaults
+    (``DjangoConfig()``), so code and tests written for ``event_sourcery_django`` need no change.
     """
 
     container_class = DjangoContainer

@@ -13,7 +13,7 @@ from dependency_injector import containers, providers
 from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import OutboxFiltererStrategy
 
-from eventhex_core_ports.container import CoreContainer, not_configured
+from eventhex_core_ports.container import CoreContainer
 from eventhex_django_adapter.config import DjangoConfig
 
 if TYPE_CHECKING:
@@ -22,11 +22,6 @@ if TYPE_CHECKING:
     from eventhex_django_adapter.subscription import DjangoSubscriptionStrategy
 
 __all__ = ["DjangoContainer"]
-
-NOT_CONFIGURED = (
-    "This DjangoBackend is not configured: call .configure(DjangoConfig(...)) on it "
-    "(or .configure() for the defaults) before using it."
-)
 
 
 def _storage(
@@ -60,7 +55,7 @@ class DjangoContainer(containers.DeclarativeContainer):
 
     Providers:
         core: The composed ``CoreContainer``.
-        config: The ``DjangoConfig``; raises ``BackendNotConfigured`` until configured.
+        config: The ``DjangoConfig``; ``DjangoConfig()`` until ``configure`` sets another.
         outbox_strategy: The outbox written by appends; ``None`` until ``with_outbox``.
         django_outbox: The Django outbox strategy that ``with_outbox`` installs.
         storage: The storage strategy (the core scopes it per tenant).
@@ -68,7 +63,7 @@ class DjangoContainer(containers.DeclarativeContainer):
     """
 
     core: Any = providers.Container(CoreContainer)
-    config: Any = not_configured(NOT_CONFIGURED)
+    config: Any = providers.Object(DjangoConfig())
     django_outbox: Any = providers.Factory(_outbox, core.outbox_filterer, config)
     outbox_strategy: Any = providers.Object(None)
     storage: Any = providers.Factory(_storage, core.dispatcher, outbox_strategy, config)

@@ -8,7 +8,7 @@ from event_sourcery.outbox import no_filter
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
 from eventhex_core_ports.backend import ContainerBackend
-from eventhex_core_ports.container import CoreContainer, not_configured
+from eventhex_core_ports.container import CoreContainer
 from eventhex_core_ports.in_memory._store import InMemoryStore
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
 from eventhex_core_ports.in_memory.storage import InMemoryStorageStrategy
@@ -34,9 +34,7 @@ class InMemoryContainer(containers.DeclarativeContainer):
     """Composition root of the in-memory adapter."""
 
     core = providers.Container(CoreContainer)
-    config = not_configured(
-        "InMemoryBackend is not configured: call .configure(InMemoryConfig(...)) first"
-    )
+    config: providers.Provider[InMemoryConfig] = providers.Object(InMemoryConfig())
     store = providers.Singleton(InMemoryStore)
     outbox_strategy: providers.Provider[InMemoryOutboxStorageStrategy | None] = providers.Object(
         None
