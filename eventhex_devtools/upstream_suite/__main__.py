@@ -49,8 +49,9 @@ def upstream_tree() -> Path:
     return tree
 
 
-def run_suite(tree: Path, env: dict[str, str], extra: list[str]) -> int:
-    """Run the suite's event-store tests once; the pytest exit code."""
+def run_suite(tree: Path, env: dict[str, str], backend: str, paths: list[str]) -> int:
+    """Run the suite's tests under ``paths`` with one backend selected; the pytest exit code."""
+    others = sorted({"django", "in_memory", "kurrentdb", "sqlalchemy"} - {backend})
     command = [
         sys.executable,
         "-m",
@@ -58,42 +59,55 @@ def run_suite(tree: Path, env: dict[str, str], extra: list[str]) -> int:
         "-p",
         "eventhex_devtools.upstream_suite.plugin",
         "--ds=eventhex_devtools.upstream_suite.settings",
-        "--backends=django",
+        f"--backends={backend}",
         "--deselect",
         DESELECTED,
-        "-p",
-        "no:cacheprovider",
         # The other backends' parametrizations: deselected rather than skipped one by one.
         "-k",
-        "not kurrentdb and not in_memory and not sqlalchemy",
+        " and ".join(f"not {name}" for name in others),
+        "-p",
+        "no:cacheprovider",
         "-q",
         "-rfEs",
-        "tests/event_store",
-        *extra,
+        *paths,
     ]
     return subprocess.run(command, cwd=tree, env=env, check=False).returncode
+
+
+RUNS = [
+    # (title, --backends, environment, test paths). The event-sourcing tests use the suite's
+    # unparametrized in-memory backend, so they run in the in-memory run only.
+    ("Django backend on PostgreSQL, USE_TZ = False", "django", {"EVENTHEX_UPSTREAM_USE_TZ": "0"}),
+    ("Django backend on PostgreSQL, USE_TZ = True", "django", {"EVENTHEX_UPSTREAM_USE_TZ": "1"}),
+    ("in-memory backend", "in_memory", {"EVENTHEX_UPSTREAM_IN_MEMORY": "1"}),
+]
+PATHS = {
+    "django": ["tests/event_store"],
+    "in_memory": ["tests/event_store", "tests/event_sourcing"],
+}
 
 
 def main(extra: list[str]) -> int:
     tree = upstream_tree()
     failed = []
     with ThrowawayPostgres(prefix="eventhex-upstream-") as server:
-        for use_tz in ("0", "1"):
-            print(f"\n==> python-event-sourcery {VERSION} suite on eventhex, USE_TZ={use_tz}")
+        for title, backend, settings in RUNS:
+            print(f"\n==> python-event-sourcery {VERSION} suite on eventhex: {title}", flush=True)
             env = dict(
                 os.environ,
                 PYTHONPATH=os.pathsep.join(
                     filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])
                 ),
-                EVENTHEX_UPSTREAM_USE_TZ=use_tz,
                 EVENTHEX_UPSTREAM_PG_HOST=server.host,
                 EVENTHEX_UPSTREAM_PG_PORT=str(server.port),
                 EVENTHEX_UPSTREAM_PG_USER=server.user,
+                **settings,
             )
-            if run_suite(tree, env, extra) != 0:
-                failed.append(use_tz)
+            paths = [*PATHS[backend], *extra]
+            if run_suite(tree, env, backend, paths) != 0:
+                failed.append(title)
     if failed:
-        print(f"upstream suite failed with USE_TZ={', '.join(failed)}", file=sys.stderr)
+        print(f"upstream suite failed: {'; '.join(failed)}", file=sys.stderr)
         return 1
     return 0
 
