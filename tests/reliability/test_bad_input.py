@@ -18,6 +18,8 @@ from pydantic_core import PydanticSerializationError
 
 from eventhex_core_ports import ContainerBackend
 from eventhex_core_ports.validation import (
+    MAX_JSON_DEPTH,
+    AppendTooLarge,
     EventTooLarge,
     ExplainingEventRegistry,
     InvalidEventData,
@@ -259,6 +261,82 @@ def test_the_payload_limit_is_exact_and_a_rejected_append_writes_nothing(
     )
     assert issubclass(EventTooLarge, InvalidInput)
     assert issubclass(InvalidInput, ValueError)
+
+
+def test_the_append_limits_are_exact_and_a_rejected_append_writes_nothing(
+    make_backend: Backends, reliability: ReliabilityReport
+) -> None:
+    # Each event is {"value":"x…x"} plus {}: 100 characters make 114 bytes.
+    backend = make_backend(max_append_bytes=3 * 114, max_append_events=4).with_outbox()
+    storage = backend[StorageStrategy]
+    stream = StreamId(name="append-limits")
+
+    def events(count: int) -> list[Any]:
+        return [raw_event(stream, {"value": "x" * 100}) for _ in range(count)]
+
+    storage.insert_events(stream, NO_VERSIONING, events(3))
+    _rejects(
+        reliability,
+        backend,
+        "size limit: over max_append_bytes",
+        lambda: storage.insert_events(stream, NO_VERSIONING, events(4)),
+        AppendTooLarge,
+        "more than 342 bytes",
+        "max_append_bytes",
+        "smaller appends",
+    )
+    _rejects(
+        reliability,
+        backend,
+        "size limit: over max_append_events",
+        lambda: storage.insert_events(
+            stream, NO_VERSIONING, [raw_event(stream, {}) for _ in range(5)]
+        ),
+        AppendTooLarge,
+        "carries 5 events; the limit is 4 (max_append_events)",
+    )
+    assert issubclass(AppendTooLarge, InvalidInput)
+
+
+def _nested(depth: int) -> list[Any]:
+    """A list nested ``depth`` levels deep (the outer list is level 1)."""
+    outer: list[Any] = []
+    inner = outer
+    for _ in range(depth - 1):
+        inner.append([])
+        inner = inner[0]
+    return outer
+
+
+def test_deep_nesting_is_rejected_without_recursion(
+    make_backend: Backends, reliability: ReliabilityReport
+) -> None:
+    backend = make_backend().with_outbox()
+    storage = backend[StorageStrategy]
+    stream = StreamId(name="nested")
+    # data is level 1, so a list under "value" may be MAX_JSON_DEPTH - 1 levels deep.
+    storage.insert_events(
+        stream, NO_VERSIONING, [raw_event(stream, {"value": _nested(MAX_JSON_DEPTH - 1)})]
+    )
+    for depth in (MAX_JSON_DEPTH, 1_000, 100_000):
+        _rejects(
+            reliability,
+            backend,
+            f"event data: nested {depth} levels",
+            lambda depth=depth: storage.insert_events(  # type: ignore[misc]
+                stream, NO_VERSIONING, [raw_event(stream, {"value": _nested(depth)})]
+            ),
+            InvalidEventData,
+            f"nested {MAX_JSON_DEPTH + 1} levels deep; the limit is {MAX_JSON_DEPTH}",
+        )
+    _rejects(
+        reliability,
+        backend,
+        "event data: pydantic event nested 300 levels",
+        lambda: backend.event_store.append(Payload(value=_nested(300)), stream_id=stream),
+        InvalidEventData,
+        "nesting",
+    )
 
 
 class Vanishing(Event):

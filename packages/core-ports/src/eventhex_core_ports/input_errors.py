@@ -15,6 +15,7 @@ from event_sourcery import StreamId
 from event_sourcery.exceptions import EventStoreException, IllegalCategoryName, IllegalTenantId
 
 __all__ = [
+    "AppendTooLarge",
     "DuplicateEventUuid",
     "EventTooLarge",
     "InvalidEventData",
@@ -53,6 +54,10 @@ class InvalidEventData(InvalidInput):
 
 class EventTooLarge(InvalidEventData):
     """An event's encoded data and context exceed the configured ``max_event_bytes``."""
+
+
+class AppendTooLarge(InvalidInput):
+    """One append carries more events, or more bytes in all, than the configured limits."""
 
 
 class DuplicateEventUuid(InvalidInput):

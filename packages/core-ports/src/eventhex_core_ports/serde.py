@@ -18,7 +18,10 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from event_sourcery import StreamId
 from event_sourcery.event import Context, RawEvent, Serde, WrappedEvent
+
+from eventhex_core_ports.input_errors import InvalidEventData
 
 __all__ = ["FastSerde", "FreshJson"]
 
@@ -99,6 +102,24 @@ class FastSerde(Serde):
         encryption: Decrypts (or masks, once a key is shredded) encrypted fields on reads and
             encrypts them on writes.
     """
+
+    def serialize(self, event: WrappedEvent[Any], stream_id: StreamId) -> RawEvent:
+        """The ``RawEvent`` of ``event``, as ``Serde`` builds it.
+
+        Raises:
+            InvalidEventData: pydantic cannot serialise the event because it nests too deeply
+                (pydantic raises a plain ``ValueError`` there); nothing was written.
+        """
+        try:
+            return super().serialize(event, stream_id)
+        except ValueError as error:
+            if "depth" not in str(error):
+                raise
+            raise InvalidEventData(
+                f"Event {type(event.event).__name__} ({event.uuid}) cannot be stored: {error} "
+                "(pydantic's limit on nesting). Give the event flatter fields: payloads may "
+                "nest arrays and objects at most MAX_JSON_DEPTH (100) levels deep."
+            ) from error
 
     def deserialize(self, event: RawEvent) -> WrappedEvent[Any]:
         """The ``WrappedEvent`` stored in ``event``, equal to what ``Serde`` returns."""

@@ -16,7 +16,10 @@ parameters.
 Payloads (an event's ``data`` and ``context``, and a snapshot's) must be plain JSON: objects
 with string keys, arrays, strings, finite numbers, booleans and ``null``; strings follow the same
 NUL and surrogate rule (PostgreSQL's ``jsonb`` rejects both). Their encoded size, compact UTF-8
-JSON of ``data`` plus that of ``context``, must not exceed the adapter's ``max_event_bytes``.
+JSON of ``data`` plus that of ``context``, must not exceed the adapter's ``max_event_bytes``,
+and they may nest arrays and objects at most :data:`MAX_JSON_DEPTH` levels deep (checked without
+recursion, so a hostile payload cannot exhaust the stack). One append may carry at most
+``max_append_events`` events and ``max_append_bytes`` of payload in all (:class:`AppendTooLarge`).
 
 Event uuids identify events across the whole store: no two events of one append may share a
 uuid (checked here, before any statement), and no appended event may carry the uuid of an event
@@ -52,6 +55,7 @@ from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
 
 from eventhex_core_ports.input_errors import (
+    AppendTooLarge,
     DuplicateEventUuid,
     EventTooLarge,
     InvalidEventData,
@@ -71,8 +75,12 @@ from eventhex_core_ports.input_errors import _rebuild_versions as _rebuild_versi
 from eventhex_core_ports.registry import ExplainingEventRegistry, UnknownEventName
 
 __all__ = [
+    "DEFAULT_MAX_APPEND_BYTES",
+    "DEFAULT_MAX_APPEND_EVENTS",
     "DEFAULT_MAX_EVENT_BYTES",
     "MAX_IDENTIFIER_LENGTH",
+    "MAX_JSON_DEPTH",
+    "AppendTooLarge",
     "DuplicateEventUuid",
     "EventTooLarge",
     "ExplainingEventRegistry",
@@ -97,6 +105,17 @@ MAX_IDENTIFIER_LENGTH = 255
 
 DEFAULT_MAX_EVENT_BYTES = 1024 * 1024
 """The default payload limit: 1 MiB of JSON per event (data plus context)."""
+
+DEFAULT_MAX_APPEND_BYTES = 64 * 1024 * 1024
+"""The default limit on one append's payloads: 64 MiB of JSON in all.
+
+PostgreSQL cannot send more than 256 MiB in one JSON value, and an append is one statement."""
+
+DEFAULT_MAX_APPEND_EVENTS = 10_000
+"""The default limit on the number of events in one append."""
+
+MAX_JSON_DEPTH = 100
+"""The deepest nesting of arrays and objects a payload may have (the payload itself is level 1)."""
 
 
 def _text_problem(value: str) -> str | None:
@@ -157,33 +176,60 @@ def check_stream_id(stream_id: StreamId) -> None:
             )
 
 
-def _json_problem(value: Any, path: str) -> str | None:
-    kind = type(value)
-    if value is None or kind is bool or kind is int:
-        return None
-    if kind is float:
-        return None if math.isfinite(value) else f"{path} is {value!r}, which JSON cannot hold"
-    if isinstance(value, str):
-        problem = _text_problem(value)
-        return f"{path} {problem}" if problem else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"{path} has the key {key!r}, which is not a string"
-            problem = _text_problem(key)
+def _json_problem(value: Any, label: str) -> str | None:
+    """What makes ``value`` not plain JSON, or ``None``; checked without recursion.
+
+    Containers are walked depth first with an explicit stack, so a deeply nested payload costs
+    no Python stack and the first problem in document order is reported. Each stack entry keeps
+    its parent and its key, and the problem's path is spelled out only when there is one.
+    """
+    stack: list[tuple[Any, int, Any, int]] = [(value, -1, None, 1)]  # value, parent, key, depth
+    trail: list[tuple[int, Any]] = []  # (parent, key) of every container entered, for paths
+    while stack:
+        item, parent, key, depth = stack.pop()
+        kind = type(item)
+        if item is None or kind is bool or kind is int:
+            continue
+        if kind is float:
+            if not math.isfinite(item):
+                return f"{_path(label, trail, parent, key)} is {item!r}, which JSON cannot hold"
+            continue
+        if isinstance(item, str):
+            problem = _text_problem(item)
             if problem:
-                return f"{path} has a key that {problem}"
-            problem = _json_problem(item, f"{path}[{key!r}]")
-            if problem:
-                return problem
-        return None
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            problem = _json_problem(item, f"{path}[{index}]")
-            if problem:
-                return problem
-        return None
-    return f"{path} is a {kind.__name__}, which is not a JSON value"
+                return f"{_path(label, trail, parent, key)} {problem}"
+            continue
+        if not isinstance(item, dict | list):
+            path = _path(label, trail, parent, key)
+            return f"{path} is a {kind.__name__}, which is not a JSON value"
+        if depth > MAX_JSON_DEPTH:
+            return (
+                f"{_path(label, trail, parent, key)} is nested {depth} levels deep; the limit is "
+                f"{MAX_JSON_DEPTH}"
+            )
+        trail.append((parent, key))
+        here = len(trail) - 1
+        if isinstance(item, dict):
+            for child_key in item:
+                if not isinstance(child_key, str):
+                    path = _path(label, trail, parent, key)
+                    return f"{path} has the key {child_key!r}, which is not a string"
+                problem = _text_problem(child_key)
+                if problem:
+                    return f"{_path(label, trail, parent, key)} has a key that {problem}"
+            stack.extend((child, here, k, depth + 1) for k, child in reversed(item.items()))
+        else:
+            stack.extend((item[i], here, i, depth + 1) for i in range(len(item) - 1, -1, -1))
+    return None
+
+
+def _path(label: str, trail: list[tuple[int, Any]], parent: int, key: Any) -> str:
+    """``label[k1][k2]...`` for the value at ``key`` under container ``parent`` of ``trail``."""
+    keys = []
+    while parent >= 0:
+        keys.append(key)
+        parent, key = trail[parent]
+    return label + "".join(f"[{k!r}]" for k in reversed(keys))
 
 
 def _compact_json(value: Any) -> str:
@@ -207,6 +253,12 @@ def encode_checked_event(event: RawEvent, max_event_bytes: int) -> tuple[str, st
     The size check has to encode the payload anyway; adapters that send JSON text to their
     database reuse the result instead of encoding it a second time.
     """
+    data, context, _ = _encode_checked(event, max_event_bytes)
+    return data, context
+
+
+def _encode_checked(event: RawEvent, max_event_bytes: int) -> tuple[str, str, int]:
+    """:func:`encode_checked_event`, and the payload's size in bytes."""
     problem = _identifier_problem(event.name, empty_allowed=False)
     if problem:
         raise InvalidEventName(
@@ -220,7 +272,8 @@ def encode_checked_event(event: RawEvent, max_event_bytes: int) -> tuple[str, st
             raise InvalidEventData(
                 f"Event {event.name!r} ({event.uuid}) cannot be stored: {problem}. Give the "
                 "event fields that serialise to plain JSON (strings without NUL characters, "
-                "finite numbers, lists, objects with string keys)."
+                f"finite numbers, lists, objects with string keys, nested at most {MAX_JSON_DEPTH} "
+                "levels deep)."
             )
     data, context = _compact_json(event.data), _compact_json(event.context)
     size = len(data.encode("utf-8")) + len(context.encode("utf-8"))
@@ -230,7 +283,7 @@ def encode_checked_event(event: RawEvent, max_event_bytes: int) -> tuple[str, st
             f"{max_event_bytes} (max_event_bytes). Store large content elsewhere and keep a "
             "reference in the event, or raise max_event_bytes in the backend's config."
         )
-    return data, context
+    return data, context, size
 
 
 def check_unique_uuids(events: Sequence[RawEvent]) -> None:
@@ -250,15 +303,42 @@ def check_unique_uuids(events: Sequence[RawEvent]) -> None:
     raise DuplicateEventUuid(repeated, events[0].stream_id, already_stored=False)
 
 
-def check_events(events: Sequence[RawEvent], max_event_bytes: int) -> list[tuple[str, str]]:
+def check_events(
+    events: Sequence[RawEvent],
+    max_event_bytes: int,
+    max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES,
+    max_append_events: int = DEFAULT_MAX_APPEND_EVENTS,
+) -> list[tuple[str, str]]:
     """Check every event of an append before anything is written.
 
     Raises:
+        AppendTooLarge: The append has more than ``max_append_events`` events, or their
+            payloads encode to more than ``max_append_bytes`` in all (found before the rest is
+            encoded).
         DuplicateEventUuid: Two events of the append share a uuid.
         InvalidInput: An event breaks another rule (see :func:`check_event`).
 
     Returns:
         Each event's data and context as compact JSON (see :func:`encode_checked_event`).
     """
+    if len(events) > max_append_events:
+        raise AppendTooLarge(
+            f"One append carries {len(events)} events; the limit is {max_append_events} "
+            "(max_append_events). Append them in several smaller appends, or raise "
+            "max_append_events in the backend's config."
+        )
     check_unique_uuids(events)
-    return [encode_checked_event(event, max_event_bytes) for event in events]
+    payloads = []
+    total = 0
+    for event in events:
+        data, context, size = _encode_checked(event, max_event_bytes)
+        total += size
+        if total > max_append_bytes:
+            raise AppendTooLarge(
+                f"One append of {len(events)} events carries more than {max_append_bytes} "
+                f"bytes of JSON (at least {total}; max_append_bytes). Append them in several "
+                "smaller appends, store large content elsewhere, or raise max_append_bytes "
+                "in the backend's config."
+            )
+        payloads.append((data, context))
+    return payloads

@@ -35,6 +35,8 @@ def check_append(
     versioning: Versioning,
     events: list[RawEvent],
     max_event_bytes: int,
+    max_append_bytes: int,
+    max_append_events: int,
 ) -> tuple[StreamClaim | None, list[tuple[str, str]]]:
     """Check an append of ``events`` before anything is written.
 
@@ -52,7 +54,7 @@ def check_append(
         InvalidInput: An identifier or payload breaks the input rules.
     """
     check_stream_id(stream_id)
-    payloads = check_events(events, max_event_bytes)
+    payloads = check_events(events, max_event_bytes, max_append_bytes, max_append_events)
     claim = StreamClaim(stream_id, versioning, events) if events else None
     if claim is not None and not claim.versions_continue:
         stream = streams(alias, tenant_id, stream_id).first()

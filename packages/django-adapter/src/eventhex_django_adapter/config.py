@@ -4,7 +4,11 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator
 
-from eventhex_core_ports.validation import DEFAULT_MAX_EVENT_BYTES
+from eventhex_core_ports.validation import (
+    DEFAULT_MAX_APPEND_BYTES,
+    DEFAULT_MAX_APPEND_EVENTS,
+    DEFAULT_MAX_EVENT_BYTES,
+)
 
 __all__ = ["DjangoConfig"]
 
@@ -56,6 +60,17 @@ class DjangoConfig(BaseModel):
     of the append is written. Keep big content (files, documents) outside the event store and
     put a reference in the event.
     """
+
+    max_append_bytes: PositiveInt = DEFAULT_MAX_APPEND_BYTES
+    """The most payload one append accepts, all its events together, in bytes (default 64 MiB).
+
+    Measured like ``max_event_bytes``. A larger append raises ``AppendTooLarge`` (a
+    ``ValueError``) before anything is sent to the database, and nothing is written. PostgreSQL
+    cannot take more than 256 MiB of JSON in one append.
+    """
+
+    max_append_events: PositiveInt = DEFAULT_MAX_APPEND_EVENTS
+    """The most events one append accepts (default 10,000); more raise ``AppendTooLarge``."""
 
     subscription_reconnect_timeout: timedelta = Field(default=timedelta(seconds=30))
     """How long a subscription keeps trying to reconnect after its database connection dies.

@@ -30,7 +30,12 @@ def _storage(
     from eventhex_django_adapter.storage import DjangoStorageStrategy
 
     return DjangoStorageStrategy(
-        dispatcher, outbox, database=config.database, max_event_bytes=config.max_event_bytes
+        dispatcher,
+        outbox,
+        database=config.database,
+        max_event_bytes=config.max_event_bytes,
+        max_append_bytes=config.max_append_bytes,
+        max_append_events=config.max_append_events,
     )
 
 

@@ -42,6 +42,8 @@ from event_sourcery.interfaces import StorageStrategy, Versioning
 from eventhex_core_ports.dispatch import ListenerAwareDispatcher
 from eventhex_core_ports.stream_claim import StreamClaim
 from eventhex_core_ports.validation import (
+    DEFAULT_MAX_APPEND_BYTES,
+    DEFAULT_MAX_APPEND_EVENTS,
     DEFAULT_MAX_EVENT_BYTES,
     check_event,
     check_stream_id,
@@ -69,6 +71,8 @@ class DjangoStorageStrategy(StorageStrategy):
         database: The ``settings.DATABASES`` alias holding the tables.
         tenant_id: The tenant whose streams this instance reads and writes.
         max_event_bytes: The largest event (JSON data plus context, in bytes) it accepts.
+        max_append_bytes: The most payload bytes one append accepts, all events together.
+        max_append_events: The most events one append accepts.
 
     Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` before any
     statement runs, so a rejected append, snapshot, read or deletion leaves nothing behind.
@@ -81,9 +85,12 @@ class DjangoStorageStrategy(StorageStrategy):
         database: str = "default",
         tenant_id: TenantId = DEFAULT_TENANT,
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES,
+        max_append_events: int = DEFAULT_MAX_APPEND_EVENTS,
     ) -> None:
         check_tenant_id(tenant_id)
         self._max_event_bytes = max_event_bytes
+        self._append_limits = (max_event_bytes, max_append_bytes, max_append_events)
         self._dispatcher = dispatcher
         self._outbox = outbox
         self._database = database
@@ -130,10 +137,11 @@ class DjangoStorageStrategy(StorageStrategy):
                 stored; nothing was written, and a caller's transaction stays usable.
             InvalidEventVersions: The events' versions do not continue the stream from the
                 expected version; nothing was written.
+            AppendTooLarge: The append has too many events or too many bytes in all.
             InvalidInput: An identifier or payload breaks the input rules.
         """
         claim, payloads = check_append(
-            self._database, self._tenant_id, stream_id, versioning, events, self._max_event_bytes
+            self._database, self._tenant_id, stream_id, versioning, events, *self._append_limits
         )
         if claim is None:
             return

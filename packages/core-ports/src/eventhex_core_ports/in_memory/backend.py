@@ -13,7 +13,11 @@ from eventhex_core_ports.in_memory._store import InMemoryStore
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
 from eventhex_core_ports.in_memory.storage import InMemoryStorageStrategy
 from eventhex_core_ports.in_memory.subscription import InMemorySubscriptionStrategy
-from eventhex_core_ports.validation import DEFAULT_MAX_EVENT_BYTES
+from eventhex_core_ports.validation import (
+    DEFAULT_MAX_APPEND_BYTES,
+    DEFAULT_MAX_APPEND_EVENTS,
+    DEFAULT_MAX_EVENT_BYTES,
+)
 
 __all__ = ["InMemoryBackend", "InMemoryConfig", "InMemoryContainer"]
 
@@ -28,6 +32,12 @@ class InMemoryConfig(BaseModel):
 
     max_event_bytes: PositiveInt = DEFAULT_MAX_EVENT_BYTES
     """The largest event (compact JSON data plus context, in bytes) appends accept."""
+
+    max_append_bytes: PositiveInt = DEFAULT_MAX_APPEND_BYTES
+    """The most payload bytes one append accepts, all its events together."""
+
+    max_append_events: PositiveInt = DEFAULT_MAX_APPEND_EVENTS
+    """The most events one append accepts."""
 
 
 class InMemoryContainer(containers.DeclarativeContainer):
@@ -45,6 +55,8 @@ class InMemoryContainer(containers.DeclarativeContainer):
         dispatcher=core.dispatcher,
         outbox=outbox_strategy,
         max_event_bytes=config.provided.max_event_bytes,
+        max_append_bytes=config.provided.max_append_bytes,
+        max_append_events=config.provided.max_append_events,
     )
     subscription = providers.Factory(InMemorySubscriptionStrategy, store=store)
 

@@ -13,6 +13,8 @@ from eventhex_core_ports.in_memory._store import InMemoryStore, StreamKey, Strea
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
 from eventhex_core_ports.stream_claim import StreamClaim
 from eventhex_core_ports.validation import (
+    DEFAULT_MAX_APPEND_BYTES,
+    DEFAULT_MAX_APPEND_EVENTS,
     DEFAULT_MAX_EVENT_BYTES,
     DuplicateEventUuid,
     check_event,
@@ -40,6 +42,8 @@ class InMemoryStorageStrategy(StorageStrategy):
     outbox: InMemoryOutboxStorageStrategy | None = None
     tenant_id: str = ""
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES
+    max_append_events: int = DEFAULT_MAX_APPEND_EVENTS
 
     def __post_init__(self) -> None:
         check_tenant_id(self.tenant_id)
@@ -74,7 +78,7 @@ class InMemoryStorageStrategy(StorageStrategy):
         self, stream_id: StreamId, versioning: Versioning, events: list[RawEvent]
     ) -> None:
         check_stream_id(stream_id)
-        check_events(events, self.max_event_bytes)
+        check_events(events, self.max_event_bytes, self.max_append_bytes, self.max_append_events)
         with self.store.transaction():
             claim = StreamClaim(stream_id, versioning, events)
             stream = self._stream_for_append(stream_id, claim)
