@@ -33,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import psycopg
+from eventhex_devtools.brokers import redis_server
 
 from benchmarks._postgres import RunningPostgres
 
@@ -119,7 +120,7 @@ class Redis:
         self.workdir = Path(tempfile.mkdtemp(prefix="eventhex-bench-redis-"))
         self.port = _free_port()
         self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [str(redis_server()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip

@@ -1,8 +1,10 @@
 """Real brokers started by the test session: Redis, RabbitMQ, NATS JetStream.
 
-Each runs from its Debian binary, on free loopback ports, with its data in a temporary
-directory, in its own process group so that stopping it stops all it started. A server that does
-not come up raises with its log, which fails the tests that need it.
+Each runs from the binary that ``eventhex_devtools.brokers`` finds (Redis and NATS from Python
+packages of the test environment; RabbitMQ from Debian, installed on first use when the session
+runs as root), on free loopback ports, with its data in a temporary directory, in its own process
+group so that stopping it stops all it started. A server that is missing or does not come up
+raises (with its log), which fails the tests that need it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from eventhex_devtools import brokers
 
 
 def free_port() -> int:
@@ -56,9 +60,6 @@ class Server:
         return dict(os.environ)
 
     def start(self) -> None:
-        executable = self.command()[0]
-        if shutil.which(executable) is None:
-            raise RuntimeError(f"{executable} is not installed (apt-get install {self.name})")
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 self.command(),
@@ -98,8 +99,8 @@ class RedisServer(Server):
     def command(self) -> list[str]:
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else []
         return [
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--dir", str(self.workdir), *persistence,
+            str(brokers.redis_server()), "--port", str(self.port), "--bind", "127.0.0.1",
+            "--save", "", "--dir", str(self.workdir), *persistence,
         ]  # fmt: skip
 
     @property
@@ -122,7 +123,8 @@ class NatsServer(Server):
 
     def command(self) -> list[str]:
         store = self.workdir / "jetstream"
-        command = ["nats-server", "-js", "-a", "127.0.0.1", "-p", str(self.port), "-sd", str(store)]
+        command = [str(brokers.nats_server()), "-js", "-a", "127.0.0.1", "-p", str(self.port)]
+        command += ["-sd", str(store)]
         if self.ping_interval is not None:
             config = self.workdir / "nats.conf"
             config.write_text(f'ping_interval: "{self.ping_interval}"\nping_max: 1\n')
@@ -147,7 +149,7 @@ class RabbitServer(Server):
         self.epmd: subprocess.Popen[bytes] | None = None
 
     def command(self) -> list[str]:
-        return ["/usr/lib/rabbitmq/bin/rabbitmq-server"]
+        return [str(brokers.rabbitmq().server)]
 
     def environment(self) -> dict[str, str]:
         work = str(self.workdir)
@@ -168,11 +170,9 @@ class RabbitServer(Server):
         }
 
     def start(self) -> None:
-        if shutil.which("epmd") is None or not Path(self.command()[0]).exists():
-            raise RuntimeError("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
         if self.epmd is None:
             self.epmd = subprocess.Popen(
-                ["epmd", "-port", str(self.epmd_port)],
+                [str(brokers.rabbitmq().epmd), "-port", str(self.epmd_port)],
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
                 start_new_session=True,
