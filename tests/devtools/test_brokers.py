@@ -5,23 +5,20 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from eventhex_devtools import brokers
 from eventhex_devtools.brokers import NotInstalled, _packaged_or_on_path
 
 
 @pytest.mark.parametrize("lookup", [brokers.redis_server, brokers.nats_server])
-def test_the_test_environment_brings_its_own_server(lookup: object) -> None:
+def test_the_test_environment_brings_its_own_server(lookup: Callable[[], Path]) -> None:
     """The pinned packages of hatch.toml's hatch-test environment provide Redis and NATS, so
     the suite uses them, and not whatever the machine has on PATH."""
-    assert callable(lookup)
-    binary = lookup()
-    assert binary.is_relative_to(Path(sys.prefix).resolve()) or binary.is_relative_to(
-        Path(sys.prefix)
-    ), f"{binary} is not from this environment ({sys.prefix})"
+    binary = lookup().resolve()
+    assert binary.is_relative_to(Path(sys.prefix).resolve()), f"{binary} is not {sys.prefix}'s"
     version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.strip()
 
@@ -45,4 +42,5 @@ def test_a_missing_server_names_the_package_and_the_command(tmp_path: Path) -> N
 
     message = str(raised.value)
     assert message.startswith("eventhex-no-such-server not found")
-    assert "x-bin" in message and "`hatch test`" in message
+    assert "x-bin" in message
+    assert "`hatch test`" in message

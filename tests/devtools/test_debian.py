@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from eventhex_devtools.debian import Host, NotInstalled, ensure_debian_packages
 
 
@@ -35,4 +34,3 @@ def test_what_is_installed_is_left_alone() -> None:
     ensure_debian_packages(
         ["rabbitmq-server"], installed=lambda: True, host=Host(root=False, debian=False)
     )
-
