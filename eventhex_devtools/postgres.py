@@ -142,7 +142,11 @@ def _bindir() -> Path:
 
 
 def _as_postgres(command: list[str]) -> list[str]:
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    if os.geteuid() != 0:
+        return command
+    # runuser lives in /usr/sbin, which a root PATH may lack.
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    return [runuser or "runuser", "-u", "postgres", "--", *command]
 
 
 def _free_port() -> int:

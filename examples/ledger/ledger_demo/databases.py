@@ -29,7 +29,11 @@ def _free_port() -> int:
 
 def _as_postgres(command: list[str]) -> list[str]:
     # initdb and pg_ctl refuse to run as root.
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
+    if os.geteuid() != 0:
+        return command
+    # runuser lives in /usr/sbin, which a root PATH may lack.
+    runuser = shutil.which("runuser") or shutil.which("runuser", path="/usr/sbin:/sbin")
+    return [runuser or "runuser", "-u", "postgres", "--", *command]
 
 
 def _run(command: list[str], what: str, log: Path | None = None) -> None:
