@@ -71,7 +71,13 @@ def rabbitmq() -> RabbitMQ:
         NotInstalled: RabbitMQ is missing and this process cannot install it (not root,
             not Debian) or the install failed; the message says what to run.
     """
-    ensure_debian_packages(["rabbitmq-server"], installed=lambda: _installed_rabbitmq() is not None)
+    ensure_debian_packages(
+        ["rabbitmq-server"],
+        installed=lambda: _installed_rabbitmq() is not None,
+        # Debian starts a node on install, and it leaves epmd on the default port behind (epmd
+        # refuses to die while any node still uses it); the tests run their own.
+        stop=[["service", "rabbitmq-server", "stop"], ["epmd", "-kill"]],
+    )
     found = _installed_rabbitmq()
     if found is None:
         raise NotInstalled(

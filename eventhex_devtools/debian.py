@@ -54,13 +54,15 @@ def ensure_debian_packages(
     packages: Sequence[str],
     *,
     installed: Callable[[], bool],
+    stop: Sequence[Sequence[str]] = (),
     host: Host | None = None,
 ) -> None:
     """Make ``installed()`` true by installing ``packages`` with apt-get if it is not already.
 
     Args:
-        packages: Debian package names; each is also stopped as a service after the install.
+        packages: Debian package names.
         installed: Whether what the caller needs is present; checked again under the lock.
+        stop: Commands run after the install to stop what Debian started (failures ignored).
         host: The machine's facts; defaults to :meth:`Host.current`.
 
     Raises:
@@ -85,13 +87,13 @@ def ensure_debian_packages(
         if installed():  # another session installed it while this one waited
             return
         try:
-            _apt_install(packages)
+            _apt_install(packages, stop)
         except NotInstalled as error:
             _failures[key] = str(error)
             raise
 
 
-def _apt_install(packages: Sequence[str]) -> None:
+def _apt_install(packages: Sequence[str], stop: Sequence[Sequence[str]]) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PATH": _with_system_path()}
     wait = ["-o", "DPkg::Lock::Timeout=600"]  # another apt-get on the machine: wait, not fail
     for command in (
@@ -104,9 +106,8 @@ def _apt_install(packages: Sequence[str]) -> None:
                 f"{' '.join(command)} failed ({done.returncode}) while installing what the "
                 f"tests need:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
             )
-    for service in packages:
-        if Path("/etc/init.d", service).exists():
-            subprocess.run(["service", service, "stop"], env=env, capture_output=True, check=False)
+    for stopping in stop:
+        subprocess.run(stopping, env=env, capture_output=True, check=False)
 
 
 def _with_system_path() -> str:
