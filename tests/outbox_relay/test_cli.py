@@ -59,7 +59,7 @@ def test_environment_supplies_settings_and_flags_win(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("EVENTHEX_RELAY_BATCH_SIZE", "7")
     settings = load_settings({"batch_size": 9, "owner": None})
     assert (settings.source, settings.batch_size) == ("from-env", 9)
-    assert settings.publisher.startswith("redis://")
+    assert settings.publisher_url.startswith("redis://")
     with pytest.raises(SettingsError, match="EVENTHEX_RELAY_BACKOFF_MAX"):
         load_settings({"backoff_base": 10, "backoff_max": 1})
 

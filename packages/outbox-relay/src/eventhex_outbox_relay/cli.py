@@ -26,6 +26,7 @@ from dependency_injector import providers
 
 from eventhex_core_ports.ports.relay import OutboxSource
 from eventhex_outbox_relay._logging import configure_logging
+from eventhex_outbox_relay._text import printable
 from eventhex_outbox_relay.container import RelayContainer
 from eventhex_outbox_relay.operations import OperationsServer
 from eventhex_outbox_relay.relay import Relay
@@ -44,11 +45,33 @@ _RELAY_FLAGS: list[tuple[str, type, str]] = [
     ("backoff_base", float, "first retry delay bound, seconds (default 1)"),
     ("backoff_max", float, "retry delay cap, seconds (default 300)"),
     ("owner", str, "this relay's id in claims (default host:pid:random)"),
-    ("http_host", str, "operations port interface (default 0.0.0.0)"),
+    ("http_host", str, "operations port interface (default 127.0.0.1)"),
     ("http_port", int, "serve /healthz and /metrics on this port"),
     ("publish_timeout", float, "broker/webhook answer timeout, seconds (default 10)"),
     ("webhook_secret", str, "HMAC-SHA256 key for webhook signatures"),
 ]
+
+
+def _count(text: str) -> int:
+    """A whole number >= 1, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number (give 1 or more)")
+    return value
+
+
+def _entry_id(text: str) -> int:
+    """A whole number >= 0, for argparse."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative (give 0 or more)")
+    return value
 
 
 def _add(parser: argparse.ArgumentParser, name: str, kind: type, text: str) -> None:
@@ -76,12 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     dead = commands.add_parser("dead-letters", help="inspect, replay or purge dead letters")
     actions = dead.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", parents=[common], help="show dead letters")
-    listing.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
-    listing.add_argument("--after", type=int, default=0, help="only ids greater than this")
+    listing.add_argument("--limit", type=_count, default=50, help="at most this many (default 50)")
+    listing.add_argument("--after", type=_entry_id, default=0, help="only ids greater than this")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     for action, text in (("replay", "re-queue"), ("purge", "delete for good")):
         sub = actions.add_parser(action, parents=[common], help=f"{text} dead letters")
-        sub.add_argument("ids", nargs="*", type=int, help="entry ids")
+        sub.add_argument("ids", nargs="*", type=_entry_id, help="entry ids")
         sub.add_argument("--all", action="store_true", help="every dead letter")
     return parser
 
@@ -97,7 +120,10 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
         The process exit code.
     """
     container = container or RelayContainer()
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as done:  # usage errors (exit 2) and --help (exit 0), already printed
+        return done.code if isinstance(done.code, int) else 2
     given = {k: v for k, v in vars(args).items() if k in RelaySettings.model_fields}
     try:
         settings = load_settings(given)
@@ -114,25 +140,46 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
     try:
         if args.command in ("run", "drain"):
             return _relay(container, settings, drain=args.command == "drain")
-        if args.command == "status":
-            return _status(source, as_json=args.json)
-        return _dead_letters(source, args)
+        try:
+            if args.command == "status":
+                return _status(source, as_json=args.json)
+            return _dead_letters(source, args)
+        except Exception as error:  # the outbox's database is down or refuses us
+            logger.debug("outbox source failed", exc_info=True)
+            text = printable(f"{type(error).__name__}: {error}")
+            print(f"eventhex-relay {args.command}: cannot read the outbox: {text}", file=sys.stderr)
+            return 1
     finally:
         source.close()
 
 
+def _missing(setting: str, error: ImportError) -> int:
+    print(
+        f"invalid setting EVENTHEX_RELAY_{setting.upper()} (--{setting.replace('_', '-')}): "
+        f"it needs {error.name}, which is not installed; "
+        "fix: pip install 'eventhex-outbox-relay[all]' (or the extra it names in the README)",
+        file=sys.stderr,
+    )
+    return 2
+
+
 def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -> int:
+    for warning in settings.warnings():
+        logger.warning(warning)
     try:
         publisher = container.publisher()
     except ImportError as error:
-        print(
-            f"invalid setting EVENTHEX_RELAY_PUBLISHER (--publisher): its client is missing "
-            f"({error.name}); fix: pip install 'eventhex-outbox-relay[all]'",
-            file=sys.stderr,
-        )
+        return _missing("publisher", error)
+    except ValueError as error:
+        print(f"invalid setting EVENTHEX_RELAY_PUBLISHER (--publisher): {error}", file=sys.stderr)
         return 2
+    try:
+        metrics = container.metrics()
+    except ImportError as error:
+        publisher.close()
+        return _missing("http_port", error)
     relay: Relay = container.relay()
-    metrics = container.metrics()
+    logger.info("publishing", extra={"publisher": settings.publisher_shown()})
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: relay.stop())
     server = None
@@ -180,8 +227,10 @@ def _dead_letters(source: OutboxSource, args: Any) -> int:
                 print(json.dumps({**row, **m.as_payload()}))
             else:
                 print(
-                    f"{m.entry_id}  {m.event_name}  {m.event_uuid}  stream {m.partition_key}  "
-                    f"attempts {m.attempts}  error: {m.last_error}"
+                    printable(
+                        f"{m.entry_id}  {m.event_name}  {m.event_uuid}  stream {m.partition_key}  "
+                        f"attempts {m.attempts}  error: {m.last_error}"
+                    )
                 )
         if not args.json:
             print(f"{len(letters)} dead letter(s)", file=sys.stderr)

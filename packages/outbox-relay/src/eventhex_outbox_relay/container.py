@@ -42,7 +42,7 @@ class RelayContainer(containers.DeclarativeContainer):
     source = providers.Singleton(load_source, settings.provided.source)
     publisher = providers.Singleton(
         publisher_from_url,
-        settings.provided.publisher,
+        settings.provided.publisher_url,
         timeout=settings.provided.publish_timeout,
         webhook_secret=providers.Callable(_webhook_secret, settings),
     )

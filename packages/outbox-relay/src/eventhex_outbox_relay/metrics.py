@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
-from eventhex_core_ports.ports.relay import OutboxSource
+from eventhex_core_ports.ports.relay import OutboxSource, OutboxStats
 
 __all__ = ["PrometheusMetrics", "RelayMetrics"]
 
@@ -26,25 +28,49 @@ class RelayMetrics:
         return b""
 
 
+class _CachedStats:
+    """The source's statistics, read at most once per ``ttl`` seconds (its failure too), so that
+    frequent or concurrent scrapes cost the outbox one aggregate query per interval."""
+
+    def __init__(self, source: OutboxSource, ttl: float) -> None:
+        self._source = source
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._read_at: float | None = None
+        self._value: OutboxStats | Exception | None = None
+
+    def get(self) -> OutboxStats:
+        with self._lock:
+            now = time.monotonic()
+            if self._read_at is None or now - self._read_at >= self._ttl:
+                try:
+                    self._value = self._source.stats()
+                except Exception as error:
+                    self._value = error
+                self._read_at = now
+            value = self._value
+        if isinstance(value, Exception):
+            raise RuntimeError("outbox statistics unavailable") from value
+        assert value is not None
+        return value
+
+
 class PrometheusMetrics(RelayMetrics):
     """Counters plus outbox gauges (pending, in flight, dead, lag) read at scrape time.
 
     Args:
         source: The outbox whose statistics the gauges report.
+        stats_ttl: Seconds a reading of the outbox statistics is reused by later scrapes.
 
     Raises:
-        RuntimeError: ``prometheus-client`` is not installed.
+        ImportError: ``prometheus-client`` is not installed (the ``prometheus`` extra).
     """
 
-    def __init__(self, source: OutboxSource) -> None:
-        try:
-            import prometheus_client as prom
-        except ImportError as error:  # pragma: no cover - depends on the install
-            raise RuntimeError(
-                "metrics need prometheus-client: pip install 'eventhex-outbox-relay[prometheus]'"
-            ) from error
+    def __init__(self, source: OutboxSource, stats_ttl: float = 5.0) -> None:
+        import prometheus_client as prom  # the "prometheus" extra
+
         self._prom: Any = prom
-        self._source = source
+        self._stats = _CachedStats(source, stats_ttl)
         self.registry = prom.CollectorRegistry()
         counter, gauge = prom.Counter, prom.Gauge
         self._published = counter(
@@ -80,8 +106,9 @@ class PrometheusMetrics(RelayMetrics):
         self._dead.inc(count)
 
     def exposition(self) -> bytes:
-        """See :meth:`RelayMetrics.exposition`; refreshes the outbox gauges first."""
-        stats = self._source.stats()
+        """See :meth:`RelayMetrics.exposition`; refreshes the outbox gauges first (from a reading
+        at most ``stats_ttl`` old)."""
+        stats = self._stats.get()
         self._pending.set(stats.pending)
         self._in_flight.set(stats.in_flight)
         self._dead_now.set(stats.dead)

@@ -1,26 +1,91 @@
-"""The optional operations port: ``/healthz`` and Prometheus ``/metrics``."""
+"""The optional operations port: ``/healthz`` and Prometheus ``/metrics``.
+
+A small WSGI application on the standard library's WSGI server, hardened for a port that may
+be reachable by more than a scraper: bound to loopback unless told otherwise, a timeout on every
+socket operation, a deadline for each whole connection (a client trickling its request a byte at
+a time is cut off), a cap on connections served at once, and a generic body when the metrics
+cannot be read (the cause goes to the log, not to the caller).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import socket
+import socketserver
 import threading
 import time
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterable
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from eventhex_outbox_relay.metrics import RelayMetrics
 
 __all__ = ["OperationsServer"]
 
+logger = logging.getLogger("eventhex.relay.operations")
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class _Handler(WSGIRequestHandler):
+    timeout = 5.0  # per socket operation; replaced per server in OperationsServer
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Silence per-request logging; the relay logs what matters."""
+
+
+class _Server(socketserver.ThreadingMixIn, WSGIServer):
+    """Serves each connection in a thread, at most ``max_connections`` at once, each for at most
+    ``deadline`` seconds."""
+
+    daemon_threads = True
+    max_connections = 16
+    deadline = 10.0
+
+    def server_bind(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[socket.socket, float] = {}
+        super().server_bind()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            if len(self._open) >= self.max_connections:
+                self.shutdown_request(request)  # turned away at once rather than queued
+                return
+            self._open[request] = time.monotonic() + self.deadline
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._lock:
+                self._open.pop(request, None)
+
+    def cut_overdue(self) -> int:
+        """Shut down connections past their deadline; their threads then end."""
+        now = time.monotonic()
+        with self._lock:
+            overdue = [sock for sock, end in self._open.items() if end <= now]
+        for sock in overdue:
+            with contextlib.suppress(OSError):  # already closed by its thread
+                sock.shutdown(socket.SHUT_RDWR)
+        return len(overdue)
+
 
 class OperationsServer:
-    """Serves health and metrics from a daemon thread.
+    """Serves health and metrics from daemon threads.
 
     Args:
-        host: Interface to bind.
+        host: Interface to bind (``127.0.0.1``: this machine only).
         port: Port to bind (0 picks a free one; see :attr:`port`).
         metrics: Whose exposition ``/metrics`` returns.
         last_beat: Monotonic time of the relay loop's latest turn.
         stale_after: Seconds without a turn after which ``/healthz`` answers 503.
+        request_timeout: Seconds any one read or write on a connection may take.
+        request_deadline: Seconds a connection may stay open in all.
+        max_connections: Connections served at once; more are closed on arrival.
     """
 
     def __init__(
@@ -30,46 +95,63 @@ class OperationsServer:
         metrics: RelayMetrics,
         last_beat: Callable[[], float],
         stale_after: float,
+        *,
+        request_timeout: float = 5.0,
+        request_deadline: float = 10.0,
+        max_connections: int = 16,
     ) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/healthz":
-                    healthy = time.monotonic() - last_beat() <= stale_after
-                    outer._answer(self, 200 if healthy else 503, b"ok\n" if healthy else b"stale\n")
-                elif self.path == "/metrics":
-                    try:
-                        body, status = metrics.exposition(), 200
-                    except Exception as error:
-                        body, status = f"stats unavailable: {error}\n".encode(), 503
-                    outer._answer(self, status, body, "text/plain; version=0.0.4")
-                else:
-                    outer._answer(self, 404, b"not found\n")
-
-            def log_message(self, format: str, *args: object) -> None:
-                """Silence per-request logging; the relay logs what matters."""
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._metrics = metrics
+        self._last_beat = last_beat
+        self._stale_after = stale_after
+        handler = type("Handler", (_Handler,), {"timeout": request_timeout})
+        server_class = type(
+            "Server",
+            (_Server,),
+            {"deadline": request_deadline, "max_connections": max_connections},
+        )
+        self._server = server_class((host, port), handler)
+        self._server.set_app(self._app)
         self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._stopping = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._server.serve_forever, daemon=True),
+            threading.Thread(target=self._reap, args=(request_deadline,), daemon=True),
+        ]
 
-    @staticmethod
-    def _answer(
-        handler: BaseHTTPRequestHandler, status: int, body: bytes, kind: str = "text/plain"
-    ) -> None:
-        handler.send_response(status)
-        handler.send_header("Content-Type", kind)
-        handler.send_header("Content-Length", str(len(body)))
-        handler.end_headers()
-        handler.wfile.write(body)
+    def _app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
+        if method not in ("GET", "HEAD"):
+            status, body, kind = "405 Method Not Allowed", b"method not allowed\n", "text/plain"
+        elif path == "/healthz":
+            healthy = time.monotonic() - self._last_beat() <= self._stale_after
+            status = "200 OK" if healthy else "503 Service Unavailable"
+            body, kind = (b"ok\n" if healthy else b"stale\n"), "text/plain"
+        elif path == "/metrics":
+            status, body, kind = self._metrics_answer()
+        else:
+            status, body, kind = "404 Not Found", b"not found\n", "text/plain"
+        start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body)))])
+        return [b"" if method == "HEAD" else body]
+
+    def _metrics_answer(self) -> tuple[str, bytes, str]:
+        try:
+            body = self._metrics.exposition()
+        except Exception:
+            logger.exception("metrics unavailable")
+            return "503 Service Unavailable", b"metrics unavailable\n", "text/plain"
+        return "200 OK", body, "text/plain; version=0.0.4; charset=utf-8"
+
+    def _reap(self, deadline: float) -> None:
+        while not self._stopping.wait(min(1.0, deadline / 4)):
+            self._server.cut_overdue()
 
     def start(self) -> None:
         """Start serving in the background."""
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         """Stop serving and close the socket."""
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()

@@ -10,15 +10,21 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from eventhex_outbox_relay.publishers._url import check_publisher_url, redacted
+
 __all__ = ["PUBLISHER_SCHEMES", "RelaySettings", "SettingsError", "load_settings"]
 
-PUBLISHER_SCHEMES = ("stdout", "null", "redis", "rediss", "amqp", "amqps", "nats", "http", "https")
+PUBLISHER_SCHEMES = (
+    "stdout", "null", "redis", "rediss", "amqp", "amqps", "nats", "tls", "http", "https",
+)  # fmt: skip
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 _FIXES = {
     "source": "name an installed source (e.g. 'django') or give 'package.module:attribute'",
     "publisher": (
-        "use stdout:, null:, redis://host:6379/0?stream=KEY, amqp://user:pass@host:5672/vhost"
-        "?exchange=NAME, nats://host:4222?stream=NAME&subject=PREFIX, or an http(s):// URL"
+        "use stdout:, null:, redis://host:6379/0?stream=KEY&maxlen=N, amqp://user:pass@host:5672/"
+        "vhost?exchange=NAME, nats://host:4222?stream=NAME&subject=PREFIX (tls:// for TLS), or "
+        "an http(s):// URL"
     ),
     "batch_size": "give a whole number from 1 to 10000",
     "lease_seconds": "give seconds > 0, longer than publishing one batch takes",
@@ -29,6 +35,8 @@ _FIXES = {
     "log_level": "use one of debug, info, warning, error",
     "log_format": "use json or text",
     "publish_timeout": "give seconds > 0 (e.g. 10)",
+    "webhook_secret": "give a non-empty key, or leave the variable unset to send unsigned",
+    "http_host": "give an interface address such as 127.0.0.1 (0.0.0.0 for every interface)",
 }
 
 
@@ -39,14 +47,15 @@ class RelaySettings(BaseSettings):
         source: The outbox source: an entry point name in ``eventhex.outbox_sources`` (the
             Django adapter installs ``django``) or a ``module:attribute`` path to a source or a
             factory returning one.
-        publisher: Where messages go, as a URL; its scheme picks the publisher.
+        publisher: Where messages go, as a URL; its scheme picks the publisher. A secret: it may
+            hold a password, so it is shown only redacted (:meth:`publisher_shown`).
         batch_size: Entries claimed per round trip.
         lease_seconds: How long a claim keeps other relays away.
         poll_interval: Longest wait for new entries between claims, in seconds.
         backoff_base: Upper bound of the first retry delay, in seconds; doubles per attempt.
         backoff_max: Cap of any retry delay, in seconds.
         owner: This relay's id in claims (default: host, pid and a random suffix).
-        http_host: Interface of the operations port.
+        http_host: Interface of the operations port (loopback only by default).
         http_port: Operations port with ``/healthz`` and ``/metrics``; unset serves nothing.
         log_level: Logging level.
         log_format: ``json`` (one object per line) or ``text``.
@@ -57,14 +66,14 @@ class RelaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EVENTHEX_RELAY_", extra="forbid", frozen=True)
 
     source: str = Field(min_length=1)
-    publisher: str = "stdout:"
+    publisher: SecretStr = SecretStr("stdout:")
     batch_size: int = Field(default=500, ge=1, le=10_000)
     lease_seconds: float = Field(default=30.0, gt=0)
     poll_interval: float = Field(default=1.0, gt=0)
     backoff_base: float = Field(default=1.0, gt=0)
     backoff_max: float = Field(default=300.0, gt=0)
     owner: str | None = None
-    http_host: str = "0.0.0.0"
+    http_host: str = Field(default="127.0.0.1", min_length=1)
     http_port: int | None = Field(default=None, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text"] = "json"
@@ -78,10 +87,24 @@ class RelaySettings(BaseSettings):
 
     @field_validator("publisher")
     @classmethod
-    def _known_scheme(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
+    def _known_scheme(cls, value: SecretStr) -> SecretStr:
+        url = value.get_secret_value()
+        try:
+            scheme = urlsplit(url).scheme
+        except ValueError:
+            raise ValueError("the publisher URL cannot be parsed") from None
+        if not scheme:
+            raise ValueError("the publisher URL has no scheme")
         if scheme not in PUBLISHER_SCHEMES:
-            raise ValueError(f"unknown publisher scheme {scheme or value!r}")
+            raise ValueError(f"unknown publisher scheme {scheme!r}")
+        check_publisher_url(url)
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value():
+            raise ValueError("is empty, which would send webhooks unsigned")
         return value
 
     @model_validator(mode="after")
@@ -94,6 +117,29 @@ class RelaySettings(BaseSettings):
     def lease(self) -> timedelta:
         """The lease as a duration."""
         return timedelta(seconds=self.lease_seconds)
+
+    @property
+    def publisher_url(self) -> str:
+        """The publisher URL itself, password included: for the publisher only."""
+        return self.publisher.get_secret_value()
+
+    def publisher_shown(self) -> str:
+        """The publisher URL with its password replaced by ``***``, for logs and messages."""
+        return redacted(self.publisher_url)
+
+    def warnings(self) -> list[str]:
+        """Settings that work but expose something, one sentence each."""
+        parts = urlsplit(self.publisher_url)
+        found = []
+        if parts.scheme == "http" and (parts.hostname or "") not in _LOOPBACK:
+            if self.webhook_secret is not None:
+                found.append(
+                    "webhooks are signed but sent over plain http://: anyone on the path can "
+                    "read and replay them; use https://"
+                )
+            if parts.password:
+                found.append("the webhook URL's password travels over plain http://; use https://")
+        return found
 
 
 class SettingsError(Exception):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from eventhex_core_ports.ports.relay import Publisher
+from eventhex_outbox_relay.publishers._url import redacted
 
 __all__ = ["publisher_from_url"]
 
@@ -20,7 +21,8 @@ def publisher_from_url(
 
     Args:
         url: ``stdout:``, ``null:``, ``redis://…?stream=KEY``, ``amqp://…?exchange=NAME``,
-            ``nats://…?stream=NAME&subject=PREFIX`` or an ``http(s)://`` webhook.
+            ``nats://…?stream=NAME&subject=PREFIX`` (``tls://…`` with TLS) or an ``http(s)://``
+            webhook.
         timeout: Seconds the broker may take to answer.
         webhook_secret: HMAC key for webhook signatures.
 
@@ -44,7 +46,7 @@ def publisher_from_url(
         from eventhex_outbox_relay.publishers.rabbitmq import RabbitMQPublisher
 
         return RabbitMQPublisher(url, timeout=timeout)
-    if scheme == "nats":
+    if scheme in ("nats", "tls"):
         from eventhex_outbox_relay.publishers.nats_jetstream import NatsJetStreamPublisher
 
         return NatsJetStreamPublisher(url, timeout=timeout)
@@ -52,4 +54,4 @@ def publisher_from_url(
         from eventhex_outbox_relay.publishers.webhook import WebhookPublisher
 
         return WebhookPublisher(url, timeout=timeout, secret=webhook_secret)
-    raise ValueError(f"unknown publisher scheme {scheme!r} in {url!r}")
+    raise ValueError(f"unknown publisher scheme {scheme!r} in {redacted(url)}")

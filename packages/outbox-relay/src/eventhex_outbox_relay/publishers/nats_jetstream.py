@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import nats
+import nats.aio.client
 import nats.errors
 import nats.js.errors
 
@@ -20,7 +22,8 @@ from eventhex_core_ports.ports.relay import (
     PublishOutcome,
 )
 from eventhex_outbox_relay.publishers._body import encode
-from eventhex_outbox_relay.publishers._url import pop_params
+from eventhex_outbox_relay.publishers._names import header_value, subject_token
+from eventhex_outbox_relay.publishers._url import nats_options
 
 __all__ = ["NatsJetStreamPublisher"]
 
@@ -36,40 +39,80 @@ _CONNECTION_ERRORS = (
     OSError,
 )
 
+
+class _Unsendable(Exception):
+    """A message that could not be encoded; nothing of it reached the connection."""
+
+
+_MESSAGE_ERRORS = (
+    _Unsendable,
+    nats.js.errors.APIError,
+    nats.errors.MaxPayloadError,
+    nats.errors.BadSubjectError,
+    nats.errors.BadHeaderError,
+)
+"""Errors about one message that leave the connection as it was."""
+
 _KEEP_ALIVE_TURN = 0.005
 """Seconds the event loop runs in :meth:`NatsJetStreamPublisher.keep_alive`."""
+
+
+class _TlsOnlyClient(nats.aio.client.Client):
+    """A client that refuses a server which does not ask for TLS on a ``tls://`` URL.
+
+    nats-py upgrades to TLS only when the server's INFO asks for it, so a man in the middle
+    could strip TLS by answering with an INFO that does not; the public API has no hook between
+    INFO and the CONNECT that carries credentials, so this one checks there.
+    """
+
+    async def _process_info(self, info: dict[str, Any], initial_connection: bool = False) -> None:
+        if initial_connection and not info.get("tls_required"):
+            raise nats.errors.SecureConnRequiredError()
+        await super()._process_info(info, initial_connection)
 
 
 class NatsJetStreamPublisher(Publisher):
     """Publishes to subject ``PREFIX.<category>`` of a JetStream stream, created if missing.
 
     The ``Nats-Msg-Id`` header is the event uuid, so JetStream's duplicate window drops a message
-    re-sent after a relay crash. The partition key travels in the ``Eventhex-Partition-Key`` header.
+    re-sent after a relay crash. The partition key travels in the ``Eventhex-Partition-Key``
+    header and the event name in ``Eventhex-Event-Name``, both percent-encoded (see
+    :func:`~eventhex_outbox_relay.publishers._names.header_value`).
 
     Args:
-        url: ``nats://host:port?stream=NAME&subject=PREFIX`` (defaults ``eventhex`` for both).
+        url: ``nats://host:port?stream=NAME&subject=PREFIX`` (defaults ``eventhex`` for both), or
+            ``tls://…`` for TLS with the server's certificate verified against the system's
+            certificate authorities or ``ca_file=PATH``; a server that does not ask for TLS is
+            refused.
         timeout: Seconds to connect and to wait for each acknowledgement.
     """
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        clean, params = pop_params(url, stream="eventhex", subject="eventhex")
+        clean, options = nats_options(url)
         parts = urlsplit(clean)
         self.server = urlunsplit(parts._replace(query="", path=""))
-        self.stream, self.subject = params["stream"], params["subject"]
+        self.stream, self.subject = options.stream, options.subject
+        self._tls = ssl.create_default_context(cafile=options.ca_file) if options.tls else None
         self._timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._client: Any = None
 
+    async def _connect(self) -> Any:
+        client: Any = _TlsOnlyClient() if self._tls is not None else nats.aio.client.Client()
+        await client.connect(
+            servers=[self.server],
+            connect_timeout=self._timeout,
+            allow_reconnect=False,
+            max_reconnect_attempts=1,
+            reconnect_time_wait=0.1,
+            error_cb=self._on_error,
+            tls=self._tls,
+        )
+        return client
+
     async def _jetstream(self) -> Any:
         if self._client is None or self._client.is_closed:
-            self._client = await nats.connect(
-                servers=[self.server],
-                connect_timeout=self._timeout,
-                allow_reconnect=False,
-                max_reconnect_attempts=1,
-                reconnect_time_wait=0.1,
-                error_cb=self._on_error,
-            )
+            self._client = await self._connect()
             js = self._client.jetstream(timeout=self._timeout)
             try:
                 await js.stream_info(self.stream)
@@ -79,29 +122,29 @@ class NatsJetStreamPublisher(Publisher):
 
     @staticmethod
     async def _on_error(error: Exception) -> None:
-        logger.debug("nats client error: %r", error)
+        logger.warning("nats client error: %r", error)
 
     def subject_for(self, message: OutboxMessage) -> str:
-        """``PREFIX.<category>`` (``_`` for no category, dots replaced)."""
-        category = message.stream_category.replace(".", "_").replace(" ", "_") or "_"
-        return f"{self.subject}.{category}"
+        """``PREFIX.<category token>``: see :func:`~eventhex_outbox_relay.publishers._names.\
+subject_token` (``_`` for no category)."""
+        return f"{self.subject}.{subject_token(message.stream_category)}"
 
     async def _publish(self, messages: Sequence[OutboxMessage]) -> list[Any]:
         js = await self._jetstream()
-        sends = [
-            js.publish(
-                self.subject_for(m),
-                encode(m),
-                stream=self.stream,
-                headers={
-                    "Nats-Msg-Id": str(m.event_uuid),
-                    "Eventhex-Event-Name": m.event_name,
-                    "Eventhex-Partition-Key": m.partition_key,
-                },
-            )
-            for m in messages
-        ]
-        return await asyncio.gather(*sends, return_exceptions=True)
+        return await asyncio.gather(*(self._send(js, m) for m in messages), return_exceptions=True)
+
+    async def _send(self, js: Any, message: OutboxMessage) -> Any:
+        headers = {
+            "Nats-Msg-Id": str(message.event_uuid),
+            "Eventhex-Event-Name": header_value(message.event_name),
+            "Eventhex-Partition-Key": header_value(message.partition_key),
+        }
+        try:
+            body = encode(message)
+        except Exception as error:
+            raise _Unsendable(f"{type(error).__name__}: {error}") from error
+        subject = self.subject_for(message)
+        return await js.publish(subject, body, stream=self.stream, headers=headers)
 
     def keep_alive(self) -> None:
         """Let the client answer the server's pings while the relay is idle.
@@ -135,6 +178,9 @@ class NatsJetStreamPublisher(Publisher):
                 if not isinstance(r, BaseException)
             ]
             raise PublisherUnavailable(f"nats: {lost[0]!r}", delivered)
+        if any(isinstance(r, Exception) and not isinstance(r, _MESSAGE_ERRORS) for r in results):
+            logger.warning("nats publish failed unexpectedly; the connection is replaced")
+            self._drop()  # its state is unknown after an error nobody expected
         return [
             PublishOutcome(m.entry_id, False, f"nats: {r!r}")
             if isinstance(r, BaseException)

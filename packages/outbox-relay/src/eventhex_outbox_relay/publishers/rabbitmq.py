@@ -16,7 +16,8 @@ from eventhex_core_ports.ports.relay import (
     PublisherUnavailable,
     PublishOutcome,
 )
-from eventhex_outbox_relay.publishers._body import encode
+from eventhex_outbox_relay.publishers._body import encode, failure
+from eventhex_outbox_relay.publishers._names import short_string
 from eventhex_outbox_relay.publishers._url import pop_params
 
 __all__ = ["RabbitMQPublisher"]
@@ -36,8 +37,11 @@ class RabbitMQPublisher(Publisher):
     """Publishes persistent messages to a durable topic exchange, routed by the stream.
 
     The routing key is the message's partition key; ``message_id`` is the event uuid and ``type``
-    the event name. Each publish waits for the broker's confirm, so a message counts as delivered
-    only once RabbitMQ has taken responsibility for it.
+    the event name. Both are AMQP short strings (at most 255 bytes of UTF-8): a longer one is cut
+    and ends in ``~`` and a digest (see :func:`~eventhex_outbox_relay.publishers._names.\
+short_string`), while the ``partition_key`` and ``event_name`` headers and the body carry the
+    originals. Each publish waits for the broker's confirm, so a message counts as delivered only
+    once RabbitMQ has taken responsibility for it.
 
     Args:
         url: ``amqp://user:pass@host:port/vhost?exchange=NAME`` (default exchange ``eventhex``,
@@ -116,18 +120,37 @@ class RabbitMQPublisher(Publisher):
         self, channel: Any, messages: Sequence[OutboxMessage], outcomes: list[PublishOutcome]
     ) -> None:
         for message in messages:
-            outcomes.append(self._publish_one(channel, message))
+            if channel is None:
+                channel = self._connect()
+            try:
+                outcomes.append(self._publish_one(channel, message))
+            except _CONNECTION_ERRORS:
+                raise
+            except Exception as error:  # this message only; the connection's state is unknown
+                logger.warning(
+                    "rabbitmq could not publish entry %s (%r); the connection is replaced",
+                    message.entry_id,
+                    error,
+                )
+                outcomes.append(failure(message, "rabbitmq", error))
+                self.close()
+                channel = None
 
     def _publish_one(self, channel: Any, message: OutboxMessage) -> PublishOutcome:
+        try:
+            body = encode(message)
+        except Exception as error:  # nothing was sent: the connection is as it was
+            return failure(message, "rabbitmq", error)
         properties = pika.BasicProperties(
             content_type="application/json",
             delivery_mode=pika.DeliveryMode.Persistent,
             message_id=str(message.event_uuid),
-            type=message.event_name,
-            headers={"partition_key": message.partition_key},
+            type=short_string(message.event_name),
+            headers={"partition_key": message.partition_key, "event_name": message.event_name},
         )
+        routing_key = short_string(message.partition_key)
         try:
-            channel.basic_publish(self.exchange, message.partition_key, encode(message), properties)
+            channel.basic_publish(self.exchange, routing_key, body, properties)
         except pika.exceptions.NackError as error:
             return PublishOutcome(message.entry_id, False, f"rabbitmq nack: {error}")
         return PublishOutcome(message.entry_id, True)
@@ -136,5 +159,5 @@ class RabbitMQPublisher(Publisher):
         """See :meth:`Publisher.close`."""
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None and connection.is_open:
-            with contextlib.suppress(*_CONNECTION_ERRORS):
+            with contextlib.suppress(Exception):  # it is being thrown away either way
                 connection.close()

@@ -12,8 +12,8 @@ from eventhex_core_ports.ports.relay import (
     PublisherUnavailable,
     PublishOutcome,
 )
-from eventhex_outbox_relay.publishers._body import encode
-from eventhex_outbox_relay.publishers._url import pop_params
+from eventhex_outbox_relay.publishers._body import encode, failure
+from eventhex_outbox_relay.publishers._url import redis_maxlen
 
 __all__ = ["RedisStreamsPublisher"]
 
@@ -29,34 +29,44 @@ class RedisStreamsPublisher(Publisher):
     """
 
     def __init__(self, url: str, *, timeout: float = 10.0) -> None:
-        clean, params = pop_params(url, stream="eventhex", maxlen="")
-        self.stream = params["stream"]
-        self._maxlen = int(params["maxlen"]) if params["maxlen"] else None
+        clean, self.stream, self._maxlen = redis_maxlen(url)
         self._client = redis.Redis.from_url(
             clean, socket_timeout=timeout, socket_connect_timeout=timeout
         )
 
     def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
-        """See :meth:`Publisher.publish`."""
+        """See :meth:`Publisher.publish`.
+
+        Redis strings are binary-safe, so every id goes as it is; a message that cannot be
+        encoded fails alone, before anything of the batch is sent.
+        """
         pipe = self._client.pipeline(transaction=False)
+        outcomes: dict[int, PublishOutcome] = {}
+        sent: list[OutboxMessage] = []
         for message in messages:
-            fields: dict[str, bytes | str] = {
-                "event_uuid": str(message.event_uuid),
-                "event_name": message.event_name,
-                "partition_key": message.partition_key,
-                "payload": encode(message),
-            }
+            try:
+                fields: dict[str, bytes | str] = {
+                    "event_uuid": str(message.event_uuid),
+                    "event_name": message.event_name,
+                    "partition_key": message.partition_key,
+                    "payload": encode(message),
+                }
+            except Exception as error:  # this message only: the others still go
+                outcomes[message.entry_id] = failure(message, "redis", error)
+                continue
             pipe.xadd(self.stream, fields, maxlen=self._maxlen, approximate=True)
+            sent.append(message)
         try:
-            results = pipe.execute(raise_on_error=False)
+            results = pipe.execute(raise_on_error=False) if sent else []
         except (redis.ConnectionError, redis.TimeoutError) as error:
             raise PublisherUnavailable(f"redis: {error}") from error
-        return [
-            PublishOutcome(m.entry_id, False, f"redis: {r}")
-            if isinstance(r, Exception)
-            else PublishOutcome(m.entry_id, True)
-            for m, r in zip(messages, results, strict=True)
-        ]
+        for message, result in zip(sent, results, strict=True):
+            outcomes[message.entry_id] = (
+                PublishOutcome(message.entry_id, False, f"redis: {result}")
+                if isinstance(result, Exception)
+                else PublishOutcome(message.entry_id, True)
+            )
+        return [outcomes[m.entry_id] for m in messages]
 
     def close(self) -> None:
         """See :meth:`Publisher.close`."""

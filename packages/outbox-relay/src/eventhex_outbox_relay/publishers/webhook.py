@@ -1,13 +1,14 @@
-"""HTTP webhooks: one POST per message, 2xx means delivered, signed with HMAC-SHA256."""
+"""HTTP webhooks on httpx: one POST per message, 2xx means delivered, signed with HMAC-SHA256."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import http.client
+import logging
 import time
 from collections.abc import Sequence
-from urllib.parse import urlsplit
+
+import httpx
 
 from eventhex_core_ports.ports.relay import (
     OutboxMessage,
@@ -15,12 +16,26 @@ from eventhex_core_ports.ports.relay import (
     PublisherUnavailable,
     PublishOutcome,
 )
-from eventhex_outbox_relay.publishers._body import encode
+from eventhex_outbox_relay.publishers._body import encode, failure
+from eventhex_outbox_relay.publishers._http_deadline import DeadlineTransport, deadline
+from eventhex_outbox_relay.publishers._names import header_value
+from eventhex_outbox_relay.publishers._url import redacted
 
-__all__ = ["SIGNATURE_HEADER", "TIMESTAMP_HEADER", "WebhookPublisher", "signature"]
+__all__ = [
+    "ANSWER_PREFIX_BYTES",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "WebhookPublisher",
+    "signature",
+]
 
 SIGNATURE_HEADER = "X-Eventhex-Signature"
 TIMESTAMP_HEADER = "X-Eventhex-Timestamp"
+ANSWER_PREFIX_BYTES = 1024
+"""At most this much of an answer is read (for the error of a refused message); the rest is
+left unread and its connection closed."""
+
+logger = logging.getLogger("eventhex.relay.webhook")
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -34,42 +49,46 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class WebhookPublisher(Publisher):
-    """POSTs each message's JSON body over one kept-alive connection.
+    """POSTs each message's JSON body through a pooled, kept-alive ``httpx`` client.
 
-    A 2xx answer means delivered; any other status or a timeout counts as a failed attempt of
-    that message; a refused or broken connection is an outage (no attempt is counted).
+    A 2xx answer means delivered; any other status, a timeout or the request's deadline counts as
+    a failed attempt of that message; a refused connection is an outage (no attempt is counted).
     Headers: ``X-Eventhex-Event-Id`` (the event uuid), ``X-Eventhex-Event-Name``,
-    ``X-Eventhex-Partition-Key``, and with a secret ``X-Eventhex-Timestamp`` and
-    ``X-Eventhex-Signature``.
+    ``X-Eventhex-Partition-Key`` (both percent-encoded UTF-8 where they hold anything but
+    printable ASCII, or hold ``%``), and with a secret ``X-Eventhex-Timestamp`` and
+    ``X-Eventhex-Signature``. Only the first :data:`ANSWER_PREFIX_BYTES` of an answer are read.
 
     Args:
-        url: The endpoint, ``http://`` or ``https://``.
-        timeout: Seconds to connect and to wait for each answer.
+        url: The endpoint, ``http://`` or ``https://`` (certificates verified).
+        timeout: Seconds the whole request may take: connecting, sending and the answer.
         secret: Key of the HMAC signature; no signature header when None.
+        http2: Offer HTTP/2 to the endpoint (needs the ``h2`` package).
     """
 
-    def __init__(self, url: str, *, timeout: float = 10.0, secret: str | None = None) -> None:
-        parts = urlsplit(url)
-        self._https = parts.scheme == "https"
-        self._host = parts.hostname or "localhost"
-        self._port = parts.port
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, secret: str | None = None, http2: bool = False
+    ) -> None:
+        if secret == "":
+            raise ValueError("the webhook secret is empty: give a key, or none to not sign")
+        self._url = url
         self._timeout = timeout
         self._secret = secret
-        self._connection: http.client.HTTPConnection | None = None
+        self._http2 = http2
+        self._client = self._new_client()
 
-    def _connect(self) -> http.client.HTTPConnection:
-        if self._connection is None:
-            kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-            self._connection = kind(self._host, self._port, timeout=self._timeout)
-        return self._connection
+    def _new_client(self) -> httpx.Client:
+        limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+        transport = DeadlineTransport(verify=True, limits=limits, http2=self._http2)
+        return httpx.Client(
+            transport=transport, timeout=httpx.Timeout(self._timeout), follow_redirects=False
+        )
 
     def _headers(self, message: OutboxMessage, body: bytes) -> dict[str, str]:
         headers = {
             "Content-Type": "application/json",
             "X-Eventhex-Event-Id": str(message.event_uuid),
-            "X-Eventhex-Event-Name": message.event_name,
-            "X-Eventhex-Partition-Key": message.partition_key,
+            "X-Eventhex-Event-Name": header_value(message.event_name),
+            "X-Eventhex-Partition-Key": header_value(message.partition_key),
         }
         if self._secret is not None:
             timestamp = str(int(time.time()))
@@ -78,47 +97,64 @@ class WebhookPublisher(Publisher):
         return headers
 
     def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        reused = self._connection is not None
-        connection = self._connect()
+        """POST within the deadline; read at most a prefix of the answer."""
+        with (
+            deadline(self._timeout),
+            self._client.stream("POST", self._url, content=body, headers=headers) as response,
+        ):
+            prefix = b""
+            if not response.is_success:
+                for chunk in response.iter_raw(ANSWER_PREFIX_BYTES):
+                    prefix += chunk
+                    if len(prefix) >= ANSWER_PREFIX_BYTES:
+                        break
+            return response.status_code, prefix[:ANSWER_PREFIX_BYTES]
+
+    def _send(self, message: OutboxMessage) -> PublishOutcome:
+        body = encode(message)
+        headers = self._headers(message, body)
         try:
-            connection.request("POST", self._path, body, headers)
-            response = connection.getresponse()
-        except (ConnectionError, http.client.RemoteDisconnected):
-            if not reused:
-                raise
-            self.close()  # the server closed the idle kept-alive connection: one fresh try
-            connection = self._connect()
-            connection.request("POST", self._path, body, headers)
-            response = connection.getresponse()
-        return response.status, response.read()
+            status, answer = self._post(body, headers)
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            # the endpoint closed a kept-alive connection as it was reused: one fresh try
+            status, answer = self._post(body, headers)
+        if 200 <= status < 300:
+            return PublishOutcome(message.entry_id, True)
+        text = answer[:200].decode(errors="replace")
+        return PublishOutcome(message.entry_id, False, f"webhook answered HTTP {status}: {text}")
 
     def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
         """See :meth:`Publisher.publish`."""
         outcomes: list[PublishOutcome] = []
         for message in messages:
-            body = encode(message)
             try:
-                status, answer = self._post(body, self._headers(message, body))
-            except TimeoutError as error:
-                self.close()
-                outcomes.append(
-                    PublishOutcome(message.entry_id, False, f"webhook timeout: {error}")
-                )
-                continue
-            except (OSError, http.client.HTTPException) as error:
-                self.close()
+                outcomes.append(self._send(message))
+            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+                delivered = [o.entry_id for o in outcomes if o.delivered]
+                reason = f"webhook: cannot connect: {error}"
+                raise PublisherUnavailable(reason, delivered) from error
+            except httpx.TimeoutException as error:
+                self._replace_client()
+                outcomes.append(failure(message, "webhook timeout", error))
+            except httpx.TransportError as error:
+                self._replace_client()
                 delivered = [o.entry_id for o in outcomes if o.delivered]
                 raise PublisherUnavailable(f"webhook: {error!r}", delivered) from error
-            if 200 <= status < 300:
-                outcomes.append(PublishOutcome(message.entry_id, True))
-            else:
-                text = answer[:200].decode(errors="replace")
-                error_text = f"webhook answered HTTP {status}: {text}"
-                outcomes.append(PublishOutcome(message.entry_id, False, error_text))
+            except Exception as error:  # this message only; the connection's state is unknown
+                logger.warning(
+                    "webhook could not send entry %s to %s (%r); the connection is replaced",
+                    message.entry_id,
+                    redacted(self._url),
+                    error,
+                )
+                self._replace_client()
+                outcomes.append(failure(message, "webhook", error))
         return outcomes
+
+    def _replace_client(self) -> None:
+        self.close()
+        self._client = self._new_client()
 
     def close(self) -> None:
         """See :meth:`Publisher.close`."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            connection.close()
+        self._client.close()
