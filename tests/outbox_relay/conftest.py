@@ -15,6 +15,7 @@ from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay._backoff import Backoff
 from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer
 from tests.outbox_relay._webhook_sink import WebhookSink
+from tests.reliability._report import ReliabilityReport, report
 
 ServerT = TypeVar("ServerT", RedisServer, NatsServer, RabbitServer)
 
@@ -48,6 +49,13 @@ def webhook() -> Iterator[WebhookSink]:
     sink = WebhookSink()
     yield sink
     sink.close()
+
+
+@pytest.fixture
+def reliability() -> ReliabilityReport:
+    """The session's reliability report: the relay's hostile-input and resource tests count
+    there (it is printed when ``tests/reliability`` runs in the same session)."""
+    return report
 
 
 @pytest.fixture
