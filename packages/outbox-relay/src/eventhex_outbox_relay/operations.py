@@ -40,6 +40,7 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
     ``deadline`` seconds."""
 
     daemon_threads = True
+    request_queue_size = 128  # a burst is accepted and turned away, not left to retransmit
     max_connections = 16
     deadline = 10.0
 
