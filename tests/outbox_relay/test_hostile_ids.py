@@ -96,7 +96,8 @@ def relay_twice(
 
 
 def _same_events(sent: dict[str, OutboxMessage], payloads: list[dict[str, Any]]) -> None:
-    assert sorted(p["event_uuid"] for p in payloads) == sorted(str(m.event_uuid) for m in sent.values())
+    expected = sorted(str(m.event_uuid) for m in sent.values())
+    assert sorted(p["event_uuid"] for p in payloads) == expected
     by_uuid = {p["event_uuid"]: p for p in payloads}
     for message in sent.values():
         body = by_uuid[str(message.event_uuid)]
@@ -221,7 +222,8 @@ def test_nats_message_over_the_servers_payload_limit_fails_alone(
     assert relay.report.published == 3
     assert (relay.report.retried, relay.report.outages) == (1, 0)
     [waiting] = [e for e in source._entries.values() if e.message.entry_id == big.entry_id]
-    assert waiting.message.attempts == 1 and "MaxPayload" in waiting.message.last_error
+    assert waiting.message.attempts == 1
+    assert "MaxPayload" in waiting.message.last_error
     after = source.enqueue()
     relay.step()
     assert relay.report.published == 4  # the connection was kept and works

@@ -124,9 +124,7 @@ def test_slow_clients_are_cut_off_and_never_hold_more_than_a_few_threads(
     take 30 s here, so only the one-second deadline per connection can end a trickling one."""
     reliability.tried("relay operations: slowloris connections")
     metrics = PrometheusMetrics(InMemoryOutboxSource())
-    port = start(
-        serve, metrics, request_timeout=30.0, request_deadline=1.0, max_connections=4
-    )
+    port = start(serve, metrics, request_timeout=30.0, request_deadline=1.0, max_connections=4)
     threads_before = threading.active_count()
     slow = [socket.create_connection(("127.0.0.1", port)) for _ in range(200)]
     try:

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from eventhex_outbox_relay._text import printable
+
 __all__ = ["configure_logging"]
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
@@ -33,8 +35,9 @@ class _JsonFormatter(logging.Formatter):
 
 class _TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        extras = " ".join(f"{k}={v}" for k, v in _fields(record).items())
-        text = f"{self.formatTime(record)} {record.levelname:<7} {record.getMessage()}"
+        extras = " ".join(f"{k}={printable(str(v))}" for k, v in _fields(record).items())
+        message = printable(record.getMessage())
+        text = f"{self.formatTime(record)} {record.levelname:<7} {message}"
         text = f"{text}  {extras}" if extras else text
         if record.exc_info:
             text = f"{text}\n{self.formatException(record.exc_info)}"
