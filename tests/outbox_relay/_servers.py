@@ -112,28 +112,73 @@ class NatsServer(Server):
     """nats-server with JetStream storing in the work directory.
 
     ``ping_interval`` (e.g. ``"1s"``) makes the server ping clients that often and close one as
-    stale after a single unanswered ping.
+    stale after a single unanswered ping. ``tls`` (a certificate and key file) makes it require
+    TLS of every client.
     """
 
     name = "nats-server"
 
-    def __init__(self, ping_interval: str | None = None) -> None:
+    def __init__(
+        self, ping_interval: str | None = None, tls: tuple[Path, Path] | None = None
+    ) -> None:
         super().__init__()
         self.ping_interval = ping_interval
+        self.tls = tls
 
     def command(self) -> list[str]:
         store = self.workdir / "jetstream"
         command = [str(brokers.nats_server()), "-js", "-a", "127.0.0.1", "-p", str(self.port)]
         command += ["-sd", str(store)]
+        lines = []
         if self.ping_interval is not None:
+            lines += [f'ping_interval: "{self.ping_interval}"', "ping_max: 1"]
+        if self.tls is not None:
+            cert, key = self.tls
+            lines += [f'tls {{\n  cert_file: "{cert}"\n  key_file: "{key}"\n}}']
+        if lines:
             config = self.workdir / "nats.conf"
-            config.write_text(f'ping_interval: "{self.ping_interval}"\nping_max: 1\n')
+            config.write_text("\n".join(lines) + "\n")
             command += ["-c", str(config)]
         return command
 
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 and localhost, made with openssl.
+
+    Returns:
+        The CA certificate, the server certificate and the server key.
+    """
+    ca, ca_key = directory / "ca.pem", directory / "ca.key"
+    cert, key, request = directory / "server.pem", directory / "server.key", directory / "req.csr"
+    extensions = directory / "server.ext"
+    extensions.write_text(
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "authorityKeyIdentifier=keyid\nsubjectKeyIdentifier=hash\n"
+    )
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+         "-keyout", ca_key, "-out", ca, "-subj", "/CN=eventhex test CA",
+         "-addext", "basicConstraints=critical,CA:TRUE",
+         "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+        **quiet,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", request,
+         "-subj", "/CN=127.0.0.1"],
+        **quiet,
+    )  # fmt: skip
+    subprocess.run(
+        ["openssl", "x509", "-req", "-in", request, "-CA", ca, "-CAkey", ca_key,
+         "-CAcreateserial", "-days", "2", "-out", cert, "-extfile", extensions],
+        **quiet,
+    )  # fmt: skip
+    return ca, cert, key
 
 
 class RabbitServer(Server):

@@ -31,6 +31,7 @@ logger = logging.getLogger("eventhex.relay.nats")
 
 _CONNECTION_ERRORS = (
     nats.errors.NoServersError,
+    nats.errors.SecureConnRequiredError,
     nats.errors.ConnectionClosedError,
     nats.errors.StaleConnectionError,
     nats.errors.TimeoutError,
