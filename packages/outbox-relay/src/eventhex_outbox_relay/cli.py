@@ -15,18 +15,17 @@ Every setting is a flag and an ``EVENTHEX_RELAY_*`` environment variable; flags 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import signal
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from dependency_injector import providers
 
+from eventhex_core_ports.logs import configure_logging, printable
 from eventhex_core_ports.ports.relay import OutboxSource
-from eventhex_outbox_relay._logging import configure_logging
-from eventhex_outbox_relay._text import printable
+from eventhex_outbox_relay._inspect import dead_letters, status
+from eventhex_outbox_relay._output import progress
 from eventhex_outbox_relay.container import RelayContainer
 from eventhex_outbox_relay.operations import OperationsServer
 from eventhex_outbox_relay.relay import Relay
@@ -82,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _add(common, "source", str, "outbox source: entry point name (e.g. django) or module:attribute")
     common.add_argument("--log-level", dest="log_level", help="debug, info, warning or error")
-    common.add_argument("--log-format", dest="log_format", help="json or text")
+    common.add_argument(
+        "--log-format", dest="log_format", help="json, text, or auto (text on a terminal)"
+    )
     relay = argparse.ArgumentParser(add_help=False, parents=[common])
     for name, kind, text in _RELAY_FLAGS:
         _add(relay, name, kind, text)
@@ -142,8 +143,8 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
             return _relay(container, settings, drain=args.command == "drain")
         try:
             if args.command == "status":
-                return _status(source, as_json=args.json)
-            return _dead_letters(source, args)
+                return status(source, as_json=args.json)
+            return dead_letters(source, args)
         except Exception as error:  # the outbox's database is down or refuses us
             logger.debug("outbox source failed", exc_info=True)
             text = printable(f"{type(error).__name__}: {error}")
@@ -161,6 +162,19 @@ def _missing(setting: str, error: ImportError) -> int:
         file=sys.stderr,
     )
     return 2
+
+
+def _backlog(relay: Relay) -> int:
+    """Entries a drain has ahead of it (0 when the outbox cannot tell: no bar then)."""
+    try:
+        stats = relay.source.stats()
+    except Exception:  # the relay loop reports database trouble itself
+        return 0
+    return stats.pending + stats.in_flight
+
+
+def _settled(relay: Relay) -> int:
+    return relay.report.published + relay.report.dead_lettered
 
 
 def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -> int:
@@ -191,58 +205,14 @@ def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -
         server.start()
         logger.info("operations port open", extra={"port": server.port})
     try:
-        report = relay.run(drain=drain)
+        if drain:
+            with progress(_backlog(relay), lambda: _settled(relay), "draining"):
+                report = relay.run(drain=True)
+        else:
+            report = relay.run()
     finally:
         publisher.close()
         if server is not None:
             server.stop()
     print(f"eventhex-relay {'drain' if drain else 'run'}: {report.summary()}", file=sys.stderr)
-    return 0
-
-
-def _age(seconds: float | None) -> str:
-    return "-" if seconds is None else f"{seconds:.1f}s"
-
-
-def _status(source: OutboxSource, *, as_json: bool) -> int:
-    stats = source.stats()
-    age = stats.oldest_age.total_seconds() if stats.oldest_age is not None else None
-    if as_json:
-        row = {"pending": stats.pending, "in_flight": stats.in_flight, "dead": stats.dead}
-        print(json.dumps({**row, "oldest_age_seconds": age}))
-    else:
-        print(f"pending     {stats.pending}")
-        print(f"in flight   {stats.in_flight}")
-        print(f"dead        {stats.dead}")
-        print(f"oldest age  {_age(age)}")
-    return 0
-
-
-def _dead_letters(source: OutboxSource, args: Any) -> int:
-    if args.action == "list":
-        letters = source.dead_letters(limit=args.limit, after_id=args.after)
-        for m in letters:
-            if args.json:
-                row = {"entry_id": m.entry_id, "attempts": m.attempts, "last_error": m.last_error}
-                print(json.dumps({**row, **m.as_payload()}))
-            else:
-                print(
-                    printable(
-                        f"{m.entry_id}  {m.event_name}  {m.event_uuid}  stream {m.partition_key}  "
-                        f"attempts {m.attempts}  error: {m.last_error}"
-                    )
-                )
-        if not args.json:
-            print(f"{len(letters)} dead letter(s)", file=sys.stderr)
-        return 0
-    if not args.ids and not args.all:
-        print(f"dead-letters {args.action}: give entry ids or --all", file=sys.stderr)
-        return 2
-    ids = None if args.all else list(args.ids)
-    if args.action == "replay":
-        count = source.replay_dead_letters(ids)
-        print(f"re-queued {count} dead letter(s)")
-    else:
-        count = source.purge_dead_letters(ids)
-        print(f"purged {count} dead letter(s)")
     return 0

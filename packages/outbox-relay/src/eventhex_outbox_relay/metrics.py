@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from eventhex_core_ports.ports.relay import OutboxSource, OutboxStats
 
-__all__ = ["PrometheusMetrics", "RelayMetrics"]
+__all__ = ["PrometheusMetrics", "RelayMetrics", "WsgiApp"]
+
+WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
 
 
 class RelayMetrics:
@@ -26,6 +29,16 @@ class RelayMetrics:
     def exposition(self) -> bytes:
         """The Prometheus text format of every metric."""
         return b""
+
+    def wsgi_app(self) -> WsgiApp:
+        """A WSGI application serving :meth:`exposition`."""
+
+        def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+            body = self.exposition()
+            start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4")])
+            return [body]
+
+        return app
 
 
 class _CachedStats:
@@ -56,7 +69,8 @@ class _CachedStats:
 
 
 class PrometheusMetrics(RelayMetrics):
-    """Counters plus outbox gauges (pending, in flight, dead, lag) read at scrape time.
+    """Counters in a ``prometheus-client`` registry, plus outbox gauges (pending, in flight,
+    dead, lag) collected at scrape time from a reading at most ``stats_ttl`` seconds old.
 
     Args:
         source: The outbox whose statistics the gauges report.
@@ -70,9 +84,8 @@ class PrometheusMetrics(RelayMetrics):
         import prometheus_client as prom  # the "prometheus" extra
 
         self._prom: Any = prom
-        self._stats = _CachedStats(source, stats_ttl)
         self.registry = prom.CollectorRegistry()
-        counter, gauge = prom.Counter, prom.Gauge
+        counter = prom.Counter
         self._published = counter(
             "eventhex_relay_published", "Messages published.", registry=self.registry
         )
@@ -82,16 +95,7 @@ class PrometheusMetrics(RelayMetrics):
         self._dead = counter(
             "eventhex_relay_dead_lettered", "Messages dead-lettered.", registry=self.registry
         )
-        self._pending = gauge("eventhex_outbox_pending", "Entries waiting.", registry=self.registry)
-        self._in_flight = gauge(
-            "eventhex_outbox_in_flight", "Entries leased.", registry=self.registry
-        )
-        self._dead_now = gauge(
-            "eventhex_outbox_dead", "Dead-lettered entries.", registry=self.registry
-        )
-        self._lag = gauge(
-            "eventhex_outbox_lag_seconds", "Age of the oldest live entry.", registry=self.registry
-        )
+        self.registry.register(_OutboxCollector(_CachedStats(source, stats_ttl)))
 
     def published(self, count: int) -> None:
         """See :meth:`RelayMetrics.published`."""
@@ -106,12 +110,37 @@ class PrometheusMetrics(RelayMetrics):
         self._dead.inc(count)
 
     def exposition(self) -> bytes:
-        """See :meth:`RelayMetrics.exposition`; refreshes the outbox gauges first (from a reading
-        at most ``stats_ttl`` old)."""
-        stats = self._stats.get()
-        self._pending.set(stats.pending)
-        self._in_flight.set(stats.in_flight)
-        self._dead_now.set(stats.dead)
-        self._lag.set(stats.oldest_age.total_seconds() if stats.oldest_age else 0.0)
+        """See :meth:`RelayMetrics.exposition`."""
         data: bytes = self._prom.generate_latest(self.registry)
         return data
+
+    def wsgi_app(self) -> WsgiApp:
+        """``prometheus-client``'s own exposition app on this registry (text or OpenMetrics as
+        the scraper asks, compressed when it accepts gzip)."""
+        app: WsgiApp = self._prom.make_wsgi_app(self.registry)
+        return app
+
+
+class _OutboxCollector:
+    """The outbox gauges, from the cached statistics, each time the registry is collected."""
+
+    def __init__(self, stats: _CachedStats) -> None:
+        self._stats = stats
+
+    def describe(self) -> list[Any]:
+        """Nothing to describe ahead: registering must not read the outbox."""
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        """The four gauges."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        stats = self._stats.get()
+        lag = stats.oldest_age.total_seconds() if stats.oldest_age else 0.0
+        for name, text, value in (
+            ("eventhex_outbox_pending", "Entries waiting.", stats.pending),
+            ("eventhex_outbox_in_flight", "Entries leased.", stats.in_flight),
+            ("eventhex_outbox_dead", "Dead-lettered entries.", stats.dead),
+            ("eventhex_outbox_lag_seconds", "Age of the oldest live entry.", lag),
+        ):
+            yield GaugeMetricFamily(name, text, value=value)

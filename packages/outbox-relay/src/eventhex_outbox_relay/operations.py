@@ -1,6 +1,7 @@
 """The optional operations port: ``/healthz`` and Prometheus ``/metrics``.
 
-A small WSGI application on the standard library's WSGI server, hardened for a port that may
+``/metrics`` is ``prometheus-client``'s exposition app on the relay's registry; this module adds
+``/healthz`` and serves both on the standard library's WSGI server, hardened for a port that may
 be reachable by more than a scraper: bound to loopback unless told otherwise, a timeout on every
 socket operation, a deadline for each whole connection (a client trickling its request a byte at
 a time is cut off), a cap on connections served at once, and a generic body when the metrics
@@ -81,7 +82,7 @@ class OperationsServer:
     Args:
         host: Interface to bind (``127.0.0.1``: this machine only).
         port: Port to bind (0 picks a free one; see :attr:`port`).
-        metrics: Whose exposition ``/metrics`` returns.
+        metrics: Whose exposition app ``/metrics`` serves (``prometheus-client``'s own).
         last_beat: Monotonic time of the relay loop's latest turn.
         stale_after: Seconds without a turn after which ``/healthz`` answers 503.
         request_timeout: Seconds any one read or write on a connection may take.
@@ -101,7 +102,7 @@ class OperationsServer:
         request_deadline: float = 10.0,
         max_connections: int = 16,
     ) -> None:
-        self._metrics = metrics
+        self._metrics_app = metrics.wsgi_app()
         self._last_beat = last_beat
         self._stale_after = stale_after
         handler = type("Handler", (_Handler,), {"timeout": request_timeout})
@@ -121,26 +122,23 @@ class OperationsServer:
 
     def _app(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "")
-        if method not in ("GET", "HEAD"):
-            status, body, kind = "405 Method Not Allowed", b"method not allowed\n", "text/plain"
+        if method != "GET":
+            status, body = "405 Method Not Allowed", b"method not allowed\n"
         elif path == "/healthz":
             healthy = time.monotonic() - self._last_beat() <= self._stale_after
             status = "200 OK" if healthy else "503 Service Unavailable"
-            body, kind = (b"ok\n" if healthy else b"stale\n"), "text/plain"
+            body = b"ok\n" if healthy else b"stale\n"
         elif path == "/metrics":
-            status, body, kind = self._metrics_answer()
+            try:  # prometheus-client renders in full before it starts the response
+                return self._metrics_app(environ, start_response)
+            except Exception:
+                logger.exception("metrics unavailable")
+                status, body = "503 Service Unavailable", b"metrics unavailable\n"
         else:
-            status, body, kind = "404 Not Found", b"not found\n", "text/plain"
-        start_response(status, [("Content-Type", kind), ("Content-Length", str(len(body)))])
-        return [b"" if method == "HEAD" else body]
-
-    def _metrics_answer(self) -> tuple[str, bytes, str]:
-        try:
-            body = self._metrics.exposition()
-        except Exception:
-            logger.exception("metrics unavailable")
-            return "503 Service Unavailable", b"metrics unavailable\n", "text/plain"
-        return "200 OK", body, "text/plain; version=0.0.4; charset=utf-8"
+            status, body = "404 Not Found", b"not found\n"
+        headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+        start_response(status, headers)
+        return [body]
 
     def _reap(self, deadline: float) -> None:
         while not self._stopping.wait(min(1.0, deadline / 4)):

@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
+from eventhex_core_ports.logs import bind
 from eventhex_core_ports.ports.relay import (
     OutboxMessage,
     OutboxSource,
@@ -91,6 +92,7 @@ class Relay:
         self.last_beat = time.monotonic()
         self._stopping = threading.Event()
         self._outages = 0
+        self._batches = 0
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand, give back its claims and return."""
@@ -108,6 +110,7 @@ class Relay:
             What was done.
         """
         started = time.monotonic()
+        bind(owner=self.owner)
         logger.info(
             "relay started", extra={"owner": self.owner, "drain": drain, "batch": self.batch_size}
         )
@@ -159,6 +162,8 @@ class Relay:
         batch = self.source.claim(self.owner, self.batch_size, self.lease)
         if not batch:
             return 0
+        self._batches += 1
+        bind(batch=self._batches)
         try:
             outcomes = self.publisher.publish(batch)
         except PublisherUnavailable as error:

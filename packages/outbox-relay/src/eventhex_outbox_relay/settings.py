@@ -33,7 +33,7 @@ _FIXES = {
     "backoff_max": "give seconds >= the backoff base (e.g. 300)",
     "http_port": "give a port from 0 to 65535, or leave it unset to serve nothing",
     "log_level": "use one of debug, info, warning, error",
-    "log_format": "use json or text",
+    "log_format": "use json, text or auto",
     "publish_timeout": "give seconds > 0 (e.g. 10)",
     "webhook_secret": "give a non-empty key, or leave the variable unset to send unsigned",
     "http_host": "give an interface address such as 127.0.0.1 (0.0.0.0 for every interface)",
@@ -58,7 +58,8 @@ class RelaySettings(BaseSettings):
         http_host: Interface of the operations port (loopback only by default).
         http_port: Operations port with ``/healthz`` and ``/metrics``; unset serves nothing.
         log_level: Logging level.
-        log_format: ``json`` (one object per line) or ``text``.
+        log_format: ``json`` (one object per line), ``text`` (readable lines) or ``auto``
+            (text when standard error is a terminal, JSON otherwise).
         publish_timeout: Seconds a broker or webhook may take to answer.
         webhook_secret: Key of the webhook's HMAC-SHA256 signature header.
     """
@@ -76,7 +77,7 @@ class RelaySettings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", min_length=1)
     http_port: int | None = Field(default=None, ge=0, le=65535)
     log_level: Literal["debug", "info", "warning", "error"] = "info"
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["json", "text", "auto"] = "auto"
     publish_timeout: float = Field(default=10.0, gt=0)
     webhook_secret: SecretStr | None = None
 
