@@ -1,16 +1,27 @@
 """``manage.py eventhex_status``: what the event store and its outbox hold."""
 
+import io
+import json
+import shutil
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 from django.db.models import Min
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
+from eventhex_core_ports.logs import configure_logging, printable
 from eventhex_django_adapter._subscription_reads import newest_readable_position
 from eventhex_django_adapter.models import Event, OutboxEntry, Stream
 
 
 class Command(BaseCommand):
-    """Print stream and event counts, the current position and the outbox backlog."""
+    """Print stream and event counts, the current position and the outbox backlog.
+
+    A table on a terminal, ``name: value`` lines when piped, one JSON object with ``--json``.
+    """
 
     help = "Show how many streams and events the eventhex store holds and the outbox backlog."
 
@@ -18,19 +29,55 @@ class Command(BaseCommand):
         parser.add_argument(
             "--database", default="default", help="The database alias (default: 'default')."
         )
+        parser.add_argument("--json", action="store_true", help="Print one JSON object.")
+        parser.add_argument(
+            "--log-format",
+            default="auto",
+            choices=["json", "text", "auto"],
+            help="eventhex's log lines: json, text, or auto (text on a terminal; default).",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        configure_logging("debug" if options["verbosity"] > 1 else "info", options["log_format"])
         alias: str = options["database"]
+        try:
+            facts = self._facts(alias)
+        except DatabaseError as error:
+            raise CommandError(
+                printable(f"cannot read database {alias!r}: {type(error).__name__}: {error}")
+            ) from None
+        if options["json"]:
+            self.stdout.write(json.dumps(facts))
+        elif self.stdout.isatty():
+            self.stdout.write(self._table(facts), ending="")
+        else:
+            lines = (f"{name.replace('_', ' ')}: {value}" for name, value in facts.items())
+            self.stdout.write("\n".join(lines))
+
+    @staticmethod
+    def _facts(alias: str) -> dict[str, Any]:
         outbox = OutboxEntry.objects.using(alias)
         pending = outbox.filter(dead=False)
         oldest = pending.aggregate(oldest=Min("enqueued_at"))["oldest"]
-        lines = [
-            f"database: {alias}",
-            f"streams: {Stream.objects.using(alias).count()}",
-            f"events: {Event.objects.using(alias).count()}",
-            f"position: {newest_readable_position(alias)}",
-            f"outbox pending: {pending.count()}",
-            f"outbox dead: {outbox.filter(dead=True).count()}",
-            f"outbox oldest pending: {oldest.isoformat() if oldest else '-'}",
-        ]
-        self.stdout.write("\n".join(lines))
+        return {
+            "database": alias,
+            "streams": Stream.objects.using(alias).count(),
+            "events": Event.objects.using(alias).count(),
+            "position": newest_readable_position(alias),
+            "outbox_pending": pending.count(),
+            "outbox_dead": outbox.filter(dead=True).count(),
+            "outbox_oldest_pending": oldest.isoformat() if oldest else "-",
+        }
+
+    @staticmethod
+    def _table(facts: dict[str, Any]) -> str:
+        table = Table(title="eventhex store", title_justify="left")
+        table.add_column("")
+        table.add_column("value", overflow="fold")
+        for name, value in facts.items():
+            table.add_row(name.replace("_", " "), Text(printable(str(value))))
+        width = shutil.get_terminal_size().columns
+        console = Console(file=io.StringIO(), force_terminal=True, width=width)
+        console.print(table)
+        rendered: str = console.file.getvalue()  # type: ignore[attr-defined]
+        return rendered

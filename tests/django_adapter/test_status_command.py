@@ -1,0 +1,70 @@
+"""``manage.py eventhex_status`` in each output mode: ``--json``, piped lines, a terminal table;
+and a clean error when the database cannot be read."""
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from event_sourcery import StreamId
+
+from eventhex_core_ports.testing.events import ContractItemAdded
+from eventhex_django_adapter import DjangoBackend, DjangoConfig
+
+pytestmark = pytest.mark.django_db(databases=["default"])
+
+
+class TerminalOut(io.StringIO):
+    """Standard output as a terminal reports itself."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.fixture
+def one_event() -> None:
+    backend = DjangoBackend().configure(DjangoConfig(database="default")).with_outbox()
+    backend.event_store.append(ContractItemAdded(item="a"), stream_id=StreamId())
+
+
+@pytest.mark.usefixtures("one_event")
+def test_json_is_one_object() -> None:
+    out = io.StringIO()
+    call_command("eventhex_status", "--json", stdout=out)
+    facts = json.loads(out.getvalue())
+    assert (facts["database"], facts["events"], facts["outbox_pending"]) == ("default", 1, 1)
+    assert facts["outbox_dead"] == 0
+
+
+@pytest.mark.usefixtures("one_event")
+def test_piped_output_is_plain_lines() -> None:
+    out = io.StringIO()
+    call_command("eventhex_status", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == ["database: default", "streams: 1", "events: 1"]
+    assert "outbox pending: 1" in lines
+    assert "\x1b" not in out.getvalue()
+
+
+@pytest.mark.usefixtures("one_event")
+def test_a_terminal_gets_a_table() -> None:
+    out = TerminalOut()
+    call_command("eventhex_status", stdout=out)
+    text = out.getvalue()
+    assert "eventhex store" in text
+    assert any(mark in text for mark in ("┃", "│"))
+    assert "outbox pending" in text
+
+
+def test_a_database_without_the_tables_is_a_command_error() -> None:
+    """One line naming the database and the error, no traceback."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE eventhex_stream RENAME TO eventhex_stream_gone")
+    try:
+        with pytest.raises(CommandError, match="cannot read database 'default': OperationalError"):
+            call_command("eventhex_status", stdout=io.StringIO())
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE eventhex_stream_gone RENAME TO eventhex_stream")
