@@ -179,3 +179,29 @@ def test_status_with_the_database_down_is_a_clean_error(
     assert "eventhex-relay status: cannot read the outbox: OperationalError" in done.stderr
     assert "Traceback" not in done.stderr
     reliability.handled("relay CLI: status with the database down")
+
+
+@pytest.mark.parametrize(
+    ("publisher", "module", "extra"),
+    [
+        ("http://127.0.0.1:1/hook", "httpx", "webhook"),
+        ("redis://127.0.0.1:1/0", "redis", "redis"),
+        ("nats://127.0.0.1:1", "nats", "nats"),
+        ("amqp://127.0.0.1:1/", "pika", "rabbitmq"),
+    ],
+)
+def test_a_missing_client_names_the_extra_that_installs_it(
+    publisher: str,
+    module: str,
+    extra: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each extra installs only its own client, so a relay without it stops with the fix."""
+    for name in [m for m in sys.modules if m.startswith("eventhex_outbox_relay.publishers.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    assert main(["drain", "--source", SOURCE, "--publisher", publisher]) == 2
+    err = capsys.readouterr().err
+    assert f"pip install 'eventhex-outbox-relay[{extra}]'" in err
+    assert "Traceback" not in err

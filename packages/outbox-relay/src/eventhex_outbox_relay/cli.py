@@ -154,11 +154,24 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
         source.close()
 
 
+_EXTRAS = {
+    "redis": "redis",
+    "pika": "rabbitmq",
+    "nats": "nats",
+    "httpx": "webhook",
+    "httpcore": "webhook",
+    "prometheus_client": "prometheus",
+}
+"""The package extra that installs each optional client."""
+
+
 def _missing(setting: str, error: ImportError) -> int:
+    module = (error.name or "").partition(".")[0]
+    extra = _EXTRAS.get(module, "all")
     print(
         f"invalid setting EVENTHEX_RELAY_{setting.upper()} (--{setting.replace('_', '-')}): "
-        f"it needs {error.name}, which is not installed; "
-        "fix: pip install 'eventhex-outbox-relay[all]' (or the extra it names in the README)",
+        f"it needs {module or error}, which is not installed; "
+        f"fix: pip install 'eventhex-outbox-relay[{extra}]'",
         file=sys.stderr,
     )
     return 2
