@@ -152,3 +152,17 @@ def test_stats_cache_serves_a_reading_then_refreshes() -> None:
     source.enqueue()
     assert b"eventhex_outbox_pending 0.0" in metrics.exposition()  # the cached reading
     assert source.stats_calls == 1
+
+
+def test_metrics_speak_openmetrics_when_asked(serve: list[OperationsServer]) -> None:
+    """prometheus-client's exposition negotiates the format, which a hand-written one did not."""
+    port = start(serve, PrometheusMetrics(InMemoryOutboxSource()))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics",
+        headers={"Accept": "application/openmetrics-text; version=1.0.0"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        body = answer.read()
+        assert answer.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert body.rstrip().endswith(b"# EOF")
+    assert b"eventhex_relay_published_total 0.0" in body
