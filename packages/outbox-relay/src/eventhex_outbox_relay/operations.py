@@ -65,6 +65,11 @@ class _Server(socketserver.ThreadingMixIn, WSGIServer):
             with self._lock:
                 self._open.pop(request, None)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out or went away: nothing to print (the standard library would
+        write a traceback to standard error for each one)."""
+        logger.debug("operations connection from %s ended with an error", client_address)
+
     def cut_overdue(self) -> int:
         """Shut down connections past their deadline; their threads then end."""
         now = time.monotonic()
