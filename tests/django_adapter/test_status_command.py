@@ -3,8 +3,10 @@ and a clean error when the database cannot be read."""
 
 import io
 import json
+import logging
 
 import pytest
+import structlog
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
@@ -68,3 +70,19 @@ def test_a_database_without_the_tables_is_a_command_error() -> None:
     finally:
         with connection.cursor() as cursor:
             cursor.execute("ALTER TABLE eventhex_stream_gone RENAME TO eventhex_stream")
+
+
+@pytest.mark.usefixtures("one_event")
+def test_logging_is_left_to_the_project_unless_a_format_is_given() -> None:
+    logger = logging.getLogger("eventhex_django_adapter")
+    before = (logger.handlers[:], logger.propagate, logger.level)
+    call_command("eventhex_status", stdout=io.StringIO())
+    assert (logger.handlers, logger.propagate, logger.level) == before
+    try:
+        call_command("eventhex_status", "--log-format", "json", stdout=io.StringIO())
+        assert not logger.propagate
+        [handler] = logger.handlers
+        assert isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+    finally:
+        logger.handlers[:], logger.propagate = before[0], before[1]
+        logger.setLevel(before[2])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
+from eventhex_core_ports.logs import LOGGERS
 from eventhex_core_ports.ports.relay import OutboxSource, Publisher
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay._backoff import Backoff
@@ -49,6 +51,17 @@ def webhook() -> Iterator[WebhookSink]:
     sink = WebhookSink()
     yield sink
     sink.close()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """``main()`` configures eventhex's loggers for its process; give later tests theirs back."""
+    loggers = [logging.getLogger(name) for name in LOGGERS]
+    saved = [(lg.handlers[:], lg.level, lg.propagate) for lg in loggers]
+    yield
+    for logger, (handlers, level, propagate) in zip(loggers, saved, strict=True):
+        logger.handlers[:], logger.propagate = handlers, propagate
+        logger.setLevel(level)
 
 
 @pytest.fixture

@@ -32,13 +32,15 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
         parser.add_argument(
             "--log-format",
-            default="auto",
             choices=["json", "text", "auto"],
-            help="eventhex's log lines: json, text, or auto (text on a terminal; default).",
+            help="Render eventhex's log lines as json, text or auto (text on a terminal), as the "
+            "relay does; without it, the project's LOGGING applies.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        configure_logging("debug" if options["verbosity"] > 1 else "info", options["log_format"])
+        if options["log_format"]:
+            level = "debug" if options["verbosity"] > 1 else "info"
+            configure_logging(level, options["log_format"])
         alias: str = options["database"]
         try:
             facts = self._facts(alias)
