@@ -101,7 +101,7 @@ def test_postgres_events_default_to_their_transaction_id() -> None:
         )
         (default,) = cursor.fetchone()
 
-    assert "pg_current_xact_id" in default
+    assert "eventhex_tx_id" in default
 
 
 @pytest.mark.django_db(databases="__all__")

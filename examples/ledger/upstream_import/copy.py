@@ -3,8 +3,10 @@
 Row ids of streams and events are kept. So on SQLite every position (the event id there) is
 unchanged, and a subscription checkpoint saved with event_sourcery_django stays valid. On
 PostgreSQL an eventhex position is ``(tx_id << 64) | event_id``; every imported event gets the
-importing transaction's id, so an old checkpoint ``p`` becomes ``(tx_id << 64) | p`` (the
-command prints ``tx_id``), and the imported events keep their id order.
+importing transaction's ``tx_id`` (stamped by eventhex, so it stays correct on a database that
+was moved to another cluster and rebased), so an old checkpoint ``p`` becomes
+``(tx_id << 64) | p`` (the command prints ``tx_id``), and the imported events keep their id
+order.
 """
 
 from collections.abc import Iterator
@@ -70,15 +72,6 @@ def _chunks(query: "models.QuerySet[M]", size: int) -> Iterator[list[M]]:
         yield chunk
 
 
-def _transaction_id(alias: str) -> int | None:
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
-        return int(cursor.fetchone()[0])
-
-
 def copy_store(
     alias: str = "default", outbox_attempts: int = 3, batch_size: int = 1000, dry_run: bool = False
 ) -> ImportReport:
@@ -100,9 +93,11 @@ def copy_store(
         raise TargetNotEmpty(f"eventhex_stream in database {alias!r} is not empty")
     report = ImportReport()
     with transaction.atomic(using=alias):
-        report.tx_id = _transaction_id(alias)
         streams = _copy_streams(alias, batch_size, report)
         _copy_events(alias, batch_size, streams, report)
+        # eventhex's trigger stamps every event with the transaction's tx_id (on PostgreSQL
+        # the transaction id plus the store's shift, which a move to another cluster raises)
+        report.tx_id = Event.objects.using(alias).values_list("tx_id", flat=True).first()
         _copy_snapshots(alias, batch_size, report)
         _copy_outbox(alias, batch_size, outbox_attempts, report)
         _reset_sequences(alias)
@@ -147,7 +142,6 @@ def _copy_events(
                 created_at=_stored(row.created_at),
                 category=streams[row.stream_id][0],
                 tenant_id=streams[row.stream_id][1],
-                tx_id=report.tx_id,
             )
             for row in chunk
         )

@@ -9,9 +9,9 @@ the kind of claim and on whether outbox rows are written, never on the number of
 * ``any`` (no versioning): both, and whichever touches a row claims the stream (the ``UPDATE``
   only matches an unversioned stream).
 
-The events are inserted only when the claim touched a row, with ``tx_id`` set to the
-transaction's id; outbox rows are written from the inserted events (position
-``(tx_id << 64) | id``). The result is the inserted events' ``(id, tx_id)`` in insertion order,
+The events are inserted only when the claim touched a row, and migration 0002's trigger stamps
+their ``tx_id`` (the transaction's id plus migration 0005's shift); outbox rows are written from
+the inserted events (position ``(tx_id << 64) | id``). The result is the inserted events' ``(id, tx_id)`` in insertion order,
 or no row at all when the stream could not be claimed: the caller then finds out why (a
 conflict, a versioning mismatch, or a race it can still win) on its slow path.
 
@@ -81,7 +81,7 @@ _INSERT_EVENTS = """e AS (
     INSERT INTO eventhex_event
         (stream_id, version, uuid, name, data, context, created_at, category, tenant_id, tx_id)
     SELECT s.id, v.version, v.uuid, v.name, v.data, v.context, v.created_at,
-           %(category)s::text, %(tenant)s::text, pg_current_xact_id()::text::bigint
+           %(category)s::text, %(tenant)s::text, NULL::bigint
     FROM s CROSS JOIN v
     ORDER BY v.n
     RETURNING id, tx_id, uuid

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from django.db import connections
 
+from eventhex_django_adapter._position import SHIFT_SQL
 from eventhex_django_adapter.models import Event
 
 __all__ = ["DEFAULT_LAG_WARNING_AFTER", "LagBlocker", "check_blockers", "subscription_lag_blockers"]
@@ -31,7 +32,8 @@ class LagBlocker:
         database: The Django database alias the subscription reads.
         pid: The blocking backend's process id (``pg_stat_activity.pid``). Backends this role
             may not inspect (see ``pg_read_all_stats``) have no age and are not reported.
-        xid: The blocking transaction's id (64-bit, as stored in ``eventhex_event.tx_id``).
+        xid: The blocking transaction's id (64-bit, PostgreSQL's ``xid8``; the ``tx_id`` of its
+            events is this plus the store's shift, see ``manage.py eventhex_status``).
         age_seconds: How long the transaction has been running, when it was observed.
     """
 
@@ -60,8 +62,9 @@ def subscription_lag_blockers(database: str | None = None) -> list[LagBlocker]:
         return [blocker for alias in aliases for blocker in _blockers.get(alias, ())]
 
 
-_BLOCKERS_SQL = """
-WITH running AS (
+_BLOCKERS_SQL = f"""
+WITH clock AS MATERIALIZED (SELECT {SHIFT_SQL} AS shift),
+running AS (
     SELECT xip::text::bigint AS xid
     FROM pg_snapshot_xip(pg_current_snapshot()) AS xip
 )
@@ -69,9 +72,10 @@ SELECT r.xid, a.pid, EXTRACT(EPOCH FROM clock_timestamp() - a.xact_start)::float
 FROM running r
 LEFT JOIN pg_stat_activity a ON a.backend_xid::text::bigint = mod(r.xid, 4294967296)
 WHERE EXISTS (
-    SELECT 1 FROM {events} e
-    WHERE e.tx_id > r.xid
-      AND e.tx_id IS DISTINCT FROM pg_current_xact_id_if_assigned()::text::bigint
+    SELECT 1 FROM {{events}} e
+    WHERE e.tx_id > r.xid + (SELECT shift FROM clock)
+      AND e.tx_id IS DISTINCT FROM
+          pg_current_xact_id_if_assigned()::text::bigint + (SELECT shift FROM clock)
 )
 ORDER BY r.xid"""
 

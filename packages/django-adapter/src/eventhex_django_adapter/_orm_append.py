@@ -6,8 +6,8 @@ three statements whatever the number of events: :func:`claim_with_returning` cla
 then :func:`insert_event_rows` inserts the events with one bulk ``INSERT``, and the outbox, when
 there is one, writes its rows with another. When the direct claim fails,
 :func:`._stream_rows.claim_stream` finds out why. PostgreSQL inserts events here only when its
-one-statement append could not claim the stream; its rows then carry the transaction's id as
-``tx_id``.
+one-statement append could not claim the stream; its rows then carry the transaction's
+``tx_id`` (see :mod:`._position`).
 """
 
 from django.db import connections
@@ -15,6 +15,7 @@ from event_sourcery.event import RawEvent, RecordedRaw
 
 from eventhex_core_ports.stream_claim import StreamClaim
 from eventhex_django_adapter._datetimes import to_db
+from eventhex_django_adapter._position import transaction_tx_id
 from eventhex_django_adapter._records import category_of, encode_position
 from eventhex_django_adapter.models import Event, Stream
 
@@ -71,7 +72,7 @@ def insert_event_rows(
     alias: str, tenant_id: str, stream: Stream, events: list[RawEvent]
 ) -> list[RecordedRaw]:
     """Insert ``events`` into the claimed ``stream`` with one bulk ``INSERT``; their records."""
-    tx_id = _transaction_id(alias)
+    tx_id = transaction_tx_id(alias)
     rows = [event_row(stream, raw, tx_id) for raw in events]
     Event.objects.using(alias).bulk_create(rows)
     return [
@@ -94,14 +95,3 @@ def event_row(stream: Stream, raw: RawEvent, tx_id: int | None) -> Event:
         tenant_id=stream.tenant_id,
         tx_id=tx_id,
     )
-
-
-def _transaction_id(alias: str) -> int | None:
-    """The current PostgreSQL transaction id (the events' ``tx_id``); ``None`` on SQLite."""
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
-        row = cursor.fetchone()
-    return int(row[0])

@@ -1,27 +1,51 @@
 """Positions: where an event sits in commit order, as one opaque integer.
 
-On PostgreSQL an event's place in commit order is the pair (writing transaction id, event id),
-encoded as ``(tx_id << 64) | id`` so that integer order is pair order. On SQLite, where one
-writer at a time makes id order commit order, the position is the event id itself.
+On PostgreSQL an event's place in commit order is the pair (``tx_id``, event id), encoded as
+``(tx_id << 64) | id`` so that integer order is pair order. ``tx_id`` is the writing transaction's
+id plus the store's *shift* (ADR 0007, migration 0005), which is raised when the database finds
+itself on another cluster, so positions keep growing across a ``pg_dump``/``pg_restore``. SQL
+that stamps or reads uses :data:`TX_ID_SQL` and :data:`SHIFT_SQL`; nothing else in the adapter
+knows about the shift. On SQLite, where one writer at a time makes id order commit order, the
+position is the event id itself.
 """
 
+from dataclasses import dataclass
 from typing import NamedTuple
 
-__all__ = ["ID_BITS", "CommitPoint", "decode", "encode"]
+from django.db import connections, transaction
+
+__all__ = [
+    "ID_BITS",
+    "SHIFT_SQL",
+    "TX_ID_SQL",
+    "CommitPoint",
+    "PositionClock",
+    "check_positions",
+    "decode",
+    "encode",
+    "position_clock",
+    "transaction_tx_id",
+]
 
 ID_BITS = 64
 _ID_MASK = (1 << ID_BITS) - 1
 
+SHIFT_SQL = "eventhex_position_shift()"
+"""The store's shift; a session's first call checks (and when needed rebases) the clock."""
+
+TX_ID_SQL = "eventhex_tx_id()"
+"""The current transaction's ``tx_id``: its transaction id plus the shift."""
+
 
 class CommitPoint(NamedTuple):
-    """A decoded PostgreSQL position: the writing transaction id and the event id."""
+    """A decoded PostgreSQL position: the writing ``tx_id`` and the event id."""
 
     tx_id: int
     event_id: int
 
 
 def encode(tx_id: int, event_id: int) -> int:
-    """Encode (transaction id, event id) as one position; both must be non-negative."""
+    """Encode (``tx_id``, event id) as one position; both must be non-negative."""
     return (tx_id << ID_BITS) | event_id
 
 
@@ -30,3 +54,68 @@ def decode(position: int | None) -> CommitPoint:
     if position is None or position <= 0:
         return CommitPoint(0, 0)
     return CommitPoint(position >> ID_BITS, position & _ID_MASK)
+
+
+def transaction_tx_id(alias: str) -> int | None:
+    """The ``tx_id`` the current transaction stamps on events; ``None`` on SQLite."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {TX_ID_SQL}")
+        row = cursor.fetchone()
+    return int(row[0])
+
+
+@dataclass(frozen=True)
+class PositionClock:
+    """What a PostgreSQL store knows about its positions (``eventhex_position_state()``).
+
+    Attributes:
+        shift: Added to every transaction id to make a ``tx_id``.
+        stored_system_identifier: The cluster the shift was last checked on (``None``: not yet).
+        system_identifier: This cluster's (``None`` when the role may not read it).
+        next_xid: The next transaction id this cluster hands out.
+        newest_tx_id: The largest stored ``tx_id`` (``None``: no events).
+        moved: The system identifier differs from the stored one.
+        behind: New transactions would stamp a ``tx_id`` at or below the largest stored one.
+    """
+
+    shift: int
+    stored_system_identifier: int | None
+    system_identifier: int | None
+    next_xid: int
+    newest_tx_id: int | None
+    moved: bool
+    behind: bool
+
+    @property
+    def needs_rebase(self) -> bool:
+        """Whether the first append or read (or ``manage.py eventhex_rebase``) will rebase."""
+        return self.moved or self.behind
+
+
+def position_clock(alias: str) -> PositionClock | None:
+    """Read the clock without changing anything; ``None`` on SQLite."""
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM eventhex_position_state()")
+        row = cursor.fetchone()
+    return PositionClock(*row)
+
+
+def check_positions(alias: str) -> int | None:
+    """Check the clock and rebase it if the database moved (committed); the shift after.
+
+    ``None`` on SQLite. Appends and reads do the same on a session's first use; this is
+    ``manage.py eventhex_rebase``.
+    """
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return None
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.execute("SELECT eventhex_check_positions()")
+        row = cursor.fetchone()
+    return int(row[0])

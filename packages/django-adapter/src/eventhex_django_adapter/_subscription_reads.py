@@ -42,12 +42,14 @@ class EventSelection:
     names: tuple[str, ...] | None = None
 
 
-HORIZON = """
+HORIZON = f"""
 WITH horizon AS MATERIALIZED (
-    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
-           pg_current_xact_id_if_assigned()::text::bigint AS own
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint + clock.shift AS xmin,
+           pg_current_xact_id_if_assigned()::text::bigint + clock.shift AS own
+    FROM (SELECT {_position.SHIFT_SQL} AS shift) clock
 )"""
-"""The read horizon of the statement's snapshot, and the reader's own transaction id (if any)."""
+"""The read horizon of the statement's snapshot and the reader's own ``tx_id`` (if any), both
+shifted like the stamps (see :mod:`._position`)."""
 
 READABLE = """
     AND e.tx_id < (SELECT GREATEST(xmin, own + 1) FROM horizon)

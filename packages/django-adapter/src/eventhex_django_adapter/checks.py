@@ -7,7 +7,10 @@ Every alias a ``DjangoBackend`` was configured with is checked (``default`` when
 * ``eventhex.E003`` the PostgreSQL server is older than 13 (a database check: it connects, so it
   runs with ``migrate`` or ``check --database <alias>``);
 * ``eventhex.W001`` SQLite is not in ``IMMEDIATE`` transaction mode, so concurrent writers can
-  fail with "database is locked" instead of waiting their turn.
+  fail with "database is locked" instead of waiting their turn;
+* ``eventhex.W002`` the PostgreSQL database has moved to another cluster (``pg_dump`` and
+  ``pg_restore``, logical replication) and its positions are due a rebase, which the first
+  append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0007).
 """
 
 from collections.abc import Iterable, Sequence
@@ -16,8 +19,10 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.utils import load_backend
+
+from eventhex_django_adapter._position import position_clock
 
 __all__ = ["MIN_POSTGRESQL", "register", "watch_alias"]
 
@@ -101,10 +106,41 @@ def check_server_version(
     return messages
 
 
+def check_position_clock(
+    app_configs: Sequence[Any] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: Any,
+) -> list[checks.CheckMessage]:
+    """Every watched PostgreSQL alias among ``databases`` has positions valid on its cluster."""
+    messages: list[checks.CheckMessage] = []
+    for alias in sorted(set(databases or ()) & set(_aliases()) & set(settings.DATABASES)):
+        try:
+            clock = position_clock(alias)
+        except DatabaseError:  # not migrated yet: the migrate command says so
+            continue
+        if clock is not None and clock.needs_rebase:
+            where = (
+                f"from cluster {clock.stored_system_identifier} to {clock.system_identifier}"
+                if clock.moved
+                else f"to a cluster whose transaction ids ({clock.next_xid}) are behind its events"
+            )
+            messages.append(
+                checks.Warning(
+                    f"Database {alias!r} has moved {where}; eventhex positions are due a "
+                    "rebase. The first append or read rebases them by itself (reads in "
+                    "read-only transactions and on standbys refuse until then).",
+                    hint=f"Run: python manage.py eventhex_rebase --database {alias}",
+                    id="eventhex.W002",
+                )
+            )
+    return messages
+
+
 def register() -> None:
     """Register the checks with Django (called from ``AppConfig.ready``)."""
     checks.register(check_aliases, checks.Tags.compatibility)
     checks.register(check_server_version, checks.Tags.database)
+    checks.register(check_position_clock, checks.Tags.database)
 
 
 def _vendor(engine: str) -> str:

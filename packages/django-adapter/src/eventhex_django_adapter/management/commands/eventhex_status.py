@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from eventhex_core_ports.logs import configure_logging, printable
+from eventhex_django_adapter._position import PositionClock, position_clock
 from eventhex_django_adapter._subscription_reads import newest_readable_position
 from eventhex_django_adapter.models import Event, OutboxEntry, Stream
 
@@ -65,6 +66,7 @@ class Command(BaseCommand):
             "database": alias,
             "streams": Stream.objects.using(alias).count(),
             "events": Event.objects.using(alias).count(),
+            **_clock_facts(position_clock(alias)),  # before a read could rebase it
             "position": newest_readable_position(alias),
             "outbox_pending": pending.count(),
             "outbox_dead": outbox.filter(dead=True).count(),
@@ -83,3 +85,15 @@ class Command(BaseCommand):
         console.print(table)
         rendered: str = console.file.getvalue()  # type: ignore[attr-defined]
         return rendered
+
+
+def _clock_facts(clock: PositionClock | None) -> dict[str, Any]:
+    """The position clock (PostgreSQL; ADR 0008): the shift, and whether a rebase is due."""
+    if clock is None:
+        return {}
+    return {
+        "position_shift": clock.shift,
+        "position_rebase_due": clock.needs_rebase,
+        "cluster": clock.system_identifier,
+        "next_transaction_id": clock.next_xid,
+    }

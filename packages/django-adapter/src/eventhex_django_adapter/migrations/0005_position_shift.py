@@ -1,0 +1,184 @@
+"""PostgreSQL: positions that survive a move to another cluster (ADR 0007); SQLite untouched.
+
+An event's ``tx_id`` becomes its writer's transaction id plus a stored *shift*, and readers add
+the same shift to their horizon. The shift lives in the one-row table
+``eventhex_position_shift``, next to the PostgreSQL system identifier it was checked against.
+It is 0 here, so every stored position keeps its value.
+
+* ``eventhex_position_shift()``: the shift, cached for the session in the setting
+  ``eventhex.position_shift``; the session's first call runs ``eventhex_check_positions()``.
+* ``eventhex_check_positions()``: when the store finds itself on another cluster (the system
+  identifier changed) or behind its own events (the next transaction id plus the shift is not
+  past the largest stored ``tx_id``, as after a ``pg_dump``/``pg_restore`` into a new cluster), it
+  locks the row and raises the shift so that every transaction id from now on lands at least
+  2^32 past the largest stored ``tx_id`` and outbox position. In a read-only transaction or on a
+  standby it refuses instead, naming ``manage.py eventhex_rebase``.
+* ``eventhex_position_state()``: the same diagnosis, read-only (system check, commands).
+* ``eventhex_tx_id()``: the stamp, used by 0002's trigger, the column default and the ORM path.
+
+The migration ends by checking the clock, so a database restored elsewhere before this
+migration ran is rebased by ``migrate`` itself. No model state changes, so
+``makemigrations --check`` stays clean.
+"""
+
+from django.apps.registry import Apps
+from django.db import migrations
+from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+
+MARGIN = 1 << 32
+"""How far past the largest stored ``tx_id`` a rebase puts the next one."""
+
+CREATE = f"""
+CREATE TABLE IF NOT EXISTS eventhex_position_shift (
+    id smallint PRIMARY KEY CHECK (id = 1),
+    shift bigint NOT NULL DEFAULT 0 CHECK (shift >= 0),
+    system_identifier bigint,
+    rebased_at timestamptz,
+    rebases integer NOT NULL DEFAULT 0
+);
+INSERT INTO eventhex_position_shift (id) VALUES (1) ON CONFLICT DO NOTHING;
+
+CREATE OR REPLACE FUNCTION eventhex_system_identifier() RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (SELECT system_identifier FROM pg_control_system());
+EXCEPTION WHEN insufficient_privilege THEN
+    RETURN NULL;  -- some managed services hide it: the transaction id test still applies
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION eventhex_position_state(
+    OUT shift bigint, OUT stored_system_identifier bigint, OUT system_identifier bigint,
+    OUT next_xid bigint, OUT newest_tx_id bigint, OUT moved boolean, OUT behind boolean)
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    SELECT s.shift, s.system_identifier INTO shift, stored_system_identifier
+    FROM eventhex_position_shift s WHERE s.id = 1;
+    shift := COALESCE(shift, 0);
+    system_identifier := eventhex_system_identifier();
+    next_xid := pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
+    newest_tx_id := (SELECT max(e.tx_id) FROM eventhex_event e);
+    moved := COALESCE(stored_system_identifier <> system_identifier, FALSE);
+    behind := COALESCE(next_xid + shift <= newest_tx_id, FALSE);
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION eventhex_check_positions() RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    state record;
+    floor_tx_id bigint;
+    new_shift bigint;
+BEGIN
+    SELECT * INTO state FROM eventhex_position_state();
+    IF (state.moved OR state.behind
+            OR (state.stored_system_identifier IS NULL AND state.system_identifier IS NOT NULL))
+       AND NOT (pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean) THEN
+        INSERT INTO eventhex_position_shift (id) VALUES (1) ON CONFLICT DO NOTHING;
+        -- One session rebases; the others wait here, then see its result (a new statement
+        -- takes a new snapshot; under REPEATABLE READ a concurrent rebase is an error).
+        PERFORM 1 FROM eventhex_position_shift WHERE id = 1 FOR UPDATE;
+        SELECT * INTO state FROM eventhex_position_state();
+        IF state.moved OR state.behind THEN
+            floor_tx_id := GREATEST(
+                state.newest_tx_id,
+                (SELECT div(max(o.position), 18446744073709551616)::bigint
+                 FROM eventhex_outboxentry o));
+            new_shift := GREATEST(
+                state.shift,
+                COALESCE(floor_tx_id, 0) + {MARGIN}
+                    - pg_snapshot_xmin(pg_current_snapshot())::text::bigint);
+            UPDATE eventhex_position_shift
+            SET shift = new_shift, system_identifier = state.system_identifier,
+                rebased_at = now(), rebases = rebases + 1
+            WHERE id = 1;
+            RAISE WARNING USING MESSAGE = 'eventhex: this database moved to another '
+                'PostgreSQL cluster; positions rebased (shift ' || state.shift || ' -> '
+                || new_shift || ')';
+            state.shift := new_shift;
+        ELSIF state.stored_system_identifier IS NULL THEN
+            UPDATE eventhex_position_shift SET system_identifier = state.system_identifier
+            WHERE id = 1;
+        END IF;
+    ELSIF state.moved OR state.behind THEN
+        RAISE EXCEPTION 'eventhex positions must be rebased: this database moved to another '
+            'PostgreSQL cluster, and this transaction cannot rebase them (it is read-only)'
+            USING ERRCODE = 'read_only_sql_transaction',
+                  HINT = 'Run "python manage.py eventhex_rebase" against the primary, or '
+                         'append or read once through eventhex in a read-write transaction.';
+    END IF;
+    PERFORM set_config('eventhex.position_shift', state.shift::text, false);
+    RETURN state.shift;
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION eventhex_position_shift() RETURNS bigint
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+    cached text := current_setting('eventhex.position_shift', true);
+BEGIN
+    IF cached <> '' THEN
+        RETURN cached::bigint;
+    END IF;
+    RETURN eventhex_check_positions();
+END;
+$$;
+
+CREATE OR REPLACE FUNCTION eventhex_tx_id() RETURNS bigint
+LANGUAGE sql VOLATILE AS $$
+    SELECT pg_current_xact_id()::text::bigint + eventhex_position_shift()
+$$;
+
+CREATE OR REPLACE FUNCTION eventhex_stamp_tx_id() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.tx_id := pg_current_xact_id()::text::bigint + eventhex_position_shift();
+    RETURN NEW;
+END;
+$$;
+ALTER TABLE eventhex_event ALTER COLUMN tx_id SET DEFAULT eventhex_tx_id();
+SELECT eventhex_check_positions();
+"""
+
+DROP = """
+DO $$
+BEGIN
+    IF (SELECT shift FROM eventhex_position_shift WHERE id = 1) <> 0 THEN
+        RAISE EXCEPTION 'cannot unapply eventhex 0005: positions were rebased after a move '
+            'to another cluster, and without the shift new events would sort before stored ones'
+            USING HINT = 'Stay on eventhex migration 0005 or later on this database.';
+    END IF;
+END;
+$$;
+ALTER TABLE eventhex_event ALTER COLUMN tx_id SET DEFAULT pg_current_xact_id()::text::bigint;
+CREATE OR REPLACE FUNCTION eventhex_stamp_tx_id() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.tx_id := pg_current_xact_id()::text::bigint;
+    RETURN NEW;
+END;
+$$;
+DROP FUNCTION IF EXISTS eventhex_tx_id();
+DROP FUNCTION IF EXISTS eventhex_position_shift();
+DROP FUNCTION IF EXISTS eventhex_check_positions();
+DROP FUNCTION IF EXISTS eventhex_position_state();
+DROP FUNCTION IF EXISTS eventhex_system_identifier();
+DROP TABLE IF EXISTS eventhex_position_shift;
+SELECT set_config('eventhex.position_shift', '', false);
+"""
+
+
+def create_shift(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(CREATE)
+
+
+def drop_shift(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("eventhex", "0004_outbox_claim_indexes")]
+
+    operations = [migrations.RunPython(create_shift, drop_shift, elidable=False)]
