@@ -66,6 +66,11 @@ class ThrowawayPostgres:
         if os.geteuid() == 0:
             shutil.chown(self.workdir, "postgres", "postgres")
 
+    @property
+    def bindir(self) -> Path:
+        """The directory of the PostgreSQL programs (``pg_dump``, ``pg_restore``, ...)."""
+        return self._bindir
+
     def start(self) -> PostgresServer:
         """Create the cluster on the first call, start the server, wait until it accepts."""
         if not self.datadir.exists():

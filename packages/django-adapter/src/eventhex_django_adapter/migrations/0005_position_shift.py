@@ -102,10 +102,11 @@ BEGIN
         END IF;
     ELSIF state.moved OR state.behind THEN
         RAISE EXCEPTION 'eventhex positions must be rebased: this database moved to another '
-            'PostgreSQL cluster, and this transaction cannot rebase them (it is read-only)'
+            'PostgreSQL cluster, and a read-only transaction cannot rebase them. Run '
+            '"python manage.py eventhex_rebase" against the primary.'
             USING ERRCODE = 'read_only_sql_transaction',
-                  HINT = 'Run "python manage.py eventhex_rebase" against the primary, or '
-                         'append or read once through eventhex in a read-write transaction.';
+                  HINT = 'Any append or read through eventhex in a read-write transaction '
+                         'rebases them too.';
     END IF;
     PERFORM set_config('eventhex.position_shift', state.shift::text, false);
     RETURN state.shift;
