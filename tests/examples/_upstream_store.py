@@ -30,7 +30,7 @@ from upstream_import.models import (  # noqa: E402
     UpstreamStream,
 )
 
-from eventhex_django_adapter.models import OutboxEntry  # noqa: E402
+from eventhex_django_adapter.models import Event, OutboxEntry  # noqa: E402
 
 CONTEXT = {"correlation_id": None, "causation_id": None}
 
@@ -99,6 +99,11 @@ def main() -> None:
                 "balance": services.balance_of("zed"),
                 "outbox": [[e.version, e.dead, e.stream_category, e.attempts] for e in outbox],
                 "position": int(backend().event_store.position or 0),
+                "stored": {
+                    str(uuid): [tx_id, pk]
+                    for uuid, tx_id, pk in Event.objects.values_list("uuid", "tx_id", "id")
+                },
+                "outbox_positions": {str(e.event_uuid): int(e.position) for e in outbox},
             }
         )
     )

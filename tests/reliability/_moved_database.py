@@ -60,7 +60,8 @@ def dump(cluster: ThrowawayPostgres, database: str, path: Path) -> None:
 def restore(cluster: ThrowawayPostgres, path: Path, database: str) -> None:
     """Create ``database`` on ``cluster`` and ``pg_restore`` the dump at ``path`` into it."""
     create_database(cluster, database)
-    _run(cluster, "pg_restore", "--exit-on-error", f"--dbname={cluster.server.dsn(database)}", str(path))
+    target = f"--dbname={cluster.server.dsn(database)}"
+    _run(cluster, "pg_restore", "--exit-on-error", target, str(path))
 
 
 @contextmanager
@@ -74,9 +75,7 @@ def registered(alias: str, cluster: ThrowawayPostgres, database: str) -> Iterato
         "PORT": str(server.port),
         "USER": server.user,
     }
-    connections.settings[alias] = connections.configure_settings({"default": {}, alias: raw})[
-        alias
-    ]
+    connections.settings[alias] = connections.configure_settings({"default": {}, alias: raw})[alias]
     try:
         yield alias
     finally:

@@ -14,9 +14,12 @@ database on the new cluster for each test. There, with no manual step:
 * the first read rebases too; until then the system check warns, ``eventhex_rebase --check``
   fails, and a read-only transaction refuses with the command to run;
 * concurrent first appends rebase once, also when the stored system identifier is unknown and
-  only the transaction ids tell.
+  only the transaction ids tell;
+* the example's ``import_event_sourcery_django``, run on a moved database, prints and writes
+  the rebased ``tx_id`` its events carry.
 """
 
+import json
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -32,6 +35,7 @@ from django.db import DatabaseError, connections, transaction
 from event_sourcery import StreamId
 from event_sourcery.event import Recorded, WrappedEvent
 from event_sourcery.read_model import Projector
+from eventhex_devtools.postgres import ThrowawayPostgres
 
 from eventhex_core_ports.ports.relay import OutboxMessage, Publisher, PublishOutcome
 from eventhex_django_adapter import DjangoBackend, DjangoConfig, DjangoCursorsDao
@@ -39,8 +43,8 @@ from eventhex_django_adapter.checks import check_position_clock
 from eventhex_django_adapter.models import Event as EventRow
 from eventhex_django_adapter.models import ProjectionCursor
 from eventhex_django_adapter.relay_source import DjangoOutboxSource
-from eventhex_devtools.postgres import ThrowawayPostgres
 from eventhex_outbox_relay import Relay
+from tests.examples._run import run_example
 
 from ._moved_database import burn_transaction_ids, create_database, dump, registered, restore
 from ._support import Noted
@@ -48,6 +52,7 @@ from ._support import Noted
 pytestmark = [pytest.mark.postgres]
 
 OLD = "moved_from"
+UPSTREAM_SCRIPT = "tests/examples/_upstream_store.py"
 PROJECTION = "move.balances"
 STREAMS = {
     "acct-1": StreamId(name="acct-1", category="move-a"),
@@ -104,9 +109,7 @@ def _backend(alias: str) -> DjangoBackend:
 
 def _append(backend: DjangoBackend, versions: dict[str, int], name: str, text: str) -> None:
     version = versions.get(name, 0)
-    backend.event_store.append(
-        Noted(text=text), stream_id=STREAMS[name], expected_version=version
-    )
+    backend.event_store.append(Noted(text=text), stream_id=STREAMS[name], expected_version=version)
     versions[name] = version + 1
 
 
@@ -231,9 +234,7 @@ def test_after_a_move_readers_resume_and_the_first_append_rebases(
 
     assert _uuids(resumed) == new_uuids  # exactly the five, in commit order
     assert min(row.tx_id for row in stored_new) > old_store.newest_tx_id
-    assert _uuids(resumed_category) == [
-        row.uuid for row in stored_new if row.category == "move-a"
-    ]
+    assert _uuids(resumed_category) == [row.uuid for row in stored_new if row.category == "move-a"]
     assert _uuids(from_zero) == old_store.uuids + new_uuids
     assert [r.position for r in from_zero][: len(old_store.positions)] == old_store.positions
     positions = [r.position for r in from_zero]
@@ -279,10 +280,11 @@ def test_the_first_read_rebases_and_until_then_checks_report_the_move(
     assert "eventhex_rebase" in (warning.hint or "")
     with pytest.raises(CommandError, match="need a rebase"):
         call_command("eventhex_rebase", "--check", database=moved)
-    with pytest.raises(DatabaseError, match="eventhex_rebase"), transaction.atomic(using=moved):
+    with transaction.atomic(using=moved):
         with connections[moved].cursor() as cursor:
             cursor.execute("SET TRANSACTION READ ONLY")
-        _read(backend, old_store.all_position)
+        with pytest.raises(DatabaseError, match="eventhex_rebase"):
+            _read(backend, old_store.all_position)
 
     builder = backend.subscriber.start_from(old_store.all_position)
     resumed = builder.build_batch(100, timedelta(seconds=0.2))
@@ -354,3 +356,26 @@ def test_concurrent_first_appends_rebase_once(moved: str, old_store: OldStore) -
         )
         (adopted,) = cursor.fetchone()
     assert adopted
+
+
+def test_the_upstream_importer_on_a_moved_database_stamps_rebased_positions(
+    clusters: tuple[ThrowawayPostgres, ThrowawayPostgres], tmp_path: Path
+) -> None:
+    old, new = clusters
+    create_database(old, "ledger")
+    migrated = run_example(["examples/ledger/manage.py", "migrate"], old.server.dsn("ledger"))
+    assert migrated.returncode == 0, migrated.stderr
+    dump(old, "ledger", tmp_path / "ledger.dump")
+    restore(new, tmp_path / "ledger.dump", "ledger_moved")
+
+    done = run_example([UPSTREAM_SCRIPT], new.server.dsn("ledger_moved"))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    stored = {uuid: (tx_id, pk) for uuid, (tx_id, pk) in result["stored"].items()}
+    imported_tx_id = int(result["command"].split("carry tx_id ")[1].split(";")[0])
+    assert imported_tx_id >= 1 << 32  # the import's first insert rebased the moved store
+    assert sorted(tx for tx, _ in stored.values())[:3] == [imported_tx_id] * 3
+    assert result["outbox_positions"] == {
+        uuid: (stored[uuid][0] << 64) | stored[uuid][1] for uuid in result["outbox_positions"]
+    }

@@ -11,9 +11,10 @@ the kind of claim and on whether outbox rows are written, never on the number of
 
 The events are inserted only when the claim touched a row, and migration 0002's trigger stamps
 their ``tx_id`` (the transaction's id plus migration 0005's shift); outbox rows are written from
-the inserted events (position ``(tx_id << 64) | id``). The result is the inserted events' ``(id, tx_id)`` in insertion order,
-or no row at all when the stream could not be claimed: the caller then finds out why (a
-conflict, a versioning mismatch, or a race it can still win) on its slow path.
+the inserted events (position ``(tx_id << 64) | id``). The result is the inserted events'
+``(id, tx_id)`` in insertion order, or no row at all when the stream could not be claimed: the
+caller then finds out why (a conflict, a versioning mismatch, or a race it can still win) on
+its slow path.
 
 :func:`append_statement` builds the statement and its parameters for one append,
 :func:`run_append` runs it and :func:`appended_records` turns its rows into the records the

@@ -59,9 +59,7 @@ class Command(BaseCommand):
 
 def _why(clock: PositionClock) -> str:
     if clock.moved:
-        return (
-            f"moved from cluster {clock.stored_system_identifier} to {clock.system_identifier}"
-        )
+        return f"moved from cluster {clock.stored_system_identifier} to {clock.system_identifier}"
     return (
         f"next transaction id {clock.next_xid} + shift {clock.shift} is not past the largest "
         f"stored tx_id {clock.newest_tx_id}"
