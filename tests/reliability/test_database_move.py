@@ -25,10 +25,12 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connections, transaction
@@ -307,6 +309,32 @@ def test_the_first_read_rebases_and_until_then_checks_report_the_move(
 
     assert _uuids(received) == new_uuids
     assert _rebases(moved) == 1
+
+
+def test_a_forced_rebase_waits_until_the_application_has_stopped(
+    moved: str, old_store: OldStore
+) -> None:
+    backend = _backend(moved)
+    versions = dict(old_store.versions)
+    _append(backend, versions, "acct-1", "new #0")  # rebases: the store moved
+    newest = max(EventRow.objects.using(moved).values_list("tx_id", flat=True))
+    application = connections[moved].get_connection_params()
+
+    with psycopg.connect(**application), pytest.raises(CommandError, match="stopped"):
+        call_command("eventhex_rebase", "--force", database=moved)
+    out = StringIO()
+    call_command("eventhex_rebase", "--force", database=moved, stdout=out)
+    _append(backend, versions, "acct-1", "new #1")
+
+    assert "rebased positions (forced)" in out.getvalue()
+    assert _rebases(moved) == 2
+    assert max(EventRow.objects.using(moved).values_list("tx_id", flat=True)) >= newest + (1 << 32)
+    assert _uuids(_read(backend, old_store.all_position)) == list(
+        EventRow.objects.using(moved)
+        .filter(data__text__startswith="new")
+        .order_by("id")
+        .values_list("uuid", flat=True)
+    )
 
 
 def test_concurrent_first_appends_rebase_once(moved: str, old_store: OldStore) -> None:

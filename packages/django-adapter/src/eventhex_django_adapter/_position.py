@@ -106,16 +106,21 @@ def position_clock(alias: str) -> PositionClock | None:
     return PositionClock(*row)
 
 
-def check_positions(alias: str) -> int | None:
+def check_positions(alias: str, force: bool = False) -> int | None:
     """Check the clock and rebase it if the database moved (committed); the shift after.
 
     ``None`` on SQLite. Appends and reads do the same on a session's first use; this is
     ``manage.py eventhex_rebase``.
+
+    Args:
+        alias: The database alias.
+        force: Rebase even though the clock looks right (after restoring a physical backup to
+            an earlier point); PostgreSQL refuses while other sessions are connected.
     """
     connection = connections[alias]
     if connection.vendor != "postgresql":
         return None
     with transaction.atomic(using=alias), connection.cursor() as cursor:
-        cursor.execute("SELECT eventhex_check_positions()")
+        cursor.execute("SELECT eventhex_check_positions(%s)", [force])
         row = cursor.fetchone()
     return int(row[0])

@@ -12,7 +12,8 @@ It is 0 here, so every stored position keeps its value.
   past the largest stored ``tx_id``, as after a ``pg_dump``/``pg_restore`` into a new cluster), it
   locks the row and raises the shift so that every transaction id from now on lands at least
   2^32 past the largest stored ``tx_id`` and outbox position. In a read-only transaction or on a
-  standby it refuses instead, naming ``manage.py eventhex_rebase``.
+  standby it refuses instead, naming ``manage.py eventhex_rebase``. ``force`` rebases anyway
+  (after a physical restore to an earlier point), once no other session is connected.
 * ``eventhex_position_state()``: the same diagnosis, read-only (system check, commands).
 * ``eventhex_tx_id()``: the stamp, used by 0002's trigger, the column default and the ORM path.
 
@@ -63,50 +64,63 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION eventhex_check_positions() RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
+CREATE OR REPLACE FUNCTION eventhex_check_positions(force boolean DEFAULT false)
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     state record;
+    others bigint;
     floor_tx_id bigint;
     new_shift bigint;
 BEGIN
     SELECT * INTO state FROM eventhex_position_state();
-    IF (state.moved OR state.behind
-            OR (state.stored_system_identifier IS NULL AND state.system_identifier IS NOT NULL))
-       AND NOT (pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean) THEN
+    IF force OR state.moved OR state.behind THEN
+        IF pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean THEN
+            RAISE EXCEPTION 'eventhex positions must be rebased: this database moved to '
+                'another PostgreSQL cluster, and a read-only transaction cannot rebase them. '
+                'Run "python manage.py eventhex_rebase" against the primary.'
+                USING ERRCODE = 'read_only_sql_transaction',
+                      HINT = 'Any append or read through eventhex in a read-write transaction '
+                             'rebases them too.';
+        END IF;
+        IF force THEN  -- other sessions keep the shift they cached: they must be gone
+            SELECT count(*) INTO others FROM pg_stat_activity
+            WHERE datname = current_database() AND pid <> pg_backend_pid()
+              AND backend_type = 'client backend';
+            IF others > 0 THEN
+                RAISE EXCEPTION USING ERRCODE = 'object_in_use',
+                    MESSAGE = 'a forced rebase needs the application stopped: ' || others
+                        || ' other session(s) are connected to this database',
+                    HINT = 'Stop the application, relays and workers (and close other '
+                           'sessions), then run "python manage.py eventhex_rebase --force".';
+            END IF;
+        END IF;
         INSERT INTO eventhex_position_shift (id) VALUES (1) ON CONFLICT DO NOTHING;
         -- One session rebases; the others wait here, then see its result (a new statement
         -- takes a new snapshot; under REPEATABLE READ a concurrent rebase is an error).
         PERFORM 1 FROM eventhex_position_shift WHERE id = 1 FOR UPDATE;
         SELECT * INTO state FROM eventhex_position_state();
-        IF state.moved OR state.behind THEN
-            floor_tx_id := GREATEST(
-                state.newest_tx_id,
-                (SELECT div(max(o.position), 18446744073709551616)::bigint
-                 FROM eventhex_outboxentry o));
-            new_shift := GREATEST(
-                state.shift,
-                COALESCE(floor_tx_id, 0) + {MARGIN}
-                    - pg_snapshot_xmin(pg_current_snapshot())::text::bigint);
-            UPDATE eventhex_position_shift
-            SET shift = new_shift, system_identifier = state.system_identifier,
-                rebased_at = now(), rebases = rebases + 1
-            WHERE id = 1;
-            RAISE WARNING USING MESSAGE = 'eventhex: this database moved to another '
-                'PostgreSQL cluster; positions rebased (shift ' || state.shift || ' -> '
-                || new_shift || ')';
-            state.shift := new_shift;
-        ELSIF state.stored_system_identifier IS NULL THEN
-            UPDATE eventhex_position_shift SET system_identifier = state.system_identifier
-            WHERE id = 1;
-        END IF;
-    ELSIF state.moved OR state.behind THEN
-        RAISE EXCEPTION 'eventhex positions must be rebased: this database moved to another '
-            'PostgreSQL cluster, and a read-only transaction cannot rebase them. Run '
-            '"python manage.py eventhex_rebase" against the primary.'
-            USING ERRCODE = 'read_only_sql_transaction',
-                  HINT = 'Any append or read through eventhex in a read-write transaction '
-                         'rebases them too.';
+    END IF;
+    IF force OR state.moved OR state.behind THEN
+        floor_tx_id := GREATEST(
+            state.newest_tx_id,
+            (SELECT div(max(o.position), 18446744073709551616)::bigint
+             FROM eventhex_outboxentry o));
+        new_shift := GREATEST(
+            state.shift,
+            COALESCE(floor_tx_id, 0) + {MARGIN}
+                - pg_snapshot_xmin(pg_current_snapshot())::text::bigint);
+        UPDATE eventhex_position_shift
+        SET shift = new_shift, system_identifier = state.system_identifier,
+            rebased_at = now(), rebases = rebases + 1
+        WHERE id = 1;
+        RAISE WARNING USING MESSAGE = 'eventhex: positions rebased (shift ' || state.shift
+            || ' -> ' || new_shift || '): this database moved to another PostgreSQL cluster'
+            || CASE WHEN force THEN ', or an operator forced it' ELSE '' END;
+        state.shift := new_shift;
+    ELSIF state.stored_system_identifier IS NULL AND state.system_identifier IS NOT NULL
+          AND NOT (pg_is_in_recovery() OR current_setting('transaction_read_only')::boolean) THEN
+        UPDATE eventhex_position_shift SET system_identifier = state.system_identifier
+        WHERE id = 1 AND system_identifier IS NULL;
     END IF;
     PERFORM set_config('eventhex.position_shift', state.shift::text, false);
     RETURN state.shift;
@@ -161,7 +175,7 @@ END;
 $$;
 DROP FUNCTION IF EXISTS eventhex_tx_id();
 DROP FUNCTION IF EXISTS eventhex_position_shift();
-DROP FUNCTION IF EXISTS eventhex_check_positions();
+DROP FUNCTION IF EXISTS eventhex_check_positions(boolean);
 DROP FUNCTION IF EXISTS eventhex_position_state();
 DROP FUNCTION IF EXISTS eventhex_system_identifier();
 DROP TABLE IF EXISTS eventhex_position_shift;

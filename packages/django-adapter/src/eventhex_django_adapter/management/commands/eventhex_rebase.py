@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from eventhex_django_adapter._position import PositionClock, check_positions, position_clock
 
@@ -12,9 +12,10 @@ class Command(BaseCommand):
     """Rebase positions once a database has moved to another PostgreSQL cluster (ADR 0007).
 
     Appends and reads do this by themselves on their first use of a moved database; the command
-    lets an operator do it at a chosen moment, see the outcome, or check without changing
-    anything (``--check`` exits with status 1 when a rebase is due). On SQLite there is nothing
-    to do.
+    lets an operator do it at a chosen moment and see the outcome, check without changing
+    anything (``--check`` fails when a rebase is due), or force a rebase after restoring a
+    physical backup to an earlier point (``--force``, with the application stopped). On SQLite
+    there is nothing to do.
     """
 
     help = (
@@ -26,10 +27,18 @@ class Command(BaseCommand):
         parser.add_argument(
             "--database", default="default", help="The database alias (default: 'default')."
         )
-        parser.add_argument(
+        mode = parser.add_mutually_exclusive_group()
+        mode.add_argument(
             "--check",
             action="store_true",
-            help="Only report; exit with status 1 when a rebase is due.",
+            help="Only report; fail (exit status 1) when a rebase is due.",
+        )
+        mode.add_argument(
+            "--force",
+            action="store_true",
+            help="Rebase even though the database has not moved, e.g. after restoring a "
+            "physical backup to an earlier point while readers elsewhere hold newer positions. "
+            "Stop the application first: it refuses while other sessions are connected.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -47,10 +56,14 @@ class Command(BaseCommand):
                 )
             self.stdout.write(f"database {alias}: positions ok (shift {before.shift})")
             return
-        shift = check_positions(alias)
+        try:
+            shift = check_positions(alias, force=options["force"])
+        except DatabaseError as error:
+            raise CommandError(f"database {alias}: {error}") from error
         if shift != before.shift:
+            why = "forced" if options["force"] and not before.needs_rebase else _why(before)
             self.stdout.write(
-                f"database {alias}: rebased positions ({_why(before)}): shift {before.shift} -> "
+                f"database {alias}: rebased positions ({why}): shift {before.shift} -> "
                 f"{shift}; new events sort after every stored one"
             )
         else:
