@@ -282,11 +282,13 @@ def test_the_first_read_rebases_and_until_then_checks_report_the_move(
     assert "eventhex_rebase" in (warning.hint or "")
     with pytest.raises(CommandError, match="need a rebase"):
         call_command("eventhex_rebase", "--check", database=moved)
-    with transaction.atomic(using=moved):
+    with (
+        pytest.raises(DatabaseError, match="eventhex_rebase"),
+        transaction.atomic(using=moved),
+    ):
         with connections[moved].cursor() as cursor:
             cursor.execute("SET TRANSACTION READ ONLY")
-        with pytest.raises(DatabaseError, match="eventhex_rebase"):
-            _read(backend, old_store.all_position)
+        _read(backend, old_store.all_position)
 
     builder = backend.subscriber.start_from(old_store.all_position)
     resumed = builder.build_batch(100, timedelta(seconds=0.2))

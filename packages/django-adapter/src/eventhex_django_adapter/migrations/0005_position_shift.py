@@ -57,7 +57,9 @@ BEGIN
     FROM eventhex_position_shift s WHERE s.id = 1;
     shift := COALESCE(shift, 0);
     system_identifier := eventhex_system_identifier();
-    next_xid := pg_snapshot_xmax(pg_current_snapshot())::text::bigint;
+    -- past every committed transaction, and past this one (its own events are visible to it)
+    next_xid := GREATEST(pg_snapshot_xmax(pg_current_snapshot())::text::bigint,
+                         pg_current_xact_id_if_assigned()::text::bigint + 1);
     newest_tx_id := (SELECT max(e.tx_id) FROM eventhex_event e);
     moved := COALESCE(stored_system_identifier <> system_identifier, FALSE);
     behind := COALESCE(next_xid + shift <= newest_tx_id, FALSE);
