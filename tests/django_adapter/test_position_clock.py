@@ -34,6 +34,12 @@ def _append(text: str) -> int:
     return int(Event.objects.using(PG).order_by("-id").values_list("tx_id", flat=True)[0])
 
 
+def _read_only(sql: str) -> None:
+    with transaction.atomic(using=PG):
+        _execute("SET LOCAL transaction_read_only = on")
+        _execute(sql)
+
+
 def _rebase(*args: str) -> str:
     out = StringIO()
     call_command("eventhex_rebase", *args, database=PG, stdout=out)
@@ -106,12 +112,8 @@ def test_a_read_only_transaction_refuses_to_read_with_a_stale_shift() -> None:
     _execute("UPDATE eventhex_position_shift SET system_identifier = 42")
     _execute("SELECT set_config('eventhex.position_shift', '', false)")  # a new session
 
-    with (
-        pytest.raises(DatabaseError, match=r"manage\.py eventhex_rebase"),
-        transaction.atomic(using=PG),
-    ):
-        _execute("SET LOCAL transaction_read_only = on")
-        _execute("SELECT eventhex_position_shift()")
+    with pytest.raises(DatabaseError, match=r"manage\.py eventhex_rebase"):
+        _read_only("SELECT eventhex_position_shift()")
 
 
 @pytest.mark.postgres

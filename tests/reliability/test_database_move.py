@@ -130,6 +130,13 @@ def _read(backend: DjangoBackend, start: int, category: str | None = None) -> li
     return found
 
 
+def _read_only(backend: DjangoBackend, alias: str, start: int) -> list[Recorded]:
+    with transaction.atomic(using=alias):
+        with connections[alias].cursor() as cursor:
+            cursor.execute("SET TRANSACTION READ ONLY")
+        return _read(backend, start)
+
+
 def _uuids(records: list[Recorded]) -> list[Any]:
     return [record.wrapped_event.uuid for record in records]
 
@@ -282,13 +289,8 @@ def test_the_first_read_rebases_and_until_then_checks_report_the_move(
     assert "eventhex_rebase" in (warning.hint or "")
     with pytest.raises(CommandError, match="need a rebase"):
         call_command("eventhex_rebase", "--check", database=moved)
-    with (
-        pytest.raises(DatabaseError, match="eventhex_rebase"),
-        transaction.atomic(using=moved),
-    ):
-        with connections[moved].cursor() as cursor:
-            cursor.execute("SET TRANSACTION READ ONLY")
-        _read(backend, old_store.all_position)
+    with pytest.raises(DatabaseError, match="eventhex_rebase"):
+        _read_only(backend, moved, old_store.all_position)
 
     builder = backend.subscriber.start_from(old_store.all_position)
     resumed = builder.build_batch(100, timedelta(seconds=0.2))
