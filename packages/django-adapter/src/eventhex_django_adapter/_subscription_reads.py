@@ -6,7 +6,8 @@ transaction still running), so a reader never moves past an event that may still
 reader's own transaction is the one exception: its events are readable to itself, ordered after
 everything committed before it. Reads are ordered by ``(tx_id, id)`` and resume strictly after the
 decoded position, using the ``(tx_id, id)``, ``(category, tx_id, id)`` and ``(name, tx_id, id)``
-indexes. The horizon is taken from the statement's own snapshot, so every query sees a fresh one.
+indexes. The horizon is taken from the statement's own snapshot, so every query sees a fresh one,
+and carries the store's shift like the stored ``tx_id`` (see :mod:`._position`).
 
 SQLite: one writer at a time makes id order commit order; reads are ordered by id.
 """

@@ -1,8 +1,9 @@
 """The event store schema (app label ``eventhex``, tables ``eventhex_*``).
 
-On PostgreSQL, ``Event.tx_id`` is filled by a column default, ``pg_current_xact_id()``, that
-migration 0001 installs; it makes commit order readable (see the subscription module). On SQLite
-it stays NULL and the event id alone orders events.
+On PostgreSQL, ``Event.tx_id`` is the writing transaction's id plus the store's shift (ADR 0007),
+stamped by the trigger of migrations 0002 and 0005 when a row arrives without one; it makes
+commit order readable (see the subscription module). On SQLite it stays NULL and the event id
+alone orders events.
 """
 
 from django.db import models

@@ -15,7 +15,8 @@ It is 0 here, so every stored position keeps its value.
   standby it refuses instead, naming ``manage.py eventhex_rebase``. ``force`` rebases anyway
   (after a physical restore to an earlier point), once no other session is connected.
 * ``eventhex_position_state()``: the same diagnosis, read-only (system check, commands).
-* ``eventhex_tx_id()``: the stamp, used by 0002's trigger, the column default and the ORM path.
+* ``eventhex_tx_id()``: the stamp (the column default and the ORM path); 0002's trigger now
+  stamps only rows that arrive without a ``tx_id``, so rows copied in keep theirs.
 
 The migration ends by checking the clock, so a database restored elsewhere before this
 migration ran is rebased by ``migrate`` itself. No model state changes, so
@@ -43,7 +44,7 @@ CREATE OR REPLACE FUNCTION eventhex_system_identifier() RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN (SELECT system_identifier FROM pg_control_system());
-EXCEPTION WHEN insufficient_privilege THEN
+EXCEPTION WHEN OTHERS THEN
     RETURN NULL;  -- some managed services hide it: the transaction id test still applies
 END;
 $$;
@@ -149,7 +150,9 @@ $$;
 CREATE OR REPLACE FUNCTION eventhex_stamp_tx_id() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    NEW.tx_id := pg_current_xact_id()::text::bigint + eventhex_position_shift();
+    IF NEW.tx_id IS NULL THEN  -- a row copied in (pg_restore --data-only) keeps its tx_id
+        NEW.tx_id := pg_current_xact_id()::text::bigint + eventhex_position_shift();
+    END IF;
     RETURN NEW;
 END;
 $$;
