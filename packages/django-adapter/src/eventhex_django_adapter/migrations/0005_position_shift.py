@@ -130,16 +130,12 @@ BEGIN
 END;
 $$;
 
+-- SQL, so that the planner inlines it: the hot path is a setting read, no function call
+-- (COALESCE evaluates the check only when the session has no shift yet).
 CREATE OR REPLACE FUNCTION eventhex_position_shift() RETURNS bigint
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-    cached text := current_setting('eventhex.position_shift', true);
-BEGIN
-    IF cached <> '' THEN
-        RETURN cached::bigint;
-    END IF;
-    RETURN eventhex_check_positions();
-END;
+LANGUAGE sql VOLATILE AS $$
+    SELECT COALESCE(NULLIF(current_setting('eventhex.position_shift', true), '')::bigint,
+                    eventhex_check_positions())
 $$;
 
 CREATE OR REPLACE FUNCTION eventhex_tx_id() RETURNS bigint
