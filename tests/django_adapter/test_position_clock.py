@@ -1,4 +1,4 @@
-"""The position clock (ADR 0007): how a store tells it has moved, reports it and rebases.
+"""The position clock (ADR 0010): how a store tells it has moved, reports it and rebases.
 
 These run on the session's database inside a rolled-back transaction; a move is simulated by
 editing what the clock remembers (the cluster it was checked on, or the stored ``tx_id``s).

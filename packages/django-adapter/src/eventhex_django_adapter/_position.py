@@ -2,7 +2,7 @@
 
 On PostgreSQL an event's place in commit order is the pair (``tx_id``, event id), encoded as
 ``(tx_id << 64) | id`` so that integer order is pair order. ``tx_id`` is the writing transaction's
-id plus the store's *shift* (ADR 0007, migration 0005), which is raised when the database finds
+id plus the store's *shift* (ADR 0010, migration 0005), which is raised when the database finds
 itself on another cluster, so positions keep growing across a ``pg_dump``/``pg_restore``. SQL
 that stamps or reads uses :data:`TX_ID_SQL` and :data:`SHIFT_SQL`; nothing else in the adapter
 knows about the shift. On SQLite, where one writer at a time makes id order commit order, the

@@ -10,7 +10,7 @@ Every alias a ``DjangoBackend`` was configured with is checked (``default`` when
   fail with "database is locked" instead of waiting their turn;
 * ``eventhex.W002`` the PostgreSQL database has moved to another cluster (``pg_dump`` and
   ``pg_restore``, logical replication) and its positions are due a rebase, which the first
-  append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0007).
+  append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0010).
 """
 
 from collections.abc import Iterable, Sequence

@@ -1,6 +1,6 @@
 """The event store schema (app label ``eventhex``, tables ``eventhex_*``).
 
-On PostgreSQL, ``Event.tx_id`` is the writing transaction's id plus the store's shift (ADR 0007),
+On PostgreSQL, ``Event.tx_id`` is the writing transaction's id plus the store's shift (ADR 0010),
 stamped by the trigger of migrations 0002 and 0005 when a row arrives without one; it makes
 commit order readable (see the subscription module). On SQLite it stays NULL and the event id
 alone orders events.

@@ -2,7 +2,7 @@
 
 PostgreSQL: each event row carries the id of the transaction that wrote it, plus the store's
 shift (``tx_id``; the shift keeps positions growing when the database moves to another cluster,
-ADR 0007). A subscription reads only events of transactions older than every transaction still
+ADR 0010). A subscription reads only events of transactions older than every transaction still
 running (``tx_id < pg_snapshot_xmin(pg_current_snapshot()) + shift``), ordered by
 ``(tx_id, id)``; its position is that pair encoded as ``(tx_id << 64) | id``. An event id taken
 earlier but committed later is therefore never skipped: readers do not move past it until it has

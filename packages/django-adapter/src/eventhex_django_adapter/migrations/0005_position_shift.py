@@ -1,4 +1,4 @@
-"""PostgreSQL: positions that survive a move to another cluster (ADR 0007); SQLite untouched.
+"""PostgreSQL: positions that survive a move to another cluster (ADR 0010); SQLite untouched.
 
 An event's ``tx_id`` becomes its writer's transaction id plus a stored *shift*, and readers add
 the same shift to their horizon. The shift lives in the one-row table

@@ -9,7 +9,7 @@ from eventhex_django_adapter._position import PositionClock, check_positions, po
 
 
 class Command(BaseCommand):
-    """Rebase positions once a database has moved to another PostgreSQL cluster (ADR 0007).
+    """Rebase positions once a database has moved to another PostgreSQL cluster (ADR 0010).
 
     Appends and reads do this by themselves on their first use of a moved database; the command
     lets an operator do it at a chosen moment and see the outcome, check without changing

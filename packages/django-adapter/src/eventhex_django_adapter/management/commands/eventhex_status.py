@@ -88,7 +88,7 @@ class Command(BaseCommand):
 
 
 def _clock_facts(clock: PositionClock | None) -> dict[str, Any]:
-    """The position clock (PostgreSQL; ADR 0008): the shift, and whether a rebase is due."""
+    """The position clock (PostgreSQL; ADR 0010): the shift, and whether a rebase is due."""
     if clock is None:
         return {}
     return {
