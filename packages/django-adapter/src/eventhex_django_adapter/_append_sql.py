@@ -9,8 +9,12 @@ the kind of claim and on whether outbox rows are written, never on the number of
 * ``any`` (no versioning): both, and whichever touches a row claims the stream (the ``UPDATE``
   only matches an unversioned stream).
 
-The events are inserted only when the claim touched a row, and migration 0002's trigger stamps
-their ``tx_id`` (the transaction's id plus migration 0005's shift); outbox rows are written from
+Nothing is claimed while one of the events' uuids is already stored, so the statement does not
+fail on a duplicate uuid (short of a concurrent writer inserting the same uuid): it claims
+nothing, and the slow path reports the duplicate. That lets an append inside the caller's
+transaction run without a savepoint. The events are inserted only when the claim touched a
+row, and migration 0002's trigger stamps their ``tx_id`` (the transaction's id plus migration
+0005's shift); outbox rows are written from
 the inserted events (position ``(tx_id << 64) | id``). The result is the inserted events'
 ``(id, tx_id)`` in insertion order, or no row at all when the stream could not be claimed: the
 caller then finds out why (a conflict, a versioning mismatch, or a race it can still win) on
@@ -33,6 +37,7 @@ from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, RecordedRaw
 
 from eventhex_django_adapter._datetimes import to_db
+from eventhex_django_adapter._db import adapter_statements
 from eventhex_django_adapter._records import encode_position
 from eventhex_django_adapter._subscription_reads import driver_is_psycopg3
 from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
@@ -56,10 +61,17 @@ _VALUES = """v AS (
     )
 )"""
 
+_UUIDS_FREE = """free AS (
+    SELECT NOT EXISTS (
+        SELECT 1 FROM eventhex_event WHERE uuid IN (SELECT uuid FROM v)
+    ) AS ok
+)"""
+
 _INSERT_STREAM = """inserted AS (
     INSERT INTO eventhex_stream (uuid, name, category, tenant_id, version)
-    VALUES (%(stream)s::uuid, %(stream_name)s::text, %(category)s::text, %(tenant)s::text,
-            %(stream_version)s::bigint)
+    SELECT %(stream)s::uuid, %(stream_name)s::text, %(category)s::text, %(tenant)s::text,
+           %(stream_version)s::bigint
+    FROM free WHERE free.ok
     ON CONFLICT DO NOTHING
     RETURNING id
 )"""
@@ -68,7 +80,7 @@ _UPDATE_STREAM = """updated AS (
     UPDATE eventhex_stream
     SET version = %(stream_version)s::bigint, name = COALESCE(name, %(stream_name)s::text)
     WHERE tenant_id = %(tenant)s::text AND category = %(category)s::text AND uuid = %(stream)s::uuid
-      AND {version_matches}
+      AND {version_matches} AND (SELECT ok FROM free)
     RETURNING id
 )"""
 
@@ -135,9 +147,14 @@ def append_statement(
     return sql, params
 
 
-def run_append(alias: str, sql: str, params: dict[str, Any]) -> list[tuple[int, int]]:
-    """Run an append statement; the inserted events' ``(id, tx_id)``, none if it claimed nothing."""
-    with statement_cursor(alias) as cursor:
+def run_append(
+    alias: str, sql: str, params: dict[str, Any], prepare: bool = True
+) -> list[tuple[int, int]]:
+    """Run an append statement; the inserted events' ``(id, tx_id)``, none if it claimed nothing.
+
+    ``prepare``: let psycopg prepare the statement on the connection (see :mod:`._db`).
+    """
+    with statement_cursor(alias, prepare) as cursor:
         cursor.execute(sql, params)
         rows: list[tuple[int, int]] = cursor.fetchall()
     return rows
@@ -158,7 +175,7 @@ def append_sql(claim: Claim, outbox: bool) -> str:
     key = (claim, outbox)
     sql = _SQL_CACHE.get(key)
     if sql is None:
-        parts = [_VALUES]
+        parts = [_VALUES, _UUIDS_FREE]
         if claim in ("new", "any"):
             parts.append(_INSERT_STREAM)
         if claim == "existing":
@@ -212,15 +229,13 @@ def append_parameters(
 
 
 @contextmanager
-def statement_cursor(alias: str) -> Iterator[Any]:
+def statement_cursor(alias: str, prepare: bool = True) -> Iterator[Any]:
     """A Django cursor on ``alias`` whose statements psycopg 3 binds server-side.
 
-    Server-side binding lets psycopg prepare a statement it has run a few times
-    (``prepare_threshold``, 5 by default; set it to ``None`` in the database ``OPTIONS`` behind a
-    pooler that cannot keep prepared statements), which skips the planning of this long
-    statement on every append. The psycopg cursor is wrapped like Django's own, so execute
-    wrappers, error translation and query logging still apply. With psycopg2 it is Django's
-    cursor.
+    Server-side binding lets psycopg prepare the statement (when ``prepare``, see :mod:`._db`),
+    which skips the planning of this long statement on every append. The psycopg cursor is
+    wrapped like Django's own, so execute wrappers, error translation and query logging still
+    apply. With psycopg2 it is Django's cursor.
     """
     connection = connections[alias]
     if not driver_is_psycopg3():
@@ -237,5 +252,5 @@ def statement_cursor(alias: str) -> Iterator[Any]:
         if connection.queries_logged
         else connection.make_cursor(raw)
     )
-    with wrapped as cursor:
+    with adapter_statements(connection.connection, prepare), wrapped as cursor:
         yield cursor

@@ -60,11 +60,19 @@ ORDER BY 1, 10, 2
 
 
 def load_stream(
-    alias: str, tenant_id: str, stream_id: StreamId, start: int | None, stop: int | None
+    alias: str,
+    tenant_id: str,
+    stream_id: StreamId,
+    start: int | None,
+    stop: int | None,
+    prepare: bool = True,
 ) -> list[RawEvent]:
-    """The stream's events in ``[start, stop)``, from the newest snapshot in that range."""
+    """The stream's events in ``[start, stop)``, from the newest snapshot in that range.
+
+    ``prepare``: let psycopg prepare the load on the connection (see :mod:`._db`).
+    """
     if connections[alias].vendor == "postgresql":
-        loaded = load_postgres(alias, tenant_id, stream_id, start, stop)
+        loaded = load_postgres(alias, tenant_id, stream_id, start, stop, prepare)
     else:
         loaded = load_with_orm(alias, tenant_id, stream_id, start, stop)
     if loaded is None:
@@ -87,7 +95,12 @@ class LoadedStream:
 
 
 def load_postgres(
-    alias: str, tenant_id: str, stream_id: StreamId, start: int | None, stop: int | None
+    alias: str,
+    tenant_id: str,
+    stream_id: StreamId,
+    start: int | None,
+    stop: int | None,
+    prepare: bool = True,
 ) -> LoadedStream | None:
     """Read the stream ``stream_id`` of ``tenant_id``; ``None`` when it does not exist."""
     binary = driver_is_psycopg3()
@@ -98,7 +111,7 @@ def load_postgres(
         "start": start,
         "stop": stop,
     }
-    rows = fetch(alias, _LOAD, params, binary)
+    rows = fetch(alias, _LOAD, params, binary, prepare)
     if not rows:
         return None
     head = rows[0]

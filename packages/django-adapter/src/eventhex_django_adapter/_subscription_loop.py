@@ -44,6 +44,7 @@ class SubscriptionPlan:
     longest_wait: timedelta
     lag_warning_after: timedelta
     reconnect_timeout: timedelta = timedelta(seconds=30)
+    prepared_statements: bool = True
 
 
 class _Cursor:
@@ -80,7 +81,13 @@ class _Cursor:
         delay = _FIRST_RETRY
         while True:
             try:
-                return read_after(plan.database, plan.selection, self.position, limit)
+                return read_after(
+                    plan.database,
+                    plan.selection,
+                    self.position,
+                    limit,
+                    plan.prepared_statements,
+                )
             except (OperationalError, InterfaceError) as error:
                 connection = connections[plan.database]
                 now = time.monotonic()

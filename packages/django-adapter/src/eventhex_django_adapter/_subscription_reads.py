@@ -23,6 +23,7 @@ from django.db import connections
 from event_sourcery.event import RecordedRaw
 
 from eventhex_django_adapter import _position
+from eventhex_django_adapter._db import adapter_statements
 from eventhex_django_adapter._subscription_records import EVENT_COLUMNS, RecordBuilder, fresh
 from eventhex_django_adapter.models import Event, Stream
 
@@ -96,7 +97,7 @@ ORDER BY e.tx_id, e.id LIMIT %s"""
 
 
 def _read_postgres(
-    alias: str, selection: EventSelection, after: int, limit: int
+    alias: str, selection: EventSelection, after: int, limit: int, prepare: bool
 ) -> list[RecordedRaw]:
     tx_id, event_id = _position.decode(after)
     params: list[object]
@@ -108,7 +109,7 @@ def _read_postgres(
     else:
         params = [tx_id, event_id, limit]
     binary = driver_is_psycopg3()
-    rows = fetch(alias, _postgres_sql(selection), params, binary)
+    rows = fetch(alias, _postgres_sql(selection), params, binary, prepare)
     builder = RecordBuilder(naive_local=binary and not settings.USE_TZ)
     return [builder.build(_position.encode(row[1], row[0]), row[2:]) for row in rows]
 
@@ -120,9 +121,16 @@ def driver_is_psycopg3() -> bool:
 
 
 def fetch(
-    alias: str, sql: str, params: Sequence[object] | Mapping[str, object], binary: bool
+    alias: str,
+    sql: str,
+    params: Sequence[object] | Mapping[str, object],
+    binary: bool,
+    prepare: bool = True,
 ) -> list[tuple[Any, ...]]:
     """Run ``sql`` on the alias's connection; with psycopg 3, fetch rows in binary.
+
+    With psycopg 3 the statement is prepared on the connection unless ``prepare`` is false
+    (see :mod:`._db`).
 
     Binary rows are cheaper to decode, but Django's cursors bind parameters client-side, which
     rules binary results out; a psycopg cursor on the same connection (so in the same
@@ -139,7 +147,12 @@ def fetch(
     connection.ensure_connection()
     connection.validate_thread_sharing()
     connection.validate_no_broken_transaction()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+    raw = connection.connection
+    with (
+        connection.wrap_database_errors,
+        adapter_statements(raw, prepare),
+        psycopg.Cursor(raw) as cursor,
+    ):
         cursor.adapters.register_loader("jsonb", _jsonb_loader())
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall()
@@ -195,12 +208,17 @@ def _read_sqlite(
     return [builder.build(row[0], row[1:]) for row in rows]
 
 
-def read_after(alias: str, selection: EventSelection, after: int, limit: int) -> list[RecordedRaw]:
-    """Return up to ``limit`` readable events after position ``after``, in commit order."""
+def read_after(
+    alias: str, selection: EventSelection, after: int, limit: int, prepare: bool = True
+) -> list[RecordedRaw]:
+    """Return up to ``limit`` readable events after position ``after``, in commit order.
+
+    ``prepare``: let psycopg prepare the read on the connection (see :mod:`._db`).
+    """
     if limit <= 0 or (selection.names is not None and not selection.names):
         return []
     if connections[alias].vendor == "postgresql":
-        return _read_postgres(alias, selection, after, limit)
+        return _read_postgres(alias, selection, after, limit, prepare)
     return _read_sqlite(alias, selection, after, limit)
 
 

@@ -72,6 +72,18 @@ class DjangoConfig(BaseModel):
     max_append_events: PositiveInt = DEFAULT_MAX_APPEND_EVENTS
     """The most events one append accepts (default 10,000); more raise ``AppendTooLarge``."""
 
+    prepared_statements: bool = True
+    """Let psycopg 3 prepare the adapter's own statements on each connection (default on).
+
+    Appends, stream loads, subscription reads and outbox claims are a few long statements run
+    constantly; preparing them skips their planning on every call, whatever the database
+    ``OPTIONS`` say (the project's own queries keep Django's behaviour). Turn it off behind a
+    connection pooler that cannot keep prepared statements (PgBouncer in transaction mode
+    before 1.21, or with ``max_prepared_statements = 0``): such a pooler makes the next use
+    raise ``PreparedStatementsUnavailable``, whose message says so. No effect with psycopg2 or
+    SQLite.
+    """
+
     subscription_reconnect_timeout: timedelta = Field(default=timedelta(seconds=30))
     """How long a subscription keeps trying to reconnect after its database connection dies.
 

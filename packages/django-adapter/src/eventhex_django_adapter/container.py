@@ -36,6 +36,7 @@ def _storage(
         max_event_bytes=config.max_event_bytes,
         max_append_bytes=config.max_append_bytes,
         max_append_events=config.max_append_events,
+        prepared_statements=config.prepared_statements,
     )
 
 
@@ -44,7 +45,12 @@ def _outbox(
 ) -> "DjangoOutboxStorageStrategy":
     from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
 
-    return DjangoOutboxStorageStrategy(filterer, config.outbox_attempts, database=config.database)
+    return DjangoOutboxStorageStrategy(
+        filterer,
+        config.outbox_attempts,
+        database=config.database,
+        prepared_statements=config.prepared_statements,
+    )
 
 
 def _subscription(config: DjangoConfig) -> "DjangoSubscriptionStrategy":

@@ -54,10 +54,12 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
         filterer: OutboxFiltererStrategy | Callable[[RawEvent], bool],
         max_attempts: int,
         database: str = "default",
+        prepared_statements: bool = True,
     ) -> None:
         self._filterer = filterer
         self._max_attempts = max_attempts
         self._database = database
+        self._prepared_statements = prepared_statements
 
     def put_into_outbox(self, records: list[RecordedRaw]) -> None:
         """Write the records the filterer accepts (called inside the append transaction)."""
@@ -126,7 +128,13 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
         now = timezone.now()
         if connections[self._database].vendor == "postgresql":
             binary = driver_is_psycopg3()
-            rows = fetch(self._database, _PG_LOCK_DUE, {"now": now, "limit": limit}, binary)
+            rows = fetch(
+                self._database,
+                _PG_LOCK_DUE,
+                {"now": now, "limit": limit},
+                binary,
+                self._prepared_statements,
+            )
             if binary and not settings.USE_TZ:  # the ORM reads naive wall-clock time
                 return [(*row[:9], row[9].replace(tzinfo=None), *row[10:]) for row in rows]
             return rows

@@ -2,12 +2,14 @@
 
 Appending on PostgreSQL is one statement (:mod:`._append_sql`): it claims the stream (inserts it,
 or moves its version on if it is still the expected one), inserts the events with the
-transaction's id (``tx_id``) and writes the outbox rows. Outside a transaction, when no
-in-transaction listener wants the records, that statement runs on its own (a single statement is
-atomic, so no ``BEGIN``/``COMMIT`` round trips); otherwise it runs inside
-``transaction.atomic(using=alias)`` (a savepoint when the caller already opened a transaction, so
-a failed append leaves the caller's transaction usable), and the listeners run inside the block:
-a listener that raises rolls the whole append back. When the statement cannot claim the stream,
+transaction's id (``tx_id``) and writes the outbox rows. When no in-transaction listener wants
+the records, that statement runs on its own, in autocommit or in the caller's transaction: a
+single statement is atomic, so it needs no ``BEGIN``/``COMMIT`` and no savepoint, and it claims
+nothing rather than fail on anything an append can meet (a taken version, a stored uuid), so the
+caller's transaction stays usable. With listeners it runs inside
+``transaction.atomic(using=alias)`` (a savepoint in the caller's transaction), and the listeners
+run inside the block: a listener that raises rolls the whole append back. When the statement
+cannot claim the stream,
 the slow path reads the stream row in a transaction to raise the exact error
 (``ConcurrentStreamWriteError`` or a ``VersioningMismatch``), or appends if a race has left the
 stream claimable after all (:mod:`._stream_rows`). The statement's text does not depend on the
@@ -73,6 +75,7 @@ class DjangoStorageStrategy(StorageStrategy):
         max_event_bytes: The largest event (JSON data plus context, in bytes) it accepts.
         max_append_bytes: The most payload bytes one append accepts, all events together.
         max_append_events: The most events one append accepts.
+        prepared_statements: Let psycopg prepare the adapter's statements (see ``_db``).
 
     Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` before any
     statement runs, so a rejected append, snapshot, read or deletion leaves nothing behind.
@@ -87,10 +90,12 @@ class DjangoStorageStrategy(StorageStrategy):
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
         max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES,
         max_append_events: int = DEFAULT_MAX_APPEND_EVENTS,
+        prepared_statements: bool = True,
     ) -> None:
         check_tenant_id(tenant_id)
         self._max_event_bytes = max_event_bytes
         self._append_limits = (max_event_bytes, max_append_bytes, max_append_events)
+        self._prepare = prepared_statements
         self._dispatcher = dispatcher
         self._outbox = outbox
         self._database = database
@@ -120,7 +125,7 @@ class DjangoStorageStrategy(StorageStrategy):
     ) -> list[RawEvent]:
         """The stream's events in ``[start, stop)``, from the newest snapshot in that range."""
         check_stream_id(stream_id)
-        return load_stream(self._database, self._tenant_id, stream_id, start, stop)
+        return load_stream(self._database, self._tenant_id, stream_id, start, stop, self._prepare)
 
     def insert_events(
         self,
@@ -163,19 +168,23 @@ class DjangoStorageStrategy(StorageStrategy):
         sql, params = append_statement(
             claim.stream_id, self._tenant_id, claim.version, events, payloads, self._outbox
         )
-        listened = self._listened_to(events)
-        connection = connections[self._database]
-        if not listened and connection.get_autocommit() and not connection.in_atomic_block:
-            # One statement is atomic on its own: no BEGIN/COMMIT round trips.
-            if not run_append(self._database, sql, params):
+        if not self._listened_to(events):
+            # One statement is atomic on its own: no BEGIN/COMMIT round trips in autocommit,
+            # and no SAVEPOINT/RELEASE in the caller's transaction. It fails on nothing an
+            # append can meet alone (it claims nothing instead); a concurrent duplicate uuid
+            # still fails it, and then the caller's transaction must roll back.
+            with transaction.mark_for_rollback_on_error(using=self._database):
+                rows = run_append(self._database, sql, params, self._prepare)
+            if not rows:
                 with transaction.atomic(using=self._database):
                     self._append_slowly(claim, events)
             return
+        # A listener that raises must undo the append, and only the append: a savepoint.
         with transaction.atomic(using=self._database):
-            rows = run_append(self._database, sql, params)
+            rows = run_append(self._database, sql, params, self._prepare)
             if not rows:
                 self._append_slowly(claim, events)
-            elif listened:
+            else:
                 self._dispatcher.dispatch(*appended_records(events, rows, self._tenant_id))
 
     def _append_on_sqlite(self, claim: StreamClaim, events: list[RawEvent]) -> None:

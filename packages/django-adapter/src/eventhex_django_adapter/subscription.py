@@ -75,6 +75,7 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy):
         self._longest_wait = config.gap_retry_interval
         self._lag_warning_after = lag_warning_after
         self._reconnect_timeout = config.subscription_reconnect_timeout
+        self._prepared_statements = config.prepared_statements
 
     def subscribe_to_all(
         self,
@@ -124,6 +125,7 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy):
             longest_wait=self._longest_wait,
             lag_warning_after=self._lag_warning_after,
             reconnect_timeout=self._reconnect_timeout,
+            prepared_statements=self._prepared_statements,
         )
         return batches(plan, start_from)
 

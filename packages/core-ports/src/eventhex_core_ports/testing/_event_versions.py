@@ -271,3 +271,20 @@ class EventVersionsContract:
 
         loaded = [(e.version, getattr(e.event, "item", None)) for e in store.load_stream(stream)]
         assert loaded == [(1, "before"), (2, "after")]
+
+    def test_a_lost_race_inside_a_caller_transaction_leaves_it_usable(
+        self, backend: ContainerBackend[Any], caller_transaction: CallerTransaction
+    ) -> None:
+        store = backend.event_store
+        stream = new_stream(named=True)
+        store.append(ContractItemAdded(item="first"), stream_id=stream)
+
+        with caller_transaction():
+            with pytest.raises(ConcurrentStreamWriteError):  # version 1 is taken
+                store.append(ContractItemAdded(item="again"), stream_id=stream)
+            with pytest.raises(ConcurrentStreamWriteError):
+                store.append(ContractItemAdded(item="again"), stream_id=stream, expected_version=5)
+            store.append(ContractItemAdded(item="second"), stream_id=stream, expected_version=1)
+
+        loaded = [(e.version, getattr(e.event, "item", None)) for e in store.load_stream(stream)]
+        assert loaded == [(1, "first"), (2, "second")]
