@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventhex_outbox_relay.publishers._url import check_publisher_url, redacted
 
-__all__ = ["PUBLISHER_SCHEMES", "RelaySettings", "SettingsError", "load_settings"]
+__all__ = ["PUBLISHER_SCHEMES", "RelaySettings", "SettingsError", "flag_of", "load_settings"]
 
 PUBLISHER_SCHEMES = (
     "stdout", "null", "redis", "rediss", "amqp", "amqps", "nats", "tls", "http", "https",
@@ -163,6 +163,11 @@ class RelaySettings(BaseSettings):
         return found
 
 
+def flag_of(field: str) -> str:
+    """The command-line flag of a setting (``--source-option`` is given once per option)."""
+    return "--source-option" if field == "source_options" else "--" + field.replace("_", "-")
+
+
 class SettingsError(Exception):
     """Settings are invalid; the message names each bad setting and how to fix it."""
 
@@ -188,6 +193,6 @@ def _explain(error: ValidationError) -> str:
         if problem["type"] == "missing":
             message = "is required"
         env = f"EVENTHEX_RELAY_{field.upper()}"
-        flag = "--" + field.replace("_", "-")
+        flag = flag_of(field)
         lines.append(f"invalid setting {env} ({flag}): {message}; fix: {_FIXES.get(field, '')}")
     return "\n".join(lines)
