@@ -86,6 +86,13 @@ class InMemoryOutboxSource(OutboxSource):
             self._changed.notify_all()
             return row.message()
 
+    def peek(self, entry_id: int) -> OutboxMessage | None:
+        """The entry as it stands (attempts, last error), without claiming it; None once it
+        was acknowledged or purged. Tests read a failed entry's bookkeeping with it."""
+        with self._changed:
+            row = self._store.outbox.rows.get(entry_id)
+            return None if row is None else row.message()
+
     def claim(self, owner: str, limit: int, lease: timedelta) -> list[OutboxMessage]:
         """See :meth:`OutboxSource.claim`."""
         with self._changed:
