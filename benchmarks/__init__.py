@@ -2,7 +2,7 @@
 own Django backend (the comparison target, ``event_sourcery_django``, imported only here) and the
 raw-SQL floor written with psycopg.
 
-Run ``hatch run bench:all`` (or ``bench:append``, ``bench:load``, ...) from the repository root;
-``python -m benchmarks --help`` lists the options. Results go to ``benchmarks/out/*.jsonl`` and
-``benchmarks/RESULTS.md``.
+Run ``hatch run bench:all`` (or ``hatch run bench:run GROUP``) from the repository root;
+``python -m benchmarks --help`` lists the groups (:mod:`benchmarks.groups`) and the options.
+Results go to ``benchmarks/out/*.jsonl`` and ``benchmarks/RESULTS.md``.
 """

@@ -191,7 +191,7 @@ def sections(rows: list[dict[str, Any]]) -> list[str]:
             )
         out.append("\n".join(lines))
     for r in rows:
-        if r.get("kind") == "external":
+        if r.get("kind") == "section":
             out.append(f"## {r['title']}\n\n```\n{r['text'].rstrip()}\n```")
     profiles = [r for r in rows if r.get("kind") == "profile"]
     if profiles:

@@ -1,12 +1,8 @@
 """Subscription benchmarks on PostgreSQL: live delivery latency and catch-up throughput.
 
-Run from the repository root::
-
-    hatch run python benchmarks/latency.py            # or: hatch run bench:latency
-    hatch run python benchmarks/latency.py --events 500 --rate 50 --catch-up 20000
-
-It starts its own PostgreSQL (see ``benchmarks/_postgres.py``), migrates a fresh database and
-prints a table.
+:func:`live_latency` measures eventhex in the ``latency`` group. The ``subscriptions`` group
+(``python -m benchmarks subscriptions``, not part of ``all``) runs both benchmarks on eventhex
+alone in one worker and reports a table.
 
 Live latency: a writer in another process appends one event at a time at ``--rate`` events/s,
 stamping each with the wall-clock time just before ``append``; a subscriber started at the store
@@ -14,35 +10,31 @@ position (``build_iter`` with a 1 s time limit, or ``build_batch(10)`` with the 
 time limit) records when each event reaches it. Latency = arrival - stamp, so it includes the
 append itself, the commit, the wake-up and the read.
 
-Catch-up: ``--catch-up`` events are appended in appends of 100, then subscriptions from the
+Catch-up: 20,000 events are appended in appends of 100, then subscriptions from the
 position before them read them all with ``build_batch(500)``; the rate is events per second,
 best of three. ``strategy only`` reads ``RecordedRaw`` batches straight from the subscription
-strategy, without event_sourcery's deserialisation; ``with FastSerde`` swaps in core-ports'
-``FastSerde`` when it exists.
+strategy, without event_sourcery's deserialisation. The ``catchup`` group compares catch-up with
+upstream in the same run.
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import statistics
-import sys
 import time
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from benchmarks import _django, _events, _postgres
+from benchmarks import _django, _events
+from benchmarks._bench import Bench, Row
 from benchmarks._live import read_live_latencies
 
-__all__ = ["catch_up", "live_latency", "main"]
+__all__ = ["catch_up", "live_latency", "run", "subscriptions"]
 
-BASELINE_CATCH_UP = 3920.0
-"""events/s of python-event-sourcery 0.6.1's Django backend measured on this machine."""
+LIVE_EVENTS = 500
+RATE = 50.0
+CATCH_UP_EVENTS = 20_000
 
 
 def _write_live(dsn: str, events: int, rate: float, ready: Any) -> None:
@@ -122,41 +114,35 @@ def catch_up(backend: Any, events: int, batch: int = 500, rounds: int = 3) -> di
     return rates
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run both benchmarks against a PostgreSQL started for the run and print a table."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--events", type=int, default=500, help="live events per mode")
-    parser.add_argument("--rate", type=float, default=50.0, help="live events per second")
-    parser.add_argument("--catch-up", type=int, default=20000, help="events to catch up on")
-    args = parser.parse_args(argv)
-    with _postgres.RunningPostgres() as server:
-        dbname = server.create_database("latency")
-        dsn = server.dsn(dbname)
-        _django.setup("eventhex", "postgres", dsn)
-        backend = _django.backend("eventhex")
-        live = [
-            live_latency(backend, dsn, args.events, mode, args.rate) for mode in ("iter", "batch")
-        ]
-        rates = catch_up(backend, args.catch_up)
-        from django.db import connections
-
-        connections.close_all()
-        print(f"PostgreSQL {server.version}; live: {args.events} events at {args.rate:g}/s")
-        print(f"{'live latency (ms)':<28}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}  received")
-        labels = {"iter": "build_iter(1 s)", "batch": "build_batch(10, 0.1 s)"}
-        for row in live:
-            print(
-                f"{labels[row['mode']]:<28}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['p99']:>8.1f}"
-                f"{row['max']:>8.1f}  {row['received']}/{row['sent']}"
-            )
-        print(f"\ncatch-up, build_batch(500), {args.catch_up} events")
-        for name, rate in rates.items():
-            ratio = rate / BASELINE_CATCH_UP
-            baseline = f"{ratio:.1f}x 0.6.1's {BASELINE_CATCH_UP:,.0f}"
-            print(f"{name:<28}{rate:>10,.0f} events/s  ({baseline})")
-        server.drop_database(dbname)
-    return 0
+def subscriptions(backend: Any, spec: dict[str, Any]) -> Row:
+    """In a worker: live latency in both modes, then catch-up per selection, as a table."""
+    events, catch_up_events = spec["n"], spec["catch_up"]
+    live = [live_latency(backend, spec["target"], events, mode, RATE) for mode in ("iter", "batch")]
+    rates = catch_up(backend, catch_up_events)
+    lines = [
+        f"live: {events} events at {RATE:g}/s",
+        f"{'live latency (ms)':<28}{'p50':>8}{'p95':>8}{'p99':>8}{'max':>8}  received",
+    ]
+    labels = {"iter": "build_iter(1 s)", "batch": "build_batch(10, 0.1 s)"}
+    for row in live:
+        lines.append(
+            f"{labels[row['mode']]:<28}{row['p50']:>8.1f}{row['p95']:>8.1f}{row['p99']:>8.1f}"
+            f"{row['max']:>8.1f}  {row['received']}/{row['sent']}"
+        )
+    lines += ["", f"catch-up, build_batch(500), {catch_up_events} events"]
+    lines += [f"{name:<28}{rate:>10,.0f} events/s" for name, rate in rates.items()]
+    return {"kind": "section", "title": "Subscriptions (eventhex)", "text": "\n".join(lines)}
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def run(bench: Bench) -> list[Row]:
+    """The ``subscriptions`` group: :func:`subscriptions` in a worker on a fresh database."""
+    spec = {
+        "impl": "eventhex",
+        "db": "postgres",
+        "scenario": "subscriptions",
+        "n": bench.size(LIVE_EVENTS),
+        "catch_up": bench.size(CATCH_UP_EVENTS),
+    }
+    row = bench.measure(spec, prefix="latency")
+    print("    " + "\n    ".join(row.get("text", row.get("error", "")).splitlines()), flush=True)
+    return [row]

@@ -9,29 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks._postgres import PostgresServer
+from benchmarks._bench import Bench
 
 SIZES = (20_000, 100_000)
 
 
-def run(server: PostgresServer) -> list[dict[str, Any]]:
+def run(bench: Bench) -> list[dict[str, Any]]:
     """One row per size."""
-    from benchmarks.run import _worker
-
     rows = []
-    for n in SIZES:
-        name = server.create_database("memory")
-        try:
-            spec = {
-                "impl": "eventhex",
-                "db": "postgres",
-                "scenario": "catchup_memory",
-                "n": n,
-                "target": server.dsn(name),
-            }
-            row = _worker(spec)
-        finally:
-            server.drop_database(name)
+    for size in SIZES:
+        n = bench.size(size)
+        spec = {"impl": "eventhex", "db": "postgres", "scenario": "catchup_memory", "n": n}
+        row = bench.measure(spec, prefix="memory")
         rows.append(row)
         if "error" in row:
             continue

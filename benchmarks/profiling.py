@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks._postgres import PostgresServer
+from benchmarks._bench import Bench
 from benchmarks._report import OUT
 
 PROFILES = (
@@ -20,29 +20,23 @@ PROFILES = (
 )
 
 
-def run(server: PostgresServer) -> list[dict[str, Any]]:
+def run(bench: Bench) -> list[dict[str, Any]]:
     """One row per profiled scenario, with the pstats text."""
-    from benchmarks.run import _worker
-
     OUT.mkdir(exist_ok=True)
     rows = []
-    for scenario, n in PROFILES:
-        name = server.create_database("profile")
-        try:
-            spec = {
-                "impl": "eventhex",
-                "db": "postgres",
-                "scenario": scenario,
-                "n": n,
-                "target": server.dsn(name),
-                "profile": True,
-                "sort": "tottime",
-                "top": 22,
-                "dump": str(OUT / f"profile-{scenario}.pstats"),
-            }
-            row = _worker(spec)
-        finally:
-            server.drop_database(name)
+    for scenario, size in PROFILES:
+        n = bench.size(size)
+        spec = {
+            "impl": "eventhex",
+            "db": "postgres",
+            "scenario": scenario,
+            "n": n,
+            "profile": True,
+            "sort": "tottime",
+            "top": 22,
+            "dump": str(OUT / f"profile-{scenario}.pstats"),
+        }
+        row = bench.measure(spec, prefix="profile")
         if "error" in row:
             rows.append(row)
             continue

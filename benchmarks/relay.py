@@ -1,28 +1,25 @@
-"""Outbox relay drain throughput on PostgreSQL.
+"""Outbox relay drain throughput on PostgreSQL: the ``relay`` group.
 
-Run from the repository root: ``hatch run python benchmarks/relay.py [--messages N]``.
-
-It starts its own PostgreSQL (see ``_postgres.py``) and ``redis-server``, fills the outbox with N
-entries spread over streams (COPY, then ANALYZE), and times relays draining it through the
-Django outbox source, each relay in its own process, all released at once:
+It starts a ``redis-server``, fills the outbox of a fresh database with 30,000 entries spread
+over 6,000 streams (COPY, then ANALYZE), and times relays draining it through the Django outbox
+source, each relay in its own process, all released at once:
 
 - one relay to the no-op publisher (``null:``): the cost of claiming and acknowledging;
 - one relay to Redis Streams;
 - two relays to the no-op publisher, against one.
 
-Throughput is N divided by the time from the earliest relay start to the latest relay end.
+Throughput is N divided by the time from the earliest relay start to the latest relay end. The
+rows compare with upstream's ``Outbox.run`` (the ``outbox`` group) in the results table.
 Targets (issue 5): >= 10,000 msg/s no-op, >= 5,000 msg/s Redis, two relays >= 1.6x one.
 """
 
 from __future__ import annotations
 
-import argparse
 import multiprocessing
 import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,23 +27,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 import psycopg
 from eventhex_devtools.brokers import redis_server
 
-from benchmarks._postgres import RunningPostgres
+from benchmarks import _django
+from benchmarks._bench import Bench, Row
+
+MESSAGES = 30_000
+STREAMS = 6_000
+BATCH = 1000
 
 COLUMNS = (
     "event_uuid, event_name, stream_uuid, stream_name, stream_category, tenant_id, version, "
     "position, created_at, data, context, attempts, max_attempts, dead, last_error, enqueued_at"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def fill(dsn: str, messages: int, streams: int) -> None:
@@ -66,9 +60,7 @@ def fill(dsn: str, messages: int, streams: int) -> None:
 
 
 def _relay(dsn: str, publisher_url: str, batch: int, go: Any, results: Any) -> None:
-    from benchmarks._django import setup
-
-    setup("eventhex", "postgres", dsn, migrate=False)
+    _django.setup("eventhex", "postgres", dsn, migrate=False)
     from eventhex_django_adapter.relay_source import DjangoOutboxSource
     from eventhex_outbox_relay import Relay, publisher_from_url
 
@@ -87,6 +79,17 @@ def _relay(dsn: str, publisher_url: str, batch: int, go: Any, results: Any) -> N
     results.put((started, time.monotonic(), report.published, time.process_time() - cpu))
     relay.publisher.close()
     source.close()
+
+
+def _migrate(dsn: str) -> None:
+    """Migrate the fresh database once, in a process of its own (Django is set up per process)."""
+    migrator = multiprocessing.get_context("spawn").Process(
+        target=_django.setup, args=("eventhex", "postgres", dsn)
+    )
+    migrator.start()
+    migrator.join()
+    if migrator.exitcode != 0:
+        raise RuntimeError(f"migrating the relay benchmark's database failed ({migrator.exitcode})")
 
 
 def drain(dsn: str, publisher_url: str, relays: int, batch: int) -> tuple[float, int, float]:
@@ -118,7 +121,9 @@ class Redis:
 
     def __init__(self) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="eventhex-bench-redis-"))
-        self.port = _free_port()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = int(probe.getsockname()[1])
         self.process = subprocess.Popen(
             [str(redis_server()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--dir", str(self.workdir)],
@@ -138,44 +143,52 @@ class Redis:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=100_000)
-    parser.add_argument("--streams", type=int, default=20_000)
-    parser.add_argument("--batch", type=int, default=1000)
-    args = parser.parse_args()
+RUNS = (
+    ("one relay, no-op publisher", "relay_noop", "null:", 1),
+    ("one relay, Redis Streams", "relay_redis", "redis://127.0.0.1:{port}/0?stream=bench", 1),
+    ("two relays, no-op publisher", "relay_two_noop", "null:", 2),
+)
+
+
+def run(bench: Bench) -> list[Row]:
+    """The three drains as measurement rows, and their report as one text section."""
+    messages, streams = bench.size(MESSAGES), bench.size(STREAMS)
     load_before = f"{os.getloadavg()[0]:.2f}"
-
-    from benchmarks._django import setup
-
-    with RunningPostgres() as server:
-        database = server.create_database("relay")
-        dsn = server.dsn(database)
-        setup("eventhex", "postgres", dsn)  # migrate once, here
+    lines, rows, rates = [], [], []
+    with bench.postgres_database("relay") as dsn:
+        _migrate(dsn)
         redis = Redis()
         try:
-            rows = []
-            for name, url, relays in (
-                ("one relay, no-op publisher", "null:", 1),
-                ("one relay, Redis Streams", f"redis://127.0.0.1:{redis.port}/0?stream=bench", 1),
-                ("two relays, no-op publisher", "null:", 2),
-            ):
-                fill(dsn, args.messages, args.streams)
-                rate, published, cores = drain(dsn, url, relays, args.batch)
-                assert published == args.messages, (published, args.messages)
-                rows.append((name, rate))
-                print(
+            for name, scenario, url, relays in RUNS:
+                fill(dsn, messages, streams)
+                rate, published, cores = drain(dsn, url.format(port=redis.port), relays, BATCH)
+                assert published == messages, (published, messages)
+                rates.append(rate)
+                rows.append(_row(scenario, messages, rate))
+                lines.append(
                     f"{name:<30} {rate:>10,.0f} msg/s  ({published:,} messages, "
-                    f"relay CPU {cores:.2f} cores)",
-                    flush=True,
+                    f"relay CPU {cores:.2f} cores)"
                 )
+                print("    " + lines[-1], flush=True)
         finally:
             redis.close()
-    one, two = rows[0][1], rows[2][1]
-    print(f"{'two relays / one relay':<30} {two / one:>10.2f}x")
-    print(f"(PostgreSQL {server.version}, batch {args.batch}, {args.streams:,} streams)")
-    print(f"(load average before/after: {load_before} / {os.getloadavg()[0]:.2f})")
+    lines += [
+        f"{'two relays / one relay':<30} {rates[2] / rates[0]:>10.2f}x",
+        f"(PostgreSQL {bench.server.version()}, batch {BATCH}, {streams:,} streams)",
+        f"(load average before/after: {load_before} / {os.getloadavg()[0]:.2f})",
+    ]
+    title = f"Outbox relay drain ({messages:,} messages over {streams:,} streams)"
+    return [{"kind": "section", "title": title, "text": "\n".join(lines)}, *rows]
 
 
-if __name__ == "__main__":
-    main()
+def _row(scenario: str, messages: int, rate: float) -> Row:
+    return {
+        "impl": "eventhex",
+        "db": "postgres",
+        "n": messages,
+        "rep": 0,
+        "scenario": scenario,
+        "value": rate,
+        "unit": "messages/s",
+        "source": "relay.py",
+    }

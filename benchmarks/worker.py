@@ -1,6 +1,6 @@
 """One benchmark measurement in its own process: ``python -m benchmarks.worker SPEC_JSON``.
 
-SPEC keys: ``impl`` (``eventhex`` or ``upstream``), ``db`` (``postgres`` or ``sqlite``),
+SPEC keys: ``impl`` (``eventhex``, ``upstream`` or ``floor``), ``db`` (``postgres`` or ``sqlite``),
 ``target`` (libpq URI or SQLite path of a fresh database), ``scenario``, ``n``; for profiles
 ``profile``, ``sort``, ``top`` and ``dump``. Prints one JSON object on the last line of standard
 output.
@@ -34,6 +34,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     backend = _django.backend(spec["impl"], outbox=spec["scenario"] == "outbox_drain")
     if spec["scenario"].startswith("latency_"):
         return _latency(backend, spec)
+    if spec["scenario"] == "subscriptions":
+        from benchmarks import latency
+
+        return latency.subscriptions(backend, spec)
     if not spec.get("profile"):
         return SCENARIOS[spec["scenario"]](backend, spec["n"])
     import cProfile
@@ -53,18 +57,13 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def _latency(backend: Any, spec: dict[str, Any]) -> dict[str, Any]:
-    """Live latency: eventhex through the subscription engineer's ``benchmarks/latency.py``
-    when it exists, python-event-sourcery (or eventhex without it) through the same method in
-    ``scenarios.latency``."""
-    from benchmarks import scenarios
+    """Live latency: eventhex on PostgreSQL through ``benchmarks/latency.py``,
+    python-event-sourcery through the same method in ``scenarios.latency``."""
+    from benchmarks import latency, scenarios
 
     mode = spec["scenario"].removeprefix("latency_")
-    try:
-        from benchmarks import latency as external
-    except ImportError:
-        external = None  # type: ignore[assignment]
-    if spec["impl"] == "eventhex" and external is not None and spec["db"] == "postgres":
-        row = external.live_latency(backend, spec["target"], spec["n"], mode, 50.0)
+    if spec["impl"] == "eventhex" and spec["db"] == "postgres":
+        row = latency.live_latency(backend, spec["target"], spec["n"], mode, latency.RATE)
         result = scenarios.latency_result([], spec["n"])
         result.update(
             value=row["p50"],

@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -37,6 +38,30 @@ class PostgresServer:
     def conninfo(self, dbname: str = "postgres") -> dict[str, Any]:
         """Keyword arguments for ``psycopg.connect`` to ``dbname`` on this server."""
         return {"host": self.host, "port": self.port, "user": self.user, "dbname": dbname}
+
+    def version(self) -> str:
+        """The server's ``server_version``, e.g. ``15.18 (Debian 15.18-0+deb12u1)``."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True) as connection:
+            row = connection.execute("SHOW server_version").fetchone()
+        return str(row[0]) if row else "?"
+
+    def create_database(self, prefix: str = "db") -> str:
+        """Create an empty database with a unique name starting with ``prefix``; returns it."""
+        import psycopg
+
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.dsn(), autocommit=True) as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return name
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name``, disconnecting whoever is still connected."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(), autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class ThrowawayPostgres:

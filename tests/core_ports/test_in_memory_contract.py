@@ -5,9 +5,16 @@ from typing import Any
 import pytest
 
 from eventhex_core_ports import InMemoryBackend, InMemoryConfig
+from eventhex_core_ports.in_memory import (
+    InMemoryCursorsDao,
+    InMemoryKeyStorage,
+    InMemoryOutboxSource,
+)
 from eventhex_core_ports.testing import (
     ConcurrentWritersContract,
+    CursorsContract,
     InTransactionContract,
+    KeyStorageContract,
     OutboxContract,
     StorageContract,
     SubscriptionContract,
@@ -49,3 +56,22 @@ class TestOutbox(OutboxContract):
         return lambda attempts: InMemoryBackend().configure(
             InMemoryConfig(outbox_attempts=attempts)
         )
+
+    @pytest.fixture
+    def relay_source_for(self) -> Any:
+        def source(backend: InMemoryBackend) -> InMemoryOutboxSource:
+            return backend.container.relay_source()
+
+        return source
+
+
+class TestKeyStorage(KeyStorageContract):
+    @pytest.fixture
+    def key_storage(self) -> InMemoryKeyStorage:
+        return InMemoryKeyStorage()
+
+
+class TestCursors(CursorsContract):
+    @pytest.fixture
+    def cursors(self) -> InMemoryCursorsDao:
+        return InMemoryCursorsDao()

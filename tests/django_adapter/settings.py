@@ -17,6 +17,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "eventhex_django_adapter",
+    "eventhex_django_adapter.contrib.upstream_import",
 ]
 
 DATABASES = {

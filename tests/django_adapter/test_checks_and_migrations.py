@@ -1,9 +1,9 @@
 """System checks, shipped migrations and the management command."""
 
-from collections.abc import Iterator
 from io import StringIO
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connections
 from django.test import override_settings
@@ -11,58 +11,65 @@ from django.test import override_settings
 from eventhex_django_adapter import DjangoBackend, DjangoConfig, checks
 
 
-@pytest.fixture
-def watched() -> Iterator[set[str]]:
-    """The aliases the checks look at, restored afterwards."""
-    saved = set(checks._watched_aliases)
-    checks._watched_aliases.clear()
-    yield checks._watched_aliases
-    checks._watched_aliases.clear()
-    checks._watched_aliases.update(saved)
+class OnlyTo:
+    """A database router that sends the eventhex app's migrations to ``aliases`` only."""
+
+    def __init__(self, *aliases: str) -> None:
+        self.aliases = aliases
+
+    def allow_migrate(self, db: str, app_label: str, **hints: object) -> bool | None:
+        return db in self.aliases if app_label == "eventhex" else None
 
 
 def _ids(messages: list[object]) -> list[str]:
     return [message.id for message in messages]  # type: ignore[attr-defined]
 
 
-def test_configuring_an_unknown_alias_is_reported(watched: set[str]) -> None:
-    DjangoBackend().configure(DjangoConfig(database="nowhere"))
+def test_configuring_an_unknown_alias_fails_at_once() -> None:
+    with pytest.raises(ImproperlyConfigured) as error:
+        DjangoBackend().configure(DjangoConfig(database="nowhere"))
 
-    (error,) = checks.check_aliases()
-
-    assert error.id == "eventhex.E001"
-    assert "'nowhere'" in error.msg
-    assert "DjangoConfig(database=...)" in (error.hint or "")
+    assert "DjangoConfig(database='nowhere')" in str(error.value)
+    assert "known aliases: ['default', 'postgres']" in str(error.value)
 
 
-def test_the_test_databases_pass_the_alias_checks(watched: set[str]) -> None:
-    DjangoBackend().configure(DjangoConfig(database="default"))
-    DjangoBackend().configure(DjangoConfig(database="postgres"))
-
+def test_the_test_databases_pass_the_alias_checks() -> None:
     assert checks.check_aliases() == []
+    with override_settings(DATABASE_ROUTERS=[OnlyTo("default", "postgres")]):
+        assert checks.check_aliases() == []
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
-def test_an_unsupported_engine_is_reported(watched: set[str]) -> None:
+def test_an_unsupported_engine_that_eventhex_migrates_to_is_reported() -> None:
     databases = {
         "default": connections["default"].settings_dict,
         "legacy": {"ENGINE": "django.db.backends.dummy"},
         "missing": {"ENGINE": "no.such.backend"},
+        "elsewhere": {"ENGINE": "django.db.backends.dummy"},
     }
-    with override_settings(DATABASES=databases):
-        DjangoBackend().configure(DjangoConfig(database="missing"))
-        DjangoBackend().configure(DjangoConfig(database="legacy"))
+    routers = [OnlyTo("default", "legacy", "missing")]
+    with override_settings(DATABASES=databases, DATABASE_ROUTERS=routers):
         messages = checks.check_aliases()
 
     assert _ids(messages) == ["eventhex.E002", "eventhex.E002"]
+    assert ["'legacy'" in messages[0].msg, "'missing'" in messages[1].msg] == [True, True]
     assert all("PostgreSQL and SQLite only" in message.msg for message in messages)
 
 
 @pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
-def test_sqlite_without_immediate_transactions_gets_a_warning(watched: set[str]) -> None:
+def test_without_routers_only_default_is_checked() -> None:
+    databases = {
+        "default": connections["default"].settings_dict,
+        "legacy": {"ENGINE": "django.db.backends.dummy"},
+    }
+    with override_settings(DATABASES=databases):
+        assert checks.check_aliases() == []
+
+
+@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
+def test_sqlite_without_immediate_transactions_gets_a_warning() -> None:
     plain = {**connections["default"].settings_dict, "OPTIONS": {}}
-    with override_settings(DATABASES={"default": plain, "lite": dict(plain)}):
-        DjangoBackend().configure(DjangoConfig(database="lite"))
+    with override_settings(DATABASES={"default": plain}):
         messages = checks.check_aliases()
 
     assert _ids(messages) == ["eventhex.W001"]
@@ -70,17 +77,15 @@ def test_sqlite_without_immediate_transactions_gets_a_warning(watched: set[str])
 
 @pytest.mark.postgres
 @pytest.mark.django_db(databases=["postgres"])
-def test_postgres_version_is_checked_against_13(
-    watched: set[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    DjangoBackend().configure(DjangoConfig(database="postgres"))
-
+def test_postgres_version_is_checked_against_13(monkeypatch: pytest.MonkeyPatch) -> None:
     assert checks.check_server_version(databases=["postgres"]) == []
     assert checks.check_server_version(databases=None) == []
     monkeypatch.setattr(checks, "MIN_POSTGRESQL", 990000)  # pretend the server is too old
     (error,) = checks.check_server_version(databases=["postgres"])
     assert error.id == "eventhex.E003"
     assert "PostgreSQL 13 or newer" in error.msg
+    with override_settings(DATABASE_ROUTERS=[OnlyTo("default")]):
+        assert checks.check_server_version(databases=["postgres"]) == []
 
 
 @pytest.mark.django_db(databases=["default"])

@@ -7,21 +7,38 @@ from typing import Any
 import pytest
 from django.db import connections, transaction
 
+from eventhex_core_ports.ports.relay import OutboxSource
 from eventhex_core_ports.testing import (
     ConcurrentWritersContract,
+    CursorsContract,
     InTransactionContract,
+    KeyStorageContract,
     OutboxContract,
     StorageContract,
     SubscriptionContract,
 )
 from eventhex_core_ports.testing.storage import CallerTransaction
-from eventhex_django_adapter import DjangoBackend
+from eventhex_django_adapter import DjangoBackend, DjangoCursorsDao, DjangoKeyStorage
+from eventhex_django_adapter.relay_source import DjangoOutboxSource
 
 from .conftest import backend_on, on_postgres, on_sqlite
 
 
 def _factory(alias: str) -> Callable[[int], DjangoBackend]:
     return lambda attempts: backend_on(alias, outbox_attempts=attempts)
+
+
+def _relay_sources(alias: str) -> Iterator[Callable[[DjangoBackend], OutboxSource]]:
+    """The relay's source on ``alias``; its LISTEN connection is closed afterwards."""
+    opened: list[DjangoOutboxSource] = []
+
+    def source(backend: DjangoBackend) -> OutboxSource:
+        opened.append(DjangoOutboxSource(database=alias))
+        return opened[-1]
+
+    yield source
+    for each in opened:
+        each.close()
 
 
 @on_sqlite
@@ -68,6 +85,10 @@ class TestOutboxSQLite(OutboxContract):
     def backend_factory(self) -> Any:
         return _factory("default")
 
+    @pytest.fixture
+    def relay_source_for(self) -> Iterator[Callable[[DjangoBackend], OutboxSource]]:
+        yield from _relay_sources("default")
+
 
 class TestOutboxPostgres(OutboxContract):
     pytestmark = on_postgres
@@ -75,6 +96,40 @@ class TestOutboxPostgres(OutboxContract):
     @pytest.fixture
     def backend_factory(self) -> Any:
         return _factory("postgres")
+
+    @pytest.fixture
+    def relay_source_for(self) -> Iterator[Callable[[DjangoBackend], OutboxSource]]:
+        yield from _relay_sources("postgres")
+
+
+@on_sqlite
+class TestKeyStorageSQLite(KeyStorageContract):
+    @pytest.fixture
+    def key_storage(self) -> DjangoKeyStorage:
+        return DjangoKeyStorage(database="default")
+
+
+class TestKeyStoragePostgres(KeyStorageContract):
+    pytestmark = on_postgres
+
+    @pytest.fixture
+    def key_storage(self) -> DjangoKeyStorage:
+        return DjangoKeyStorage(database="postgres")
+
+
+@on_sqlite
+class TestCursorsSQLite(CursorsContract):
+    @pytest.fixture
+    def cursors(self) -> DjangoCursorsDao:
+        return DjangoCursorsDao(database="default")
+
+
+class TestCursorsPostgres(CursorsContract):
+    pytestmark = on_postgres
+
+    @pytest.fixture
+    def cursors(self) -> DjangoCursorsDao:
+        return DjangoCursorsDao(database="postgres")
 
 
 @on_sqlite

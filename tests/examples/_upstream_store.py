@@ -1,8 +1,10 @@
 """Run as a script with the ledger example's settings: fill ``event_sourcery_django_*`` tables,
 run ``import_event_sourcery_django``, and print what eventhex then reads, as JSON.
 
-The tables are created from the example's read-only models of them; the rows are what
-event_sourcery_django 0.6.1 writes for the ledger's events.
+The tables are created from the read-only models of
+``eventhex_django_adapter.contrib.upstream_import`` (listed in the ledger's settings); the rows
+are what event_sourcery_django 0.6.1 writes for the ledger's events. The reliability suite runs
+it on a database moved between clusters.
 """
 
 import json
@@ -23,13 +25,13 @@ from django.db import connection  # noqa: E402
 from event_sourcery import StreamId, StreamUUID  # noqa: E402
 from ledger import services  # noqa: E402
 from ledger.backend import backend  # noqa: E402
-from upstream_import.models import (  # noqa: E402
+
+from eventhex_django_adapter.contrib.upstream_import.models import (  # noqa: E402
     UpstreamEvent,
     UpstreamOutboxEntry,
     UpstreamSnapshot,
     UpstreamStream,
 )
-
 from eventhex_django_adapter.models import Event, OutboxEntry  # noqa: E402
 
 CONTEXT = {"correlation_id": None, "causation_id": None}

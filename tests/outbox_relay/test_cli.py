@@ -23,9 +23,18 @@ def make_outbox() -> InMemoryOutboxSource:
     return InMemoryOutboxSource()
 
 
+MADE_WITH: list[str] = []
+
+
+def make_named_outbox(name: str) -> InMemoryOutboxSource:
+    """A factory source that takes an option."""
+    MADE_WITH.append(name)
+    return InMemoryOutboxSource()
+
+
 @pytest.fixture(autouse=True)
 def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("SOURCE", "PUBLISHER", "BATCH_SIZE"):
+    for name in ("SOURCE", "SOURCE_OPTIONS", "PUBLISHER", "BATCH_SIZE"):
         monkeypatch.delenv(f"EVENTHEX_RELAY_{name}", raising=False)
     logger = logging.getLogger("eventhex")
     handlers, level, propagate = logger.handlers[:], logger.level, logger.propagate
@@ -42,6 +51,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         (["drain", "--source", "x", "--publisher", "kafka://k"], "EVENTHEX_RELAY_PUBLISHER"),
         (["run", "--source", "x", "--lease-seconds", "-1"], "EVENTHEX_RELAY_LEASE_SECONDS"),
         (["run", "--source", "x", "--log-level", "loud"], "EVENTHEX_RELAY_LOG_LEVEL"),
+        (["status", "--source", "x", "--source-option", "db"], "EVENTHEX_RELAY_SOURCE_OPTIONS"),
     ],
 )
 def test_invalid_settings_name_the_setting_and_the_fix(
@@ -75,6 +85,24 @@ def test_sources_load_by_path_or_factory_and_fail_clearly() -> None:
         load_source("tests.outbox_relay.test_cli:missing")
     with pytest.raises(SourceError, match="not an OutboxSource"):
         load_source("json:__name__")
+
+
+def test_source_options_reach_the_factory_from_flags_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = "tests.outbox_relay.test_cli:make_named_outbox"
+    MADE_WITH.clear()
+    assert main(["status", "--source", source, "--source-option", "name=from-flag"]) == 0
+    monkeypatch.setenv("EVENTHEX_RELAY_SOURCE_OPTIONS", '{"name": "from-env"}')
+    assert main(["status", "--source", source]) == 0
+    assert MADE_WITH == ["from-flag", "from-env"]
+
+    assert main(["status", "--source", source, "--source-option", "size=3"]) == 2
+    err = capsys.readouterr().err
+    assert "rejects its options" in err
+    assert "(it takes: name)" in err
+    with pytest.raises(SourceError, match="takes no options"):
+        load_source("tests.outbox_relay.test_cli:OUTBOX", {"name": "x"})
 
 
 def test_drain_status_and_dead_letters_on_a_named_source(

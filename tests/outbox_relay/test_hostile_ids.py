@@ -221,9 +221,10 @@ def test_nats_message_over_the_servers_payload_limit_fails_alone(
     relay.step()
     assert relay.report.published == 3
     assert (relay.report.retried, relay.report.outages) == (1, 0)
-    [waiting] = [e for e in source._entries.values() if e.message.entry_id == big.entry_id]
-    assert waiting.message.attempts == 1
-    assert "MaxPayload" in waiting.message.last_error
+    waiting = source.peek(big.entry_id)
+    assert waiting is not None
+    assert waiting.attempts == 1
+    assert "MaxPayload" in waiting.last_error
     after = source.enqueue()
     relay.step()
     assert relay.report.published == 4  # the connection was kept and works
@@ -262,8 +263,9 @@ def test_a_message_that_cannot_be_encoded_fails_alone(
     relay = quick_relay(source, publisher_from_url(url))
     relay.step()
     assert (relay.report.published, relay.report.retried, relay.report.outages) == (3, 1, 0)
-    [waiting] = [e for e in source._entries.values() if e.message.entry_id == bad.entry_id]
-    assert "Circular reference" in waiting.message.last_error
+    waiting = source.peek(bad.entry_id)
+    assert waiting is not None
+    assert "Circular reference" in waiting.last_error
     source.enqueue()
     relay.step()
     assert relay.report.published == len(good) + 1

@@ -232,3 +232,14 @@ def test_the_django_source_needs_its_settings_module(spawn: Spawner) -> None:
     assert process.returncode == 2
     assert "EVENTHEX_RELAY_SOURCE" in err
     assert "DJANGO_SETTINGS_MODULE" in err
+
+
+def test_the_django_source_takes_its_database_as_an_option(spawn: Spawner) -> None:
+    chosen = spawn("status", "--json", "--source-option", "database=default")
+    out, _ = chosen.communicate(timeout=60)
+    assert chosen.returncode == 0
+    assert json.loads(out)["dead"] == 0
+    missing = spawn("status", "--source-option", "database=nowhere")
+    _, err = missing.communicate(timeout=60)
+    assert missing.returncode == 2
+    assert "'nowhere' is not in settings.DATABASES" in err

@@ -14,6 +14,7 @@ from uuid import uuid4
 
 import pytest
 
+from eventhex_core_ports.in_memory._store import InMemoryStore
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay._backoff import Backoff
@@ -69,7 +70,8 @@ def test_messages_carry_the_event_identity_and_a_valid_signature(
 def test_a_failing_message_is_retried_with_growing_backoff_then_delivered(
     webhook: WebhookSink, quick_relay: Callable[..., Relay]
 ) -> None:
-    source = InMemoryOutboxSource()
+    store = InMemoryStore()
+    source = InMemoryOutboxSource(store)
     stream = uuid4()
     first = source.enqueue(stream_uuid=stream, version=1, max_attempts=5)
     second = source.enqueue(stream_uuid=stream, version=2, max_attempts=5)
@@ -80,7 +82,7 @@ def test_a_failing_message_is_retried_with_growing_backoff_then_delivered(
         before = datetime.now(UTC)
         relay.step()
         after = datetime.now(UTC)
-        [waiting] = [m for m in source._entries.values() if m.message.entry_id == first.entry_id]
+        waiting = store.outbox.rows[first.entry_id]
         assert waiting.next_attempt_at is not None
         # the delay d, drawn from [ceiling / 2, ceiling], lies between these two bounds
         assert (waiting.next_attempt_at - before).total_seconds() >= ceiling / 2

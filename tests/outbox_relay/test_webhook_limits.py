@@ -102,7 +102,7 @@ def test_a_300_mb_answer_is_read_only_to_a_small_prefix(
 ) -> None:
     reliability.tried("relay resource: 300 MB webhook answer")
     source = InMemoryOutboxSource()
-    source.enqueue(max_attempts=5)
+    sent = source.enqueue(max_attempts=5)
     relay = quick_relay(source, WebhookPublisher(endpoint.url, timeout=30))
     tracemalloc.start()
     try:
@@ -111,8 +111,9 @@ def test_a_300_mb_answer_is_read_only_to_a_small_prefix(
     finally:
         tracemalloc.stop()
     assert (relay.report.retried, relay.report.outages) == (1, 0)
-    [entry] = source._entries.values()
-    assert entry.message.last_error.startswith("webhook answered HTTP 500: EEE")
+    entry = source.peek(sent.entry_id)
+    assert entry is not None
+    assert entry.last_error.startswith("webhook answered HTTP 500: EEE")
     assert peak < 8 * 1024 * 1024  # the relay held a prefix, not the answer
     assert endpoint.cut_off.wait(30)  # it closed the connection instead of draining it
     assert endpoint.sent < HUGE // 4
@@ -128,12 +129,13 @@ def test_a_trickling_endpoint_meets_the_request_deadline(
     request ends it: the message fails alone (no outage) and the relay goes on."""
     reliability.tried("relay resource: trickling webhook endpoint")
     source = InMemoryOutboxSource()
-    source.enqueue(max_attempts=5)
+    sent = source.enqueue(max_attempts=5)
     relay = quick_relay(source, WebhookPublisher(endpoint.url, timeout=1))
     relay.step()
     assert (relay.report.retried, relay.report.outages) == (1, 0)
-    [entry] = source._entries.values()
-    assert "webhook timeout" in entry.message.last_error
+    entry = source.peek(sent.entry_id)
+    assert entry is not None
+    assert "webhook timeout" in entry.last_error
     assert endpoint.cut_off.wait(30)
     reliability.handled("relay resource: trickling webhook endpoint")
 

@@ -67,7 +67,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "eventhex_django_adapter",
     "ledger",
-    "upstream_import",
+    # Only while moving from event_sourcery_django (docs/migrating.md); the import tests use it.
+    "eventhex_django_adapter.contrib.upstream_import",
 ]
 
 # How the ledger's DjangoBackend uses the database: the keyword arguments of DjangoConfig.

@@ -67,11 +67,6 @@ from eventhex_core_ports.input_errors import (
     InvalidTenantId,
     _shown,
 )
-
-# Pickles of DuplicateEventUuid and InvalidEventVersions made before the error classes moved
-# to input_errors name their rebuild functions here; these aliases keep them loadable.
-from eventhex_core_ports.input_errors import _rebuild_duplicate as _rebuild_duplicate
-from eventhex_core_ports.input_errors import _rebuild_versions as _rebuild_versions
 from eventhex_core_ports.registry import ExplainingEventRegistry, UnknownEventName
 
 __all__ = [

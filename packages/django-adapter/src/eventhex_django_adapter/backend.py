@@ -37,9 +37,12 @@ class DjangoBackend(ContainerBackend[DjangoContainer]):
 
         Returns:
             This backend, for chaining.
+
+        Raises:
+            ImproperlyConfigured: ``config.database`` is not in ``settings.DATABASES``.
         """
         config = config or DjangoConfig()
-        checks.watch_alias(config.database)
+        checks.check_configured_alias(config.database)
         self.container.config.override(providers.Object(config))
         return self
 

@@ -1,16 +1,20 @@
-"""System checks: the configured database alias exists and runs a supported engine.
+"""System checks and the configuration check: eventhex's databases run a supported engine.
 
-Every alias a ``DjangoBackend`` was configured with is checked (``default`` when none was):
+The system checks look at the aliases that hold eventhex's tables, read from the settings: the
+aliases the database routers let the ``eventhex`` app migrate to, or ``default`` when
+``DATABASE_ROUTERS`` is empty:
 
-* ``eventhex.E001`` the alias is not in ``settings.DATABASES``;
 * ``eventhex.E002`` the engine is neither PostgreSQL nor SQLite;
 * ``eventhex.E003`` the PostgreSQL server is older than 13 (a database check: it connects, so it
-  runs with ``migrate`` or ``check --database <alias>``);
+  runs with ``migrate`` or ``check --database <alias>``, for those aliases);
 * ``eventhex.W001`` SQLite is not in ``IMMEDIATE`` transaction mode, so concurrent writers can
   fail with "database is locked" instead of waiting their turn;
 * ``eventhex.W002`` the PostgreSQL database has moved to another cluster (``pg_dump`` and
   ``pg_restore``, logical replication) and its positions are due a rebase, which the first
   append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0010).
+
+:func:`check_configured_alias` (``DjangoBackend.configure`` calls it) rejects an alias that is not
+in ``settings.DATABASES`` at once.
 """
 
 from collections.abc import Iterable, Sequence
@@ -19,46 +23,51 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, router
 from django.db.utils import load_backend
 
 from eventhex_django_adapter._position import position_clock
 
-__all__ = ["MIN_POSTGRESQL", "register", "watch_alias"]
+__all__ = ["MIN_POSTGRESQL", "check_configured_alias", "register"]
 
 MIN_POSTGRESQL = 130000
 """The oldest supported PostgreSQL server, as ``server_version_num``."""
 
 _SUPPORTED_VENDORS = ("postgresql", "sqlite")
-_watched_aliases: set[str] = set()
 
 
-def watch_alias(alias: str) -> None:
-    """Include ``alias`` in the checks (``DjangoBackend.configure`` calls this)."""
-    _watched_aliases.add(alias)
+def check_configured_alias(alias: str) -> None:
+    """Reject a ``DjangoConfig.database`` that names no database (once settings are loaded).
+
+    Raises:
+        ImproperlyConfigured: ``alias`` is not in ``settings.DATABASES``.
+    """
+    if settings.configured and alias not in settings.DATABASES:
+        raise ImproperlyConfigured(
+            f"DjangoConfig(database={alias!r}) names no database: {alias!r} is not in "
+            f"settings.DATABASES (known aliases: {sorted(settings.DATABASES)}); add it to "
+            "DATABASES or pass an existing alias"
+        )
+
+
+def _eventhex_aliases(candidates: Iterable[str]) -> list[str]:
+    """The ``candidates`` in ``settings.DATABASES`` that the routers let eventhex migrate to."""
+    known = [alias for alias in candidates if alias in settings.DATABASES]
+    return sorted(alias for alias in known if router.allow_migrate(alias, "eventhex"))
 
 
 def _aliases() -> list[str]:
-    return sorted(_watched_aliases or {"default"})
+    if settings.DATABASE_ROUTERS:
+        return _eventhex_aliases(settings.DATABASES)
+    return _eventhex_aliases(["default"])
 
 
 def check_aliases(
     app_configs: Sequence[Any] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """Every watched alias exists and uses a supported engine."""
+    """Every alias that holds eventhex's tables uses a supported engine."""
     messages: list[checks.CheckMessage] = []
     for alias in _aliases():
-        if alias not in settings.DATABASES:
-            messages.append(
-                checks.Error(
-                    f"eventhex is configured with database alias {alias!r}, "
-                    "which is not in settings.DATABASES.",
-                    hint=f"Add {alias!r} to DATABASES or pass an existing alias: "
-                    f"DjangoConfig(database=...). Known aliases: {sorted(settings.DATABASES)}.",
-                    id="eventhex.E001",
-                )
-            )
-            continue
         database = settings.DATABASES[alias]
         vendor = _vendor(str(database.get("ENGINE", "")))
         if vendor not in _SUPPORTED_VENDORS:
@@ -66,7 +75,8 @@ def check_aliases(
                 checks.Error(
                     f"Database {alias!r} uses the engine {database.get('ENGINE')!r} "
                     f"({vendor}); eventhex supports PostgreSQL and SQLite only.",
-                    hint="Point DjangoConfig(database=...) at a PostgreSQL or SQLite database.",
+                    hint="Point DjangoConfig(database=...) at a PostgreSQL or SQLite database "
+                    "and route the eventhex app's migrations there, not to this one.",
                     id="eventhex.E002",
                 )
             )
@@ -87,9 +97,9 @@ def check_server_version(
     databases: Iterable[str] | None = None,
     **kwargs: Any,
 ) -> list[checks.CheckMessage]:
-    """Every watched PostgreSQL alias among ``databases`` runs PostgreSQL 13 or newer."""
+    """Every PostgreSQL alias among ``databases`` that eventhex migrates to runs PostgreSQL 13+."""
     messages: list[checks.CheckMessage] = []
-    for alias in set(databases or ()) & set(_aliases()) & set(settings.DATABASES):
+    for alias in _eventhex_aliases(databases or ()):
         connection = connections[alias]
         if connection.vendor != "postgresql":
             continue
@@ -111,9 +121,10 @@ def check_position_clock(
     databases: Iterable[str] | None = None,
     **kwargs: Any,
 ) -> list[checks.CheckMessage]:
-    """Every watched PostgreSQL alias among ``databases`` has positions valid on its cluster."""
+    """Every PostgreSQL alias among ``databases`` that eventhex migrates to has positions valid
+    on its cluster."""
     messages: list[checks.CheckMessage] = []
-    for alias in sorted(set(databases or ()) & set(_aliases()) & set(settings.DATABASES)):
+    for alias in _eventhex_aliases(databases or ()):
         try:
             clock = position_clock(alias)
         except DatabaseError:  # not migrated yet: the migrate command says so

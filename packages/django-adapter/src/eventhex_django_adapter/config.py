@@ -48,8 +48,8 @@ class DjangoConfig(BaseModel):
     """The alias in ``settings.DATABASES`` that holds the eventhex tables.
 
     Every read and write of this backend goes to this alias (appends join a transaction opened
-    with ``transaction.atomic(using=alias)``). The ``eventhex.E001`` system check reports an
-    alias that does not exist; route the ``eventhex`` app's migrations to the same database.
+    with ``transaction.atomic(using=alias)``). ``DjangoBackend.configure`` rejects an alias that
+    does not exist; route the ``eventhex`` app's migrations to the same database.
     """
 
     max_event_bytes: PositiveInt = DEFAULT_MAX_EVENT_BYTES

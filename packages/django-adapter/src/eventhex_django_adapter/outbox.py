@@ -37,7 +37,7 @@ from eventhex_django_adapter._subscription_reads import driver_is_psycopg3, fetc
 from eventhex_django_adapter._subscription_records import context_sql, context_value, json_value
 from eventhex_django_adapter.models import OutboxEntry
 
-__all__ = ["DjangoOutboxStorageStrategy", "recorded_raw"]
+__all__ = ["DjangoOutboxStorageStrategy"]
 
 
 class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
@@ -223,24 +223,4 @@ def _record(row: tuple[Any, ...], stream_id: StreamId) -> RecordedRaw:
         ),
         position=int(position),
         tenant_id=tenant_id,
-    )
-
-
-def recorded_raw(entry: OutboxEntry) -> RecordedRaw:
-    """The record an outbox row was written from."""
-    stream_id = StreamId(
-        uuid=entry.stream_uuid, name=entry.stream_name, category=entry.stream_category or None
-    )
-    return RecordedRaw(
-        entry=RawEvent(
-            uuid=entry.event_uuid,
-            stream_id=stream_id,
-            created_at=from_db(entry.created_at),
-            name=entry.event_name,
-            data=entry.data,
-            context=entry.context,
-            version=entry.version,
-        ),
-        position=int(entry.position),
-        tenant_id=entry.tenant_id,
     )

@@ -301,10 +301,12 @@ def _row_values(entries: QuerySet[OutboxEntry], limit: int | None = None) -> lis
     return list(entries.annotate(**as_text).values_list(*columns)[:limit])
 
 
-def outbox_source() -> DjangoOutboxSource:
+def outbox_source(database: str = "default") -> DjangoOutboxSource:
     """The ``django`` outbox source: sets Django up from ``DJANGO_SETTINGS_MODULE``.
 
-    ``EVENTHEX_DJANGO_DATABASE`` picks the database alias (default ``default``).
+    Args:
+        database: The ``settings.DATABASES`` alias whose outbox is drained; the relay passes
+            ``--source-option database=ALIAS`` here.
 
     Raises:
         RuntimeError: ``DJANGO_SETTINGS_MODULE`` is not set.
@@ -317,4 +319,9 @@ def outbox_source() -> DjangoOutboxSource:
     import django
 
     django.setup()
-    return DjangoOutboxSource(database=os.environ.get("EVENTHEX_DJANGO_DATABASE", "default"))
+    if database not in settings.DATABASES:
+        raise RuntimeError(
+            f"the django outbox source's database {database!r} is not in settings.DATABASES "
+            f"(known aliases: {sorted(settings.DATABASES)}); fix --source-option database=..."
+        )
+    return DjangoOutboxSource(database=database)

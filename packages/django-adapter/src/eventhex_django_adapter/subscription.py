@@ -45,13 +45,12 @@ from eventhex_django_adapter._lag import (
     subscription_lag_blockers,
 )
 from eventhex_django_adapter._subscription_loop import SubscriptionPlan, batches
-from eventhex_django_adapter._subscription_reads import EventSelection, newest_readable_position
+from eventhex_django_adapter._subscription_reads import EventSelection
 from eventhex_django_adapter.config import DjangoConfig
 
 __all__ = [
     "DjangoSubscriptionStrategy",
     "LagBlocker",
-    "current_position",
     "subscription_lag_blockers",
 ]
 
@@ -128,12 +127,3 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy):
             prepared_statements=self._prepared_statements,
         )
         return batches(plan, start_from)
-
-
-def current_position(database: str = "default") -> Position:
-    """The position of the newest event a subscription can read now, ``0`` when none.
-
-    ``start_from(current_position(alias))`` receives exactly the events that become readable
-    afterwards; the storage strategy's ``current_position`` returns this.
-    """
-    return newest_readable_position(database)

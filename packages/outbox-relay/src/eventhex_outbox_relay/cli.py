@@ -80,6 +80,13 @@ def _add(parser: argparse.ArgumentParser, name: str, kind: type, text: str) -> N
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _add(common, "source", str, "outbox source: entry point name (e.g. django) or module:attribute")
+    common.add_argument(
+        "--source-option",
+        dest="source_options",
+        action="append",
+        metavar="KEY=VALUE",
+        help="keyword argument of the source's factory, e.g. database=events (repeatable)",
+    )
     common.add_argument("--log-level", dest="log_level", help="debug, info, warning or error")
     common.add_argument(
         "--log-format", dest="log_format", help="json, text, or auto (text on a terminal)"

@@ -39,7 +39,9 @@ class RelayContainer(containers.DeclarativeContainer):
     """Source, publisher, metrics and the relay loop, built from ``settings``."""
 
     settings = providers.Dependency(instance_of=RelaySettings)
-    source = providers.Singleton(load_source, settings.provided.source)
+    source = providers.Singleton(
+        load_source, settings.provided.source, settings.provided.source_options
+    )
     publisher = providers.Singleton(
         publisher_from_url,
         settings.provided.publisher_url,

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from eventhex_outbox_relay.publishers._url import check_publisher_url, redacted
 
-__all__ = ["PUBLISHER_SCHEMES", "RelaySettings", "SettingsError", "load_settings"]
+__all__ = ["PUBLISHER_SCHEMES", "RelaySettings", "SettingsError", "flag_of", "load_settings"]
 
 PUBLISHER_SCHEMES = (
     "stdout", "null", "redis", "rediss", "amqp", "amqps", "nats", "tls", "http", "https",
@@ -21,6 +21,10 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 _FIXES = {
     "source": "name an installed source (e.g. 'django') or give 'package.module:attribute'",
+    "source_options": (
+        "give KEY=VALUE per flag (--source-option database=events), or a JSON object of "
+        'strings in the environment (EVENTHEX_RELAY_SOURCE_OPTIONS=\'{"database": "events"}\')'
+    ),
     "publisher": (
         "use stdout:, null:, redis://host:6379/0?stream=KEY&maxlen=N, amqp://user:pass@host:5672/"
         "vhost?exchange=NAME, nats://host:4222?stream=NAME&subject=PREFIX (tls:// for TLS), or "
@@ -47,6 +51,8 @@ class RelaySettings(BaseSettings):
         source: The outbox source: an entry point name in ``eventhex.outbox_sources`` (the
             Django adapter installs ``django``) or a ``module:attribute`` path to a source or a
             factory returning one.
+        source_options: Keyword arguments for the source's factory, e.g. ``{"database":
+            "events"}`` for the ``django`` source; the factory's signature says which it takes.
         publisher: Where messages go, as a URL; its scheme picks the publisher. A secret: it may
             hold a password, so it is shown only redacted (:meth:`publisher_shown`).
         batch_size: Entries claimed per round trip.
@@ -67,6 +73,7 @@ class RelaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="EVENTHEX_RELAY_", extra="forbid", frozen=True)
 
     source: str = Field(min_length=1)
+    source_options: dict[str, str] = Field(default_factory=dict)
     publisher: SecretStr = SecretStr("stdout:")
     batch_size: int = Field(default=500, ge=1, le=10_000)
     lease_seconds: float = Field(default=30.0, gt=0)
@@ -85,6 +92,19 @@ class RelaySettings(BaseSettings):
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("source_options", mode="before")
+    @classmethod
+    def _key_value_pairs(cls, value: Any) -> Any:
+        if not isinstance(value, list | tuple):
+            return value
+        pairs = {}
+        for item in value:
+            key, equals, option = str(item).partition("=")
+            if not (key and equals):
+                raise ValueError(f"{item!r} is not KEY=VALUE")
+            pairs[key] = option
+        return pairs
 
     @field_validator("publisher")
     @classmethod
@@ -143,6 +163,11 @@ class RelaySettings(BaseSettings):
         return found
 
 
+def flag_of(field: str) -> str:
+    """The command-line flag of a setting (``--source-option`` is given once per option)."""
+    return "--source-option" if field == "source_options" else "--" + field.replace("_", "-")
+
+
 class SettingsError(Exception):
     """Settings are invalid; the message names each bad setting and how to fix it."""
 
@@ -168,6 +193,6 @@ def _explain(error: ValidationError) -> str:
         if problem["type"] == "missing":
             message = "is required"
         env = f"EVENTHEX_RELAY_{field.upper()}"
-        flag = "--" + field.replace("_", "-")
+        flag = flag_of(field)
         lines.append(f"invalid setting {env} ({flag}): {message}; fix: {_FIXES.get(field, '')}")
     return "\n".join(lines)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import inspect
+from collections.abc import Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -18,25 +20,43 @@ class SourceError(Exception):
     which and what to do."""
 
 
-def load_source(spec: str) -> OutboxSource:
+def load_source(spec: str, options: Mapping[str, str] | None = None) -> OutboxSource:
     """Build the source named by ``spec``.
 
     Args:
         spec: An entry point name in the ``eventhex.outbox_sources`` group, or
             ``package.module:attribute`` naming an :class:`OutboxSource` or a callable that
             returns one.
+        options: Keyword arguments for that callable (``RelaySettings.source_options``).
 
     Raises:
-        SourceError: Nothing by that name, not an outbox source, or it failed to start.
+        SourceError: Nothing by that name, not an outbox source, an option it does not take,
+            or it failed to start.
     """
     target = _import_path(spec) if ":" in spec else _entry_point(spec)
+    factory = callable(target) and not isinstance(target, OutboxSource)
+    options = dict(options or {})
+    if options:
+        _check_options(spec, target if factory else None, options)
     try:
-        source = target() if callable(target) and not isinstance(target, OutboxSource) else target
+        source = target(**options) if factory else target
     except Exception as error:
         raise SourceError(f"source {spec!r} failed to start: {error}") from error
     if not isinstance(source, OutboxSource):
         raise SourceError(f"{spec!r} gave {type(source).__name__}, not an OutboxSource")
     return source
+
+
+def _check_options(spec: str, factory: Any, options: dict[str, str]) -> None:
+    if factory is None:
+        raise SourceError(f"source {spec!r} is an instance, not a factory: it takes no options")
+    signature = inspect.signature(factory)
+    try:
+        signature.bind(**options)
+    except TypeError as error:
+        takes = ", ".join(signature.parameters) or "none"
+        message = f"source {spec!r} rejects its options: {error} (it takes: {takes})"
+        raise SourceError(message) from None
 
 
 def _import_path(spec: str) -> Any:

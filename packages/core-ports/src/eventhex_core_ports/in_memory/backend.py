@@ -11,6 +11,7 @@ from eventhex_core_ports.backend import ContainerBackend
 from eventhex_core_ports.container import CoreContainer
 from eventhex_core_ports.in_memory._store import InMemoryStore
 from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
+from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
 from eventhex_core_ports.in_memory.storage import InMemoryStorageStrategy
 from eventhex_core_ports.in_memory.subscription import InMemorySubscriptionStrategy
 from eventhex_core_ports.validation import (
@@ -59,6 +60,8 @@ class InMemoryContainer(containers.DeclarativeContainer):
         max_append_events=config.provided.max_append_events,
     )
     subscription = providers.Factory(InMemorySubscriptionStrategy, store=store)
+    relay_source = providers.Singleton(InMemoryOutboxSource, store=store)
+    """The relay's source over this backend's outbox."""
 
 
 InMemoryContainer.core.storage.override(InMemoryContainer.storage)

@@ -1,4 +1,14 @@
-"""In-memory ``OutboxStorageStrategy`` for event_sourcery's ``Outbox.run``."""
+"""In-memory ``OutboxStorageStrategy`` for event_sourcery's ``Outbox.run``.
+
+Appends put the accepted records into the store's outbox table, which the relay source
+(:mod:`.relay_source`) drains too. ``outbox_entries`` hands out up to ``limit`` due entries in id
+order, keeping per-stream order: an entry is handed out only once every earlier alive entry of
+its stream has been published in this batch, so an entry that fails, waits for a relay's retry or
+is leased by a relay holds back the rest of its stream. A failed publication costs the entry one
+attempt; after ``max_attempts`` failed attempts it is dead. Published entries are removed, and
+failures recorded, when the batch ends: a consumer that stops early leaves the batch as it was,
+as the Django adapter's rolled-back transaction does.
+"""
 
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -7,19 +17,20 @@ from dataclasses import dataclass
 from event_sourcery.event import RecordedRaw
 from event_sourcery.interfaces import OutboxFiltererStrategy, OutboxStorageStrategy
 
-from eventhex_core_ports.in_memory._store import InMemoryStore, OutboxRecord
+from eventhex_core_ports.in_memory._outbox_table import OutboxRow
+from eventhex_core_ports.in_memory._store import InMemoryStore
 
 __all__ = ["InMemoryOutboxStorageStrategy"]
 
 
 @dataclass(frozen=True)
 class InMemoryOutboxStorageStrategy(OutboxStorageStrategy):
-    """Keeps accepted records until published or out of attempts.
+    """Keeps accepted records in the store's outbox table until published or dead.
 
     Args:
         store: The shared in-memory store (the outbox lives in it so appends roll back with it).
         filterer: Decides which appended events enter the outbox.
-        max_attempts: Failed publish attempts after which an entry is no longer handed out.
+        max_attempts: Failed publish attempts after which an entry is dead.
     """
 
     store: InMemoryStore
@@ -28,22 +39,36 @@ class InMemoryOutboxStorageStrategy(OutboxStorageStrategy):
 
     def put_into_outbox(self, records: list[RecordedRaw]) -> None:
         """Record the accepted ``records``; called inside the append's transaction."""
-        accepted = [OutboxRecord(r, self.max_attempts) for r in records if self.filterer(r.entry)]
-        self.store.outbox.extend(accepted)
+        accepted = [record for record in records if self.filterer(record.entry)]
+        self.store.outbox.add(accepted, self.max_attempts, self.store.clock())
 
     def outbox_entries(self, limit: int) -> Iterator[AbstractContextManager[RecordedRaw]]:
+        """Up to ``limit`` due entries, oldest first (see the module docstring)."""
+        if limit <= 0:
+            return
         with self.store.changed:
-            due = [e for e in self.store.outbox if e.attempts < e.max_attempts][:limit]
-        for entry in due:
-            yield self._publishing(entry)
+            now = self.store.clock()
+            rows = self.store.outbox.with_previous()
+            batch = [(row, previous) for row, previous in rows if row.due(now)][:limit]
+        published: set[int] = set()
+        failed: list[tuple[OutboxRow, str]] = []
+        for row, previous in batch:
+            if previous is not None and previous not in published:
+                continue  # an earlier entry of its stream is alive: keep stream order
+            yield self._publishing(row, published, failed)
+        with self.store.changed:
+            for row, error in failed:
+                row.fail(error, dead=row.attempts + 1 >= row.max_attempts)
+            self.store.outbox.remove(published)
+            self.store.changed.notify_all()
 
     @contextmanager
-    def _publishing(self, entry: OutboxRecord) -> Iterator[RecordedRaw]:
+    def _publishing(
+        self, row: OutboxRow, published: set[int], failed: list[tuple[OutboxRow, str]]
+    ) -> Iterator[RecordedRaw]:
         try:
-            yield entry.record
-        except Exception:
-            with self.store.changed:
-                entry.attempts += 1
+            yield row.record
+        except Exception as error:  # publishing failed: charge one attempt, keep the entry
+            failed.append((row, f"{type(error).__name__}: {error}"))
         else:
-            with self.store.changed:
-                self.store.outbox.remove(entry)
+            published.add(row.entry_id)

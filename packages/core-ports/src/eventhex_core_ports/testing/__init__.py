@@ -12,7 +12,9 @@ An adapter's test module subclasses each class and provides its fixture::
 A new adapter is done when every contract passes.
 """
 
+from eventhex_core_ports.testing.cursors import CursorsContract
 from eventhex_core_ports.testing.in_transaction import InTransactionContract
+from eventhex_core_ports.testing.key_storage import KeyStorageContract
 from eventhex_core_ports.testing.outbox import OutboxContract
 from eventhex_core_ports.testing.relay_source import OutboxSourceContract
 from eventhex_core_ports.testing.storage import ConcurrentWritersContract, StorageContract
@@ -20,7 +22,9 @@ from eventhex_core_ports.testing.subscription import SubscriptionContract
 
 __all__ = [
     "ConcurrentWritersContract",
+    "CursorsContract",
     "InTransactionContract",
+    "KeyStorageContract",
     "OutboxContract",
     "OutboxSourceContract",
     "StorageContract",

@@ -1,15 +1,22 @@
-"""Outbox contract: filtered entries, attempts and retries through event_sourcery's ``Outbox``."""
+"""Outbox contract: filtered entries, attempts, retries and per-stream order through
+event_sourcery's ``Outbox``, and how ``Outbox.run`` and a relay share one outbox."""
 
 import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 from event_sourcery.event import RawEvent, Recorded, WrappedEvent
 
 from eventhex_core_ports.backend import ContainerBackend
-from eventhex_core_ports.testing._helpers import new_stream
+from eventhex_core_ports.ports.relay import OutboxSource
+from eventhex_core_ports.testing._helpers import items, new_stream
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractNoteTaken
 from eventhex_core_ports.validation import DuplicateEventUuid
+
+LEASE = timedelta(minutes=5)
 
 __all__ = ["OutboxContract"]
 
@@ -29,12 +36,27 @@ class _FlakyPublisher:
 
 
 class OutboxContract:
-    """Subclass and provide ``backend_factory``: a callable ``(outbox_attempts) -> backend``
-    returning a configured backend *without* an outbox (the tests call ``with_outbox``)."""
+    """Tests every outbox must pass. Subclass it and provide two fixtures.
+
+    Fixtures:
+        backend_factory: A callable ``(outbox_attempts) -> backend`` returning a configured
+            backend *without* an outbox (the tests call ``with_outbox``).
+        relay_source_for: A callable ``(backend) -> OutboxSource`` returning the relay's source
+            over the outbox that ``backend`` writes.
+
+    Per-stream order: ``Outbox.run`` hands an entry out only once every earlier alive entry of
+    its stream (not yet published and not dead) has been published in the same run. An entry
+    that failed, that a relay holds under a lease, or that waits for a relay's retry therefore
+    holds back the rest of its stream, and only its stream.
+    """
 
     @pytest.fixture
     def backend_factory(self) -> Any:
         raise NotImplementedError("provide `backend_factory(outbox_attempts) -> backend`")
+
+    @pytest.fixture
+    def relay_source_for(self) -> Callable[[Any], OutboxSource]:
+        raise NotImplementedError("provide `relay_source_for(backend) -> OutboxSource`")
 
     def test_appended_events_are_published_once(self, backend_factory: Any) -> None:
         backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
@@ -121,3 +143,156 @@ class OutboxContract:
         backend.outbox.run(publisher)
 
         assert [r.wrapped_event.event for r in publisher.published] == [stored.event]
+
+    def test_a_failed_entry_holds_back_the_rest_of_its_stream_only(
+        self, backend_factory: Any
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
+        held, free = new_stream("held"), new_stream("free")
+        backend.event_store.append(
+            ContractItemAdded(item="a1"), ContractItemAdded(item="a2"), stream_id=held
+        )
+        backend.event_store.append(ContractItemAdded(item="b1"), stream_id=free)
+        handed_out: list[Recorded] = []
+
+        def fail_a1(record: Recorded) -> None:
+            handed_out.append(record)
+            if items([record]) == ["a1"]:
+                raise ConnectionError("broker down")
+
+        backend.outbox.run(fail_a1)
+        assert items(handed_out) == ["a1", "b1"]  # a2 waits behind a1
+
+        published: list[Recorded] = []
+        backend.outbox.run(published.append)
+        backend.outbox.run(published.append)
+        assert items(published) == ["a1", "a2"]
+
+    def test_an_entry_given_up_stops_holding_back_its_stream(self, backend_factory: Any) -> None:
+        backend: ContainerBackend[Any] = backend_factory(1).with_outbox()
+        stream = new_stream()
+        backend.event_store.append(
+            ContractItemAdded(item="poison"), ContractItemAdded(item="next"), stream_id=stream
+        )
+        backend.outbox.run(_FlakyPublisher(failures=1))
+        publisher = _FlakyPublisher(failures=0)
+
+        backend.outbox.run(publisher)
+        backend.outbox.run(publisher)
+
+        assert items(publisher.published) == ["next"]
+
+    def test_a_consumer_that_stops_early_leaves_the_batch_in_the_outbox(
+        self, backend_factory: Any
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
+        backend.event_store.append(
+            ContractItemAdded(item="x"), ContractItemAdded(item="y"), stream_id=new_stream()
+        )
+        entries = backend.core.outbox_storage().outbox_entries(limit=10)
+        with next(entries) as record:  # published without error
+            assert record.entry.version == 1
+        entries.close()  # stops before the batch ends
+
+        published: list[Recorded] = []
+        backend.outbox.run(published.append)
+        assert items(published) == ["x", "y"]
+
+    def test_the_relay_claims_what_appends_put_into_the_outbox(
+        self, backend_factory: Any, relay_source_for: Callable[[Any], OutboxSource]
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(4).with_outbox()
+        stream = new_stream("orders", named=True)
+        backend.in_tenant_mode("tenant-a").event_store.append(
+            ContractItemAdded(item="a", quantity=2), stream_id=stream
+        )
+        source = relay_source_for(backend)
+
+        [message] = source.claim("relay-1", 10, LEASE)
+
+        assert message.event_name == "eventhex.contract.ItemAdded"
+        assert message.data == {"item": "a", "quantity": 2}
+        assert (message.stream_uuid, message.stream_name) == (UUID(int=stream.int), stream.name)
+        assert (message.stream_category, message.tenant_id) == ("orders", "tenant-a")
+        assert (message.version, message.attempts, message.max_attempts) == (1, 0, 4)
+        assert message.created_at.utcoffset() == timedelta(0)
+        assert source.acknowledge([message.entry_id]) == 1
+        publisher = _FlakyPublisher(failures=0)
+        backend.outbox.run(publisher)
+        assert publisher.calls == 0
+
+    def test_entries_a_relay_holds_are_skipped_with_their_stream(
+        self, backend_factory: Any, relay_source_for: Callable[[Any], OutboxSource]
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
+        claimed, other = new_stream("claimed"), new_stream("other")
+        backend.event_store.append(
+            ContractItemAdded(item="c1"), ContractItemAdded(item="c2"), stream_id=claimed
+        )
+        backend.event_store.append(ContractItemAdded(item="o1"), stream_id=other)
+        source = relay_source_for(backend)
+        [held] = source.claim("relay-1", 1, LEASE)
+        published: list[Recorded] = []
+
+        backend.outbox.run(published.append)
+        assert items(published) == ["o1"]
+
+        assert source.release("relay-1") == 1
+        backend.outbox.run(published.append)
+        assert items(published) == ["o1", "c1", "c2"]
+        assert source.stats().pending == 0
+        assert held.event_uuid == published[1].wrapped_event.uuid
+
+    def test_an_entry_waiting_for_a_relay_retry_holds_back_its_stream(
+        self, backend_factory: Any, relay_source_for: Callable[[Any], OutboxSource]
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
+        backend.event_store.append(
+            ContractItemAdded(item="r1"), ContractItemAdded(item="r2"), stream_id=new_stream()
+        )
+        source = relay_source_for(backend)
+        [message] = source.claim("relay-1", 10, LEASE)
+        later = datetime.now(UTC) + LEASE
+        assert source.retry_later("relay-1", message.entry_id, "broker said no", later)
+        publisher = _FlakyPublisher(failures=0)
+
+        backend.outbox.run(publisher)
+
+        assert publisher.calls == 0
+        assert source.claim("relay-2", 10, LEASE) == []
+
+    def test_entries_outbox_run_gives_up_are_the_relays_dead_letters(
+        self, backend_factory: Any, relay_source_for: Callable[[Any], OutboxSource]
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(2).with_outbox()
+        backend.event_store.append(ContractItemAdded(item="d"), stream_id=new_stream())
+        failing = _FlakyPublisher(failures=10)
+        backend.outbox.run(failing)
+        backend.outbox.run(failing)
+        source = relay_source_for(backend)
+
+        [dead] = source.dead_letters()
+        assert (dead.attempts, dead.last_error) == (2, "ConnectionError: broker unavailable")
+        assert source.claim("relay-1", 10, LEASE) == []
+        assert source.replay_dead_letters() == 1
+        publisher = _FlakyPublisher(failures=0)
+        backend.outbox.run(publisher)
+        assert items(publisher.published) == ["d"]
+
+    def test_an_entry_the_relay_dead_letters_is_not_published_by_outbox_run(
+        self, backend_factory: Any, relay_source_for: Callable[[Any], OutboxSource]
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
+        stream = new_stream()
+        backend.event_store.append(
+            ContractItemAdded(item="poison"), ContractItemAdded(item="after"), stream_id=stream
+        )
+        source = relay_source_for(backend)
+        [poison] = source.claim("relay-1", 10, LEASE)
+        assert source.dead_letter("relay-1", poison.entry_id, "poison")
+        publisher = _FlakyPublisher(failures=0)
+
+        backend.outbox.run(publisher)
+
+        assert items(publisher.published) == ["after"]
+        assert [m.entry_id for m in source.dead_letters()] == [poison.entry_id]

@@ -4,7 +4,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from upstream_import.copy import NothingToImport, TargetNotEmpty, copy_store
+from eventhex_django_adapter.contrib.upstream_import.transfer import (
+    NothingToImport,
+    TargetNotEmpty,
+    copy_store,
+)
 
 
 class Command(BaseCommand):

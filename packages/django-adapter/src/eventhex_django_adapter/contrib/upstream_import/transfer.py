@@ -21,13 +21,13 @@ from django.core.management.color import no_style
 from django.db import connections, models, transaction
 from django.utils import timezone
 
-from eventhex_django_adapter.models import Event, OutboxEntry, Snapshot, Stream
-from upstream_import.models import (
+from eventhex_django_adapter.contrib.upstream_import.models import (
     UpstreamEvent,
     UpstreamOutboxEntry,
     UpstreamSnapshot,
     UpstreamStream,
 )
+from eventhex_django_adapter.models import Event, OutboxEntry, Snapshot, Stream
 
 __all__ = ["ImportReport", "NothingToImport", "TargetNotEmpty", "copy_store"]
 

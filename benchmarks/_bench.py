@@ -1,0 +1,108 @@
+"""What every benchmark group runs with: the PostgreSQL server, the options, fresh databases and
+measurements in their own processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eventhex_devtools.postgres import PostgresServer
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository root: every process of a run works from here."""
+
+Row = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How a run repeats and sizes its measurements.
+
+    Attributes:
+        reps: Repetitions of each measurement (a scenario may ask for fewer).
+        sqlite_reps: At most this many repetitions on SQLite.
+        dbs: The databases to measure on (``postgres``, ``sqlite``).
+        scale: Factor on every scenario's size; only runs at 1 are comparable.
+    """
+
+    reps: int = 3
+    sqlite_reps: int = 2
+    dbs: tuple[str, ...] = ("postgres", "sqlite")
+    scale: float = 1.0
+
+
+class Bench:
+    """The server and options of one run, and how a group measures on them.
+
+    Args:
+        server: The run's throw-away PostgreSQL.
+        options: Repetitions, databases and scale.
+    """
+
+    def __init__(self, server: PostgresServer, options: Options) -> None:
+        self.server = server
+        self.options = options
+        self._sqlite_dir = Path(tempfile.mkdtemp(prefix="eventhex-bench-sqlite-"))
+        self._sqlite_files = 0
+
+    def size(self, n: int) -> int:
+        """``n`` events or operations, scaled by ``options.scale`` (at least 1)."""
+        return max(1, round(n * self.options.scale))
+
+    @contextmanager
+    def postgres_database(self, prefix: str = "bench") -> Iterator[str]:
+        """A new, empty PostgreSQL database, dropped afterwards; yields its libpq URI."""
+        name = self.server.create_database(prefix)
+        try:
+            yield self.server.dsn(name)
+        finally:
+            self.server.drop_database(name)
+
+    @contextmanager
+    def sqlite_file(self) -> Iterator[str]:
+        """A new SQLite file path, deleted afterwards."""
+        self._sqlite_files += 1
+        path = self._sqlite_dir / f"bench-{self._sqlite_files}.sqlite3"
+        try:
+            yield str(path)
+        finally:
+            for leftover in self._sqlite_dir.glob(f"{path.name}*"):
+                leftover.unlink()
+
+    def measure(self, spec: dict[str, Any], prefix: str = "bench") -> Row:
+        """Run ``spec`` in a worker process on a fresh database of ``spec["db"]``."""
+        fresh = self.postgres_database(prefix) if spec["db"] == "postgres" else self.sqlite_file()
+        with fresh as target:
+            return run_worker(spec | {"target": target})
+
+
+def run_worker(spec: dict[str, Any], timeout: float = 600) -> Row:
+    """One measurement in its own process (:mod:`benchmarks.worker`); a failure becomes a row
+    with ``error``."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", json.dumps(spec)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    row = {k: spec[k] for k in ("impl", "db", "scenario", "n")}
+    if done.returncode != 0:
+        tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
+        print(
+            f"  ! {spec['impl']} {spec['scenario']} on {spec['db']} failed: {tail[0]}",
+            file=sys.stderr,
+        )
+        return row | {"error": done.stderr[-4000:]}
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return row | result | {"wall_s": round(time.perf_counter() - started, 2)}
