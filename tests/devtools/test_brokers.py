@@ -13,10 +13,10 @@ from eventhex_devtools import brokers
 from eventhex_devtools.brokers import NotInstalled, _packaged_or_on_path
 
 
-@pytest.mark.parametrize("lookup", [brokers.redis_server, brokers.nats_server])
+@pytest.mark.parametrize("lookup", [brokers.redis_server, brokers.nats_server, brokers.tansu])
 def test_the_test_environment_brings_its_own_server(lookup: Callable[[], Path]) -> None:
-    """The pinned packages of hatch.toml's hatch-test environment provide Redis and NATS, so
-    the suite uses them, and not whatever the machine has on PATH."""
+    """The pinned packages of hatch.toml's hatch-test environment provide Redis, NATS and a Kafka
+    broker (Tansu), so the suite uses them, and not whatever the machine has on PATH."""
     binary = lookup().resolve()
     assert binary.is_relative_to(Path(sys.prefix).resolve()), f"{binary} is not {sys.prefix}'s"
     version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)

@@ -1,10 +1,10 @@
-"""Real brokers started by the test session: Redis, RabbitMQ, NATS JetStream.
+"""Real brokers started by the test session: Redis, RabbitMQ, NATS JetStream, Kafka (Tansu).
 
-Each runs from the binary that ``eventhex_devtools.brokers`` finds (Redis and NATS from Python
-packages of the test environment; RabbitMQ from Debian, installed on first use when the session
-runs as root), on free loopback ports, with its data in a temporary directory, in its own process
-group so that stopping it stops all it started. A server that is missing or does not come up
-raises (with its log), which fails the tests that need it.
+Each runs from the binary that ``eventhex_devtools.brokers`` finds (Redis, NATS and Tansu from
+Python packages of the test environment; RabbitMQ from Debian, installed on first use when the
+session runs as root), on free loopback ports, with its data in a temporary directory, in its own
+process group so that stopping it stops all it started. A server that is missing or does not come
+up raises (with its log), which fails the tests that need it.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class Server:
 
     name = "server"
     boot_seconds = 20.0
+    stop_signal = signal.SIGTERM
 
     def __init__(self) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"eventhex-{self.name}-"))
@@ -75,7 +76,7 @@ class Server:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(process.pid, self.stop_signal)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -144,6 +145,30 @@ class NatsServer(Server):
     @property
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
+
+
+class TansuServer(Server):
+    """Tansu, a Kafka-compatible broker, storing in memory: a restart starts empty (topics
+    included), so tests read what they need before they stop it. SIGINT stops it at once
+    (SIGTERM waits for its connections to close)."""
+
+    name = "tansu"
+    stop_signal = signal.SIGINT
+
+    def command(self) -> list[str]:
+        listener = f"tcp://127.0.0.1:{self.port}"
+        return [
+            str(brokers.tansu()), "broker", "--listener-url", listener,
+            "--advertised-listener-url", listener, "--storage-engine", "memory://tansu/",
+        ]  # fmt: skip
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"kafka://{self.bootstrap}"
 
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:

@@ -15,11 +15,11 @@ from eventhex_core_ports.logs import LOGGERS
 from eventhex_core_ports.ports.relay import OutboxSource, Publisher
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay._backoff import Backoff
-from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer
+from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer, TansuServer
 from tests.outbox_relay._webhook_sink import WebhookSink
 from tests.reliability._report import ReliabilityReport, report
 
-ServerT = TypeVar("ServerT", RedisServer, NatsServer, RabbitServer)
+ServerT = TypeVar("ServerT", RedisServer, NatsServer, RabbitServer, TansuServer)
 
 
 def _serve(server: ServerT) -> Iterator[ServerT]:
@@ -44,6 +44,11 @@ def nats_server() -> Iterator[NatsServer]:
 @pytest.fixture(scope="session")
 def rabbit_server() -> Iterator[RabbitServer]:
     yield from _serve(RabbitServer())
+
+
+@pytest.fixture(scope="session")
+def kafka_server() -> Iterator[TansuServer]:
+    yield from _serve(TansuServer())
 
 
 @pytest.fixture

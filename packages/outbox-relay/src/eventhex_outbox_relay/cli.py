@@ -37,7 +37,8 @@ __all__ = ["main"]
 logger = logging.getLogger("eventhex.relay")
 
 _RELAY_FLAGS: list[tuple[str, type, str]] = [
-    ("publisher", str, "publisher URL (stdout:, null:, redis://, amqp://, nats://, http(s)://)"),
+    ("publisher", str, "publisher URL (stdout:, null:, redis://, amqp://, nats://, kafka://, http(s)://)"),
+    ("envelope", str, "message format: eventhex (default) or cloudevents"),
     ("batch_size", int, "entries claimed per round trip (default 500)"),
     ("lease_seconds", float, "claim lease in seconds (default 30)"),
     ("poll_interval", float, "longest wait between claims when idle, seconds (default 1)"),
@@ -167,6 +168,9 @@ _EXTRAS = {
     "nats": "nats",
     "httpx": "webhook",
     "httpcore": "webhook",
+    "confluent_kafka": "kafka",
+    "cloudevents": "cloudevents",
+    "dateutil": "cloudevents",
     "prometheus_client": "prometheus",
 }
 """The package extra that installs each optional client."""
@@ -203,7 +207,8 @@ def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -
     try:
         publisher = container.publisher()
     except ImportError as error:
-        return _missing("publisher", error)
+        module = (error.name or "").partition(".")[0]
+        return _missing("envelope" if _EXTRAS.get(module) == "cloudevents" else "publisher", error)
     except ValueError as error:
         print(f"invalid setting EVENTHEX_RELAY_PUBLISHER (--publisher): {error}", file=sys.stderr)
         return 2

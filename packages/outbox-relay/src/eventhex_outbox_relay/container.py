@@ -47,6 +47,7 @@ class RelayContainer(containers.DeclarativeContainer):
         settings.provided.publisher_url,
         timeout=settings.provided.publish_timeout,
         webhook_secret=providers.Callable(_webhook_secret, settings),
+        envelope=settings.provided.envelope,
     )
     metrics = providers.Singleton(_metrics, settings, source)
     relay = providers.Singleton(

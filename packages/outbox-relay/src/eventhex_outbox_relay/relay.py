@@ -199,17 +199,25 @@ class Relay:
     def _settle(self, batch: Sequence[OutboxMessage], outcomes: Sequence[PublishOutcome]) -> None:
         by_id = {o.entry_id: o for o in outcomes}
         delivered: list[int] = []
+        held_back: list[int] = []
         for message in batch:
             outcome = by_id.get(message.entry_id)
             if outcome is not None and outcome.delivered:
                 delivered.append(message.entry_id)
+            elif outcome is not None and not outcome.attempted:
+                held_back.append(message.entry_id)
             else:
                 self._fail(message, outcome.error if outcome else "publisher reported no outcome")
+        if held_back:  # behind a failed entry of their stream: no attempt is charged
+            self.source.release(self.owner, held_back)
         if delivered:
             self.source.acknowledge(delivered)
             self.report.published += len(delivered)
             self.metrics.published(len(delivered))
-        logger.debug("batch settled", extra={"claimed": len(batch), "delivered": len(delivered)})
+        logger.debug(
+            "batch settled",
+            extra={"claimed": len(batch), "delivered": len(delivered), "held_back": len(held_back)},
+        )
 
     def _fail(self, message: OutboxMessage, error: str) -> None:
         attempts = message.attempts + 1

@@ -15,7 +15,7 @@ from eventhex_outbox_relay.publishers._url import check_publisher_url, redacted
 __all__ = ["PUBLISHER_SCHEMES", "RelaySettings", "SettingsError", "flag_of", "load_settings"]
 
 PUBLISHER_SCHEMES = (
-    "stdout", "null", "redis", "rediss", "amqp", "amqps", "nats", "tls", "http", "https",
+    "stdout", "null", "redis", "rediss", "amqp", "amqps", "nats", "tls", "kafka", "http", "https",
 )  # fmt: skip
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -27,9 +27,11 @@ _FIXES = {
     ),
     "publisher": (
         "use stdout:, null:, redis://host:6379/0?stream=KEY&maxlen=N, amqp://user:pass@host:5672/"
-        "vhost?exchange=NAME, nats://host:4222?stream=NAME&subject=PREFIX (tls:// for TLS), or "
-        "an http(s):// URL"
+        "vhost?exchange=NAME, nats://host:4222?stream=NAME&subject=PREFIX (tls:// for TLS), "
+        "kafka://host:9092?topic=NAME (or a template such as topic=events.{category}), or an "
+        "http(s):// URL"
     ),
+    "envelope": "use eventhex (the default) or cloudevents",
     "batch_size": "give a whole number from 1 to 10000",
     "lease_seconds": "give seconds > 0, longer than publishing one batch takes",
     "poll_interval": "give seconds > 0 (e.g. 1)",
@@ -68,6 +70,9 @@ class RelaySettings(BaseSettings):
             (text when standard error is a terminal, JSON otherwise).
         publish_timeout: Seconds a broker or webhook may take to answer.
         webhook_secret: Key of the webhook's HMAC-SHA256 signature header.
+        envelope: The message format: ``eventhex`` (our JSON object) or ``cloudevents``
+            (CloudEvents 1.0: binary content mode on Kafka, RabbitMQ, NATS and webhooks,
+            structured JSON on Redis and standard output).
     """
 
     model_config = SettingsConfigDict(env_prefix="EVENTHEX_RELAY_", extra="forbid", frozen=True)
@@ -87,8 +92,9 @@ class RelaySettings(BaseSettings):
     log_format: Literal["json", "text", "auto"] = "auto"
     publish_timeout: float = Field(default=10.0, gt=0)
     webhook_secret: SecretStr | None = None
+    envelope: Literal["eventhex", "cloudevents"] = "eventhex"
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_level", "envelope", mode="before")
     @classmethod
     def _lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value

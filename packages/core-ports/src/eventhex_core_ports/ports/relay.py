@@ -245,11 +245,16 @@ class PublishOutcome:
         entry_id: The message's ``entry_id``.
         delivered: True when the broker accepted the message.
         error: Why it was not delivered ("" when delivered).
+        attempted: False for a message the publisher held back, or does not count as delivered,
+            because an earlier message of its stream in the same batch failed. The relay gives
+            it back without charging an attempt; the source hands it out again only after that
+            earlier message (its stream's order). Meaningless when ``delivered``.
     """
 
     entry_id: int
     delivered: bool
     error: str = ""
+    attempted: bool = True
 
 
 class Publisher(abc.ABC):
@@ -258,6 +263,10 @@ class Publisher(abc.ABC):
     @abc.abstractmethod
     def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
         """Publish a batch and wait until the broker has accepted (or refused) each message.
+
+        Messages of one stream are delivered in the order given. Once one of them fails, the
+        later ones of that stream are reported not attempted (``attempted=False``), even if the
+        broker took them: counting them delivered would let them overtake the failed one.
 
         Returns:
             One outcome per message, in the order given.

@@ -1,4 +1,4 @@
-"""Ids in places with a narrower alphabet than the ids: headers, routing keys, subjects.
+"""Ids in places with a narrower alphabet than the ids: headers, routing keys, subjects, topics.
 
 The input rules let a category, a tenant id or an event name be any text of up to 255
 characters without NUL: non-Latin-1 letters, CR/LF, tabs and broker wildcards included. Each
@@ -11,10 +11,22 @@ from __future__ import annotations
 import hashlib
 import string
 
-__all__ = ["header_value", "short_string", "subject_token"]
+__all__ = [
+    "MAX_TOPIC",
+    "TOPIC_SAFE",
+    "header_value",
+    "short_string",
+    "subject_token",
+    "topic_name",
+    "topic_part",
+]
 
 _HEADER_SAFE = frozenset(string.printable) - frozenset(string.whitespace) - {"%"}
 _TOKEN_SAFE = frozenset(string.ascii_letters + string.digits + "_-")
+TOPIC_SAFE = frozenset(string.ascii_letters + string.digits + "._-")
+"""Kafka's legal topic name characters."""
+MAX_TOPIC = 249
+"""Kafka's longest topic name."""
 
 MAX_SUBJECT_TOKEN = 128
 """Longest subject token sent as is; a longer one is cut and given a digest."""
@@ -67,3 +79,29 @@ def short_string(text: str, limit: int = 255) -> str:
         return text
     head = text.encode()[: limit - 17].decode(errors="ignore")  # whole characters only
     return _with_digest(text, head, len(head) + 17)
+
+
+def topic_part(text: str) -> str:
+    """``text`` as (part of) a Kafka topic name, whose alphabet is ``[A-Za-z0-9._-]``.
+
+    A plain id (only those characters, not ``.`` or ``..``) stays as it is; ``_`` stands for
+    empty text. Any other id has each character outside the alphabet replaced by ``_`` and ends
+    in ``-`` and 8 hex digits of its SHA-256, so that two ids differing only there (``order
+    items`` and ``order_items``) stay two topics. Kafka gives no way back; the message carries
+    the original id. The whole topic name is bounded by :func:`topic_name`.
+    """
+    if not text:
+        return "_"
+    if set(text) <= TOPIC_SAFE and text not in (".", ".."):
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return "".join(c if c in TOPIC_SAFE else "_" for c in text)[:MAX_TOPIC] + "-" + digest
+
+
+def topic_name(name: str) -> str:
+    """A rendered topic name bounded to :data:`MAX_TOPIC` characters: a longer one is cut and
+    ends in ``-`` and 16 hex digits of its SHA-256."""
+    if len(name) <= MAX_TOPIC:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:16]
+    return f"{name[: MAX_TOPIC - 17]}-{digest}"

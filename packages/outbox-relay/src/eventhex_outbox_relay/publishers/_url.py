@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+import string
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
+
+from eventhex_outbox_relay.publishers._names import MAX_TOPIC, TOPIC_SAFE
 
 __all__ = [
+    "KafkaOptions",
     "NatsOptions",
     "check_publisher_url",
+    "kafka_options",
     "nats_options",
     "pop_params",
     "redacted",
@@ -100,6 +105,109 @@ def redis_maxlen(url: str) -> tuple[str, str, int | None]:
     return clean, params["stream"], int(text)
 
 
+TOPIC_FIELDS = ("category", "tenant")
+"""Placeholders a Kafka topic template may hold."""
+
+KAFKA_FIXED = {
+    "bootstrap.servers": "give the brokers as the URL's host:port list",
+    "metadata.broker.list": "give the brokers as the URL's host:port list",
+    "enable.idempotence": "the relay always produces idempotently",
+    "acks": "the relay always waits for acks=all",
+    "request.required.acks": "the relay always waits for acks=all",
+    "max.in.flight.requests.per.connection": "the relay keeps it at 5, the idempotent maximum",
+    "max.in.flight": "the relay keeps it at 5, the idempotent maximum",
+    "message.timeout.ms": "set --publish-timeout (EVENTHEX_RELAY_PUBLISH_TIMEOUT) instead",
+    "delivery.timeout.ms": "set --publish-timeout (EVENTHEX_RELAY_PUBLISH_TIMEOUT) instead",
+    "enable.gapless.guarantee": "the relay orders each stream itself",
+    "transactional.id": "the relay does not use transactions",
+    "error_cb": "the relay sets its own callbacks",
+    "logger": "the relay sets its own callbacks",
+}
+"""Producer settings a Kafka URL may not give, with the reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class KafkaOptions:
+    """What a ``kafka://`` URL says: brokers, topic template and other producer settings."""
+
+    bootstrap: str
+    topic: str
+    config: dict[str, str]
+
+    @property
+    def fixed_topic(self) -> bool:
+        """Whether the topic template has no placeholder (one topic for every message)."""
+        return not _template_fields(self.topic)
+
+
+def _template_fields(template: str) -> list[str]:
+    """The placeholders of ``template``.
+
+    Raises:
+        ValueError: A placeholder other than those in :data:`TOPIC_FIELDS`, a conversion or
+            format spec, an unbalanced brace, or literal text outside Kafka's topic alphabet.
+    """
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as error:
+        raise ValueError(f"Kafka topic template {template!r}: {error}") from None
+    fields = []
+    for literal, field, spec, conversion in parsed:
+        if not set(literal) <= TOPIC_SAFE:
+            raise ValueError(
+                f"Kafka topic template {template!r} has characters outside [A-Za-z0-9._-]"
+            )
+        if field is None:
+            continue
+        if field not in TOPIC_FIELDS or spec or conversion:
+            raise ValueError(
+                f"Kafka topic template {template!r}: unknown placeholder {{{field}}}; "
+                f"use {{category}} or {{tenant}}"
+            )
+        fields.append(field)
+    return fields
+
+
+def kafka_options(url: str) -> KafkaOptions:
+    """Split and check the Kafka publisher's URL.
+
+    ``kafka://host:9092,host2:9092?topic=TEMPLATE&compression.type=zstd``: the brokers, the
+    topic or a template with ``{category}`` and ``{tenant}`` (default ``eventhex``), and any
+    other librdkafka producer setting. ``user:password@`` becomes ``sasl.username`` and
+    ``sasl.password`` (with ``security.protocol=sasl_ssl`` and ``sasl.mechanism=PLAIN`` unless
+    the URL says otherwise).
+
+    Raises:
+        ValueError: No broker, a bad topic template, or a setting the relay fixes.
+    """
+    parts = urlsplit(url)
+    config = dict(parse_qsl(parts.query, keep_blank_values=True))
+    topic = config.pop("topic", "eventhex")
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    if not hosts:
+        raise ValueError("Kafka URL names no broker: use kafka://host:9092?topic=NAME")
+    if parts.path not in ("", "/"):
+        raise ValueError(f"Kafka URL has a path ({parts.path!r}); give the topic as ?topic=NAME")
+    if not topic:
+        raise ValueError("Kafka topic is empty")
+    fields = _template_fields(topic)
+    if not fields and (topic in (".", "..") or len(topic) > MAX_TOPIC):
+        raise ValueError(f"Kafka topic {topic!r} is not a legal topic name")
+    for key in config:
+        if key in KAFKA_FIXED:
+            raise ValueError(f"Kafka setting {key} cannot be changed: {KAFKA_FIXED[key]}")
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        config = {
+            "security.protocol": "sasl_ssl",
+            "sasl.mechanism": "PLAIN",
+            **config,
+            "sasl.username": unquote(user),
+            "sasl.password": unquote(password),
+        }
+    return KafkaOptions(hosts, topic, config)
+
+
 def check_publisher_url(url: str) -> None:
     """Check the parameters eventhex reads from a publisher URL (the broker client checks the
     rest when it connects).
@@ -112,6 +220,8 @@ def check_publisher_url(url: str) -> None:
         redis_maxlen(url)
     elif scheme in ("nats", "tls"):
         nats_options(url)
+    elif scheme == "kafka":
+        kafka_options(url)
     elif scheme in ("amqp", "amqps"):
         _, params = pop_params(url, exchange="eventhex")
         if not params["exchange"] or len(params["exchange"].encode()) > 255:

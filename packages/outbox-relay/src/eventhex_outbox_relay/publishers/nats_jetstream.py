@@ -21,8 +21,10 @@ from eventhex_core_ports.ports.relay import (
     PublisherUnavailable,
     PublishOutcome,
 )
-from eventhex_outbox_relay.publishers._body import encode
+from eventhex_outbox_relay.publishers._body import encode, wants_cloudevents
 from eventhex_outbox_relay.publishers._names import header_value, subject_token
+from eventhex_outbox_relay.publishers._order import delivered_in_order, in_stream_order
+from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import nats_options
 
 __all__ = ["NatsJetStreamPublisher"]
@@ -78,7 +80,12 @@ class NatsJetStreamPublisher(Publisher):
     The ``Nats-Msg-Id`` header is the event uuid, so JetStream's duplicate window drops a message
     re-sent after a relay crash. The partition key travels in the ``Eventhex-Partition-Key``
     header and the event name in ``Eventhex-Event-Name``, both percent-encoded (see
-    :func:`~eventhex_outbox_relay.publishers._names.header_value`).
+    :func:`~eventhex_outbox_relay.publishers._names.header_value`); ``traceparent`` and
+    ``tracestate`` carry the event's trace context when it has one.
+
+    With the CloudEvents envelope the body is the event's data and the attributes travel as
+    percent-encoded ``ce-<attribute>`` headers (binary content mode of the NATS binding, which
+    maps ``datacontenttype`` to ``ce-datacontenttype``); ``Nats-Msg-Id`` stays.
 
     Args:
         url: ``nats://host:port?stream=NAME&subject=PREFIX`` (defaults ``eventhex`` for both), or
@@ -86,10 +93,12 @@ class NatsJetStreamPublisher(Publisher):
             certificate authorities or ``ca_file=PATH``; a server that does not ask for TLS is
             refused.
         timeout: Seconds to connect and to wait for each acknowledgement.
+        envelope: ``eventhex`` or ``cloudevents``.
     """
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, envelope: str = "eventhex") -> None:
         clean, options = nats_options(url)
+        self._cloudevents = wants_cloudevents(envelope)
         parts = urlsplit(clean)
         self.server = urlunsplit(parts._replace(query="", path=""))
         self.stream, self.subject = options.stream, options.subject
@@ -134,14 +143,23 @@ subject_token` (``_`` for no category)."""
         js = await self._jetstream()
         return await asyncio.gather(*(self._send(js, m) for m in messages), return_exceptions=True)
 
-    async def _send(self, js: Any, message: OutboxMessage) -> Any:
-        headers = {
-            "Nats-Msg-Id": str(message.event_uuid),
-            "Eventhex-Event-Name": header_value(message.event_name),
-            "Eventhex-Partition-Key": header_value(message.partition_key),
-        }
-        try:
+    def _encoded(self, message: OutboxMessage) -> tuple[bytes, dict[str, str]]:
+        """The body and the headers."""
+        headers = {"Nats-Msg-Id": str(message.event_uuid)}
+        if self._cloudevents:
+            from eventhex_outbox_relay.publishers._cloudevents import nats_binary
+
+            attributes, body = nats_binary(message)
+            headers |= attributes
+        else:
+            headers["Eventhex-Event-Name"] = header_value(message.event_name)
+            headers["Eventhex-Partition-Key"] = header_value(message.partition_key)
             body = encode(message)
+        return body, headers | trace_headers(message)
+
+    async def _send(self, js: Any, message: OutboxMessage) -> Any:
+        try:
+            body, headers = self._encoded(message)
         except Exception as error:
             raise _Unsendable(f"{type(error).__name__}: {error}") from error
         subject = self.subject_for(message)
@@ -173,21 +191,27 @@ subject_token` (``_`` for no category)."""
         lost = [r for r in results if isinstance(r, _CONNECTION_ERRORS)]
         if lost:
             self._drop()
-            delivered = [
-                m.entry_id
-                for m, r in zip(messages, results, strict=True)
-                if not isinstance(r, BaseException)
-            ]
+            delivered = delivered_in_order(
+                messages,
+                {
+                    m.entry_id
+                    for m, r in zip(messages, results, strict=True)
+                    if not isinstance(r, BaseException)
+                },
+            )
             raise PublisherUnavailable(f"nats: {lost[0]!r}", delivered)
         if any(isinstance(r, Exception) and not isinstance(r, _MESSAGE_ERRORS) for r in results):
             logger.warning("nats publish failed unexpectedly; the connection is replaced")
             self._drop()  # its state is unknown after an error nobody expected
-        return [
-            PublishOutcome(m.entry_id, False, f"nats: {r!r}")
-            if isinstance(r, BaseException)
-            else PublishOutcome(m.entry_id, True)
-            for m, r in zip(messages, results, strict=True)
-        ]
+        return in_stream_order(
+            messages,
+            [
+                PublishOutcome(m.entry_id, False, f"nats: {r!r}")
+                if isinstance(r, BaseException)
+                else PublishOutcome(m.entry_id, True)
+                for m, r in zip(messages, results, strict=True)
+            ],
+        )
 
     def _drop(self) -> None:
         client, self._client = self._client, None

@@ -16,8 +16,10 @@ from eventhex_core_ports.ports.relay import (
     PublisherUnavailable,
     PublishOutcome,
 )
-from eventhex_outbox_relay.publishers._body import encode, failure
+from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
 from eventhex_outbox_relay.publishers._names import short_string
+from eventhex_outbox_relay.publishers._order import delivered_in_order, in_stream_order
+from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import pop_params
 
 __all__ = ["RabbitMQPublisher"]
@@ -41,17 +43,23 @@ class RabbitMQPublisher(Publisher):
     and ends in ``~`` and a digest (see :func:`~eventhex_outbox_relay.publishers._names.\
 short_string`), while the ``partition_key`` and ``event_name`` headers and the body carry the
     originals. Each publish waits for the broker's confirm, so a message counts as delivered only
-    once RabbitMQ has taken responsibility for it.
+    once RabbitMQ has taken responsibility for it. ``traceparent`` and ``tracestate`` headers
+    carry the event's trace context when it has one.
+
+    With the CloudEvents envelope the body is the event's data and the attributes travel as
+    ``ce-<attribute>`` headers (binary content mode of the SDK's RabbitMQ binding).
 
     Args:
         url: ``amqp://user:pass@host:port/vhost?exchange=NAME`` (default exchange ``eventhex``,
             declared if missing).
         timeout: Socket and blocked-connection timeout in seconds.
+        envelope: ``eventhex`` or ``cloudevents``.
     """
 
-    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, *, timeout: float = 10.0, envelope: str = "eventhex") -> None:
         clean, params = pop_params(url, exchange="eventhex")
         self.exchange = params["exchange"]
+        self._cloudevents = wants_cloudevents(envelope)
         self._parameters = pika.URLParameters(clean)
         self._parameters.socket_timeout = timeout
         self._parameters.blocked_connection_timeout = timeout
@@ -112,9 +120,9 @@ short_string`), while the ``partition_key`` and ``event_name`` headers and the b
                 self._publish_all(self._connect(), messages, outcomes)
         except _CONNECTION_ERRORS as error:
             self.close()
-            delivered = [o.entry_id for o in outcomes if o.delivered]
+            delivered = delivered_in_order(messages, {o.entry_id for o in outcomes if o.delivered})
             raise PublisherUnavailable(f"rabbitmq: {error!r}", delivered) from error
-        return outcomes
+        return in_stream_order(messages, outcomes)
 
     def _publish_all(
         self, channel: Any, messages: Sequence[OutboxMessage], outcomes: list[PublishOutcome]
@@ -136,17 +144,28 @@ short_string`), while the ``partition_key`` and ``event_name`` headers and the b
                 self.close()
                 channel = None
 
+    def _encoded(self, message: OutboxMessage) -> tuple[bytes, str, dict[str, str]]:
+        """The body, its content type and the message headers."""
+        if self._cloudevents:
+            from eventhex_outbox_relay.publishers._cloudevents import rabbitmq_binary
+
+            headers, content_type, body = rabbitmq_binary(message)
+        else:
+            headers = {"partition_key": message.partition_key, "event_name": message.event_name}
+            content_type, body = "application/json", encode(message)
+        return body, content_type, headers | trace_headers(message)
+
     def _publish_one(self, channel: Any, message: OutboxMessage) -> PublishOutcome:
         try:
-            body = encode(message)
+            body, content_type, headers = self._encoded(message)
         except Exception as error:  # nothing was sent: the connection is as it was
             return failure(message, "rabbitmq", error)
         properties = pika.BasicProperties(
-            content_type="application/json",
+            content_type=content_type,
             delivery_mode=pika.DeliveryMode.Persistent,
             message_id=str(message.event_uuid),
             type=short_string(message.event_name),
-            headers={"partition_key": message.partition_key, "event_name": message.event_name},
+            headers=headers,
         )
         routing_key = short_string(message.partition_key)
         try:

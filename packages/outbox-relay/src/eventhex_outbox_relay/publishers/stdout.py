@@ -12,7 +12,8 @@ from eventhex_core_ports.ports.relay import (
     PublisherUnavailable,
     PublishOutcome,
 )
-from eventhex_outbox_relay.publishers._body import encode
+from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
+from eventhex_outbox_relay.publishers._order import in_stream_order
 
 __all__ = ["StdoutPublisher"]
 
@@ -22,17 +23,35 @@ class StdoutPublisher(Publisher):
 
     Args:
         stream: Where to write (standard output by default).
+        envelope: ``eventhex`` (our JSON object) or ``cloudevents`` (a structured-mode CloudEvent
+            per line).
     """
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, envelope: str = "eventhex") -> None:
         self._stream = stream or sys.stdout
+        self._cloudevents = wants_cloudevents(envelope)
+
+    def _line(self, message: OutboxMessage) -> str:
+        if self._cloudevents:
+            from eventhex_outbox_relay.publishers._cloudevents import structured
+
+            return structured(message).decode() + "\n"
+        return encode(message).decode() + "\n"
 
     def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
         """See :meth:`Publisher.publish`."""
-        text = "".join(encode(m).decode() + "\n" for m in messages)
+        lines: list[str] = []
+        outcomes: list[PublishOutcome] = []
+        for message in messages:
+            try:
+                lines.append(self._line(message))
+            except Exception as error:  # this message only: the others are written
+                outcomes.append(failure(message, "stdout", error))
+            else:
+                outcomes.append(PublishOutcome(message.entry_id, True))
         try:
-            self._stream.write(text)
+            self._stream.write("".join(lines))
             self._stream.flush()
         except OSError as error:
             raise PublisherUnavailable(f"cannot write to standard output: {error}") from error
-        return [PublishOutcome(m.entry_id, True) for m in messages]
+        return in_stream_order(messages, outcomes)

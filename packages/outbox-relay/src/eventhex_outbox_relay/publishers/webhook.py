@@ -16,9 +16,11 @@ from eventhex_core_ports.ports.relay import (
     PublisherUnavailable,
     PublishOutcome,
 )
-from eventhex_outbox_relay.publishers._body import encode, failure
+from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
 from eventhex_outbox_relay.publishers._http_deadline import DeadlineTransport, deadline
 from eventhex_outbox_relay.publishers._names import header_value
+from eventhex_outbox_relay.publishers._order import delivered_in_order, in_stream_order
+from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import redacted
 
 __all__ = [
@@ -56,20 +58,33 @@ class WebhookPublisher(Publisher):
     Headers: ``X-Eventhex-Event-Id`` (the event uuid), ``X-Eventhex-Event-Name``,
     ``X-Eventhex-Partition-Key`` (both percent-encoded UTF-8 where they hold anything but
     printable ASCII, or hold ``%``), and with a secret ``X-Eventhex-Timestamp`` and
-    ``X-Eventhex-Signature``. Only the first :data:`ANSWER_PREFIX_BYTES` of an answer are read.
+    ``X-Eventhex-Signature``; ``traceparent`` and ``tracestate`` when the event carries a trace
+    context. Only the first :data:`ANSWER_PREFIX_BYTES` of an answer are read.
+
+    With the CloudEvents envelope each request is a CloudEvent in HTTP binary content mode: the
+    event's data as the body, the attributes as ``ce-<attribute>`` headers (percent-encoded where
+    needed); the signature headers stay, the ``X-Eventhex-Event-*`` headers go.
 
     Args:
         url: The endpoint, ``http://`` or ``https://`` (certificates verified).
         timeout: Seconds the whole request may take: connecting, sending and the answer.
         secret: Key of the HMAC signature; no signature header when None.
         http2: Offer HTTP/2 to the endpoint (needs the ``h2`` package).
+        envelope: ``eventhex`` or ``cloudevents``.
     """
 
     def __init__(
-        self, url: str, *, timeout: float = 10.0, secret: str | None = None, http2: bool = False
+        self,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        secret: str | None = None,
+        http2: bool = False,
+        envelope: str = "eventhex",
     ) -> None:
         if secret == "":
             raise ValueError("the webhook secret is empty: give a key, or none to not sign")
+        self._cloudevents = wants_cloudevents(envelope)
         self._url = url
         self._timeout = timeout
         self._secret = secret
@@ -83,18 +98,27 @@ class WebhookPublisher(Publisher):
             transport=transport, timeout=httpx.Timeout(self._timeout), follow_redirects=False
         )
 
-    def _headers(self, message: OutboxMessage, body: bytes) -> dict[str, str]:
-        headers = {
-            "Content-Type": "application/json",
-            "X-Eventhex-Event-Id": str(message.event_uuid),
-            "X-Eventhex-Event-Name": header_value(message.event_name),
-            "X-Eventhex-Partition-Key": header_value(message.partition_key),
-        }
+    def _encoded(self, message: OutboxMessage) -> tuple[bytes, dict[str, str]]:
+        """The body and the headers."""
+        if self._cloudevents:
+            from eventhex_outbox_relay.publishers._cloudevents import http_binary
+
+            attributes, body = http_binary(message)
+            headers = {"Content-Type": attributes.pop("content-type"), **attributes}
+        else:
+            body = encode(message)
+            headers = {
+                "Content-Type": "application/json",
+                "X-Eventhex-Event-Id": str(message.event_uuid),
+                "X-Eventhex-Event-Name": header_value(message.event_name),
+                "X-Eventhex-Partition-Key": header_value(message.partition_key),
+            }
+        headers |= trace_headers(message)
         if self._secret is not None:
             timestamp = str(int(time.time()))
             headers[TIMESTAMP_HEADER] = timestamp
             headers[SIGNATURE_HEADER] = signature(self._secret, timestamp, body)
-        return headers
+        return body, headers
 
     def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         """POST within the deadline; read at most a prefix of the answer."""
@@ -111,8 +135,7 @@ class WebhookPublisher(Publisher):
             return response.status_code, prefix[:ANSWER_PREFIX_BYTES]
 
     def _send(self, message: OutboxMessage) -> PublishOutcome:
-        body = encode(message)
-        headers = self._headers(message, body)
+        body, headers = self._encoded(message)
         try:
             status, answer = self._post(body, headers)
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
@@ -130,7 +153,7 @@ class WebhookPublisher(Publisher):
             try:
                 outcomes.append(self._send(message))
             except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                delivered = [o.entry_id for o in outcomes if o.delivered]
+                delivered = delivered_in_order(messages, _delivered(outcomes))
                 reason = f"webhook: cannot connect: {error}"
                 raise PublisherUnavailable(reason, delivered) from error
             except httpx.TimeoutException as error:
@@ -138,7 +161,7 @@ class WebhookPublisher(Publisher):
                 outcomes.append(failure(message, "webhook timeout", error))
             except httpx.TransportError as error:
                 self._replace_client()
-                delivered = [o.entry_id for o in outcomes if o.delivered]
+                delivered = delivered_in_order(messages, _delivered(outcomes))
                 raise PublisherUnavailable(f"webhook: {error!r}", delivered) from error
             except Exception as error:  # this message only; the connection's state is unknown
                 logger.warning(
@@ -149,7 +172,7 @@ class WebhookPublisher(Publisher):
                 )
                 self._replace_client()
                 outcomes.append(failure(message, "webhook", error))
-        return outcomes
+        return in_stream_order(messages, outcomes)
 
     def _replace_client(self) -> None:
         self.close()
@@ -158,3 +181,7 @@ class WebhookPublisher(Publisher):
     def close(self) -> None:
         """See :meth:`Publisher.close`."""
         self._client.close()
+
+
+def _delivered(outcomes: list[PublishOutcome]) -> set[int]:
+    return {o.entry_id for o in outcomes if o.delivered}
