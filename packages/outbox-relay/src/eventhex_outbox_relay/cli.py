@@ -37,7 +37,7 @@ __all__ = ["main"]
 logger = logging.getLogger("eventhex.relay")
 
 _RELAY_FLAGS: list[tuple[str, type, str]] = [
-    ("publisher", str, "publisher URL (stdout:, null:, redis://, amqp://, nats://, kafka://, http(s)://)"),
+    ("publisher", str, "publisher URL (stdout:, null:, redis://, amqp://, nats://, kafka://, …)"),
     ("envelope", str, "message format: eventhex (default) or cloudevents"),
     ("batch_size", int, "entries claimed per round trip (default 500)"),
     ("lease_seconds", float, "claim lease in seconds (default 30)"),
