@@ -62,7 +62,7 @@ class WebhookSink:
         ).start()
 
     def _answer(self, payload: dict[str, Any], headers: dict[str, str]) -> int:
-        event = payload["event_uuid"]
+        event = payload.get("event_uuid") or headers.get("ce-id", "")  # a CloudEvent's data
         with self._lock:
             self.calls[event] += 1
             if event in self.refused:

@@ -48,7 +48,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     [
         (["run"], "invalid setting EVENTHEX_RELAY_SOURCE (--source): is required"),
         (["run", "--source", "x", "--batch-size", "0"], "EVENTHEX_RELAY_BATCH_SIZE (--batch-size)"),
-        (["drain", "--source", "x", "--publisher", "kafka://k"], "EVENTHEX_RELAY_PUBLISHER"),
+        (["drain", "--source", "x", "--publisher", "mqtt://k"], "EVENTHEX_RELAY_PUBLISHER"),
         (["run", "--source", "x", "--lease-seconds", "-1"], "EVENTHEX_RELAY_LEASE_SECONDS"),
         (["run", "--source", "x", "--log-level", "loud"], "EVENTHEX_RELAY_LOG_LEVEL"),
         (["status", "--source", "x", "--source-option", "db"], "EVENTHEX_RELAY_SOURCE_OPTIONS"),

@@ -60,7 +60,8 @@ def test_the_publisher_url_is_a_secret(url: str, reliability: ReliabilityReport)
     [
         f"relay:{PASSWORD}@rabbit:5672",  # scheme forgotten
         f"//relay:{PASSWORD}@rabbit:5672",
-        f"kafka://relay:{PASSWORD}@k:9092",
+        f"kafka://relay:{PASSWORD}@k:9092?topic=a{{bad}}",
+        f"kafka://relay:{PASSWORD}@k:9092?enable.idempotence=false",
         f"redis://:{PASSWORD}@redis:6379/0?maxlen=abc",
         f"nats://u:{PASSWORD}@n:4222?subject=a.*",
     ],

@@ -63,7 +63,13 @@ BAD_RELAY_SETTINGS: dict[str, tuple[dict[str, Any], str]] = {
     "backoff base 0": ({"backoff_base": 0}, "EVENTHEX_RELAY_BACKOFF_BASE"),
     "http port 70000": ({"http_port": 70000}, "EVENTHEX_RELAY_HTTP_PORT"),
     "publish timeout 0": ({"publish_timeout": 0}, "EVENTHEX_RELAY_PUBLISH_TIMEOUT"),
-    "publisher scheme": ({"publisher": "kafka://broker:9092"}, "EVENTHEX_RELAY_PUBLISHER"),
+    "publisher scheme": ({"publisher": "mqtt://broker:1883"}, "EVENTHEX_RELAY_PUBLISHER"),
+    "kafka acks": ({"publisher": "kafka://broker:9092?acks=1"}, "EVENTHEX_RELAY_PUBLISHER"),
+    "kafka topic template": (
+        {"publisher": "kafka://broker:9092?topic=ev.{stream}"},
+        "EVENTHEX_RELAY_PUBLISHER",
+    ),
+    "envelope": ({"envelope": "xml"}, "EVENTHEX_RELAY_ENVELOPE"),
     "publisher garbage": ({"publisher": "::not a url::"}, "EVENTHEX_RELAY_PUBLISHER"),
 }
 
