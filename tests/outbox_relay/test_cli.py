@@ -16,6 +16,7 @@ from eventhex_outbox_relay.sources import SourceError, load_source
 
 OUTBOX = InMemoryOutboxSource()
 """The source ``--source tests.outbox_relay.test_cli:OUTBOX`` names."""
+CLOUDEVENTS_OUTBOX = InMemoryOutboxSource()
 
 
 def make_outbox() -> InMemoryOutboxSource:
@@ -133,3 +134,18 @@ def test_drain_status_and_dead_letters_on_a_named_source(
     assert capsys.readouterr().out.strip() == "re-queued 1 dead letter(s)"
     assert main(["status", "--source", source]) == 0
     assert "dead        0" in capsys.readouterr().out
+
+
+def test_drain_with_the_cloudevents_envelope_from_the_environment(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EVENTHEX_RELAY_ENVELOPE", "cloudevents")
+    sent = CLOUDEVENTS_OUTBOX.enqueue(event_name="OrderPlaced", data={"total": 10})
+    assert main(["drain", "--source", "tests.outbox_relay.test_cli:CLOUDEVENTS_OUTBOX"]) == 0
+    [line] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (line["specversion"], line["id"], line["type"]) == (
+        "1.0", str(sent.event_uuid), "OrderPlaced",
+    )  # fmt: skip
+    assert line["data"] == {"total": 10}
+    assert main(["drain", "--source", "x", "--envelope", "xml"]) == 2
+    assert "EVENTHEX_RELAY_ENVELOPE (--envelope)" in capsys.readouterr().err

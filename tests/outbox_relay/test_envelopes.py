@@ -198,8 +198,8 @@ def test_webhook_binary_mode(webhook: WebhookSink, quick_relay: Callable[..., Re
     for data, raw in zip(webhook.delivered, webhook.headers, strict=True):
         headers = {k.lower(): v for k, v in raw.items()}
         assert "x-eventhex-event-name" not in headers
-        body = json.dumps(data).encode()
-        received.append(Received(headers, http.from_binary(http.HTTPMessage(headers, body), FORMAT)))
+        request = http.HTTPMessage(headers, json.dumps(data).encode())
+        received.append(Received(headers, http.from_binary(request, FORMAT)))
     _check(received, sent, binary=True)
 
 
@@ -258,7 +258,7 @@ def test_the_eventhex_envelope_carries_traceparent_too(
         try:
             channel = connection.channel()
             for _ in sent:
-                method, properties, body = channel.basic_get(queue, auto_ack=True)
+                _, properties, body = channel.basic_get(queue, auto_ack=True)
                 headers_of[json.loads(body)["event_uuid"]] = properties.headers
         finally:
             connection.close()
@@ -326,13 +326,14 @@ def test_a_trace_follows_an_event_from_its_append_to_kafka(
     topic = create_topic(kafka_server.bootstrap, partitions=1)
     source = DjangoOutboxSource(database="default")
     try:
-        report = quick_relay(
-            source, publisher_from_url(f"{kafka_server.url}?topic={topic}")
-        ).run(drain=True)
+        report = quick_relay(source, publisher_from_url(f"{kafka_server.url}?topic={topic}")).run(
+            drain=True
+        )
     finally:
         source.close()
     assert report.published == 2
-    by_item = {r.payload["data"]["item"]: r.headers for r in read_topic(kafka_server.bootstrap, topic)}
+    records = read_topic(kafka_server.bootstrap, topic)
+    by_item = {r.payload["data"]["item"]: r.headers for r in records}
     assert by_item["traced"]["traceparent"] == TRACEPARENT.encode()
     assert by_item["traced"]["tracestate"] == b"vendor=opaque"
     assert "traceparent" not in by_item["untraced"]

@@ -29,7 +29,8 @@ from eventhex_core_ports.validation import check_stream_id, check_tenant_id
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay.publishers import publisher_from_url
 from eventhex_outbox_relay.publishers.webhook import WebhookPublisher
-from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer
+from tests.outbox_relay._kafka import read_topic, topics
+from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer, TansuServer
 from tests.outbox_relay._webhook_sink import WebhookSink
 from tests.outbox_relay.test_brokers import bind_rabbit_queue, read_nats, read_redis
 from tests.reliability._report import ReliabilityReport
@@ -162,6 +163,23 @@ def test_rabbitmq_routing_keys_are_bounded_and_headers_keep_the_originals(
     _same_events(sent, received)
 
 
+def test_kafka_topics_keys_and_headers_carry_any_id(
+    kafka_server: TansuServer, relay_twice: Callable[..., Any]
+) -> None:
+    """A ``{category}`` topic template turns each hostile category into a legal topic name;
+    keys and headers carry the ids verbatim (Kafka headers and keys are bytes)."""
+    prefix = f"h{uuid4().hex[:6]}"
+    _, sent = relay_twice(publisher_from_url(f"{kafka_server.url}?topic={prefix}.{{category}}"))
+    ours = [t for t in topics(kafka_server.bootstrap) if t.startswith(prefix + ".")]
+    legal = set(string.ascii_letters + string.digits + "._-")
+    assert all(set(t) <= legal and len(t) <= 249 for t in ours)
+    records = [r for t in ours for r in read_topic(kafka_server.bootstrap, t)]
+    _same_events(sent, [r.payload for r in records])
+    for record in records:
+        assert record.key == record.payload["partition_key"]
+        assert record.headers["event_name"].decode() == record.payload["event_name"]
+
+
 def _nats_subjects(url: str, publish: Callable[[], None]) -> list[str]:
     """Every subject any client publishes on while ``publish()`` runs (a core subscription to
     ``>``: a message injected outside JetStream would show up here)."""
@@ -239,7 +257,7 @@ def _circular() -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("broker", ["webhook", "redis", "rabbitmq", "nats"])
+@pytest.mark.parametrize("broker", ["webhook", "redis", "rabbitmq", "nats", "kafka"])
 def test_a_message_that_cannot_be_encoded_fails_alone(
     broker: str,
     request: pytest.FixtureRequest,
@@ -255,6 +273,8 @@ def test_a_message_that_cannot_be_encoded_fails_alone(
         url = f"{request.getfixturevalue('redis_server').url}?stream=c{tag}"
     elif broker == "rabbitmq":
         url = f"{request.getfixturevalue('rabbit_server').url}?exchange=c{tag}"
+    elif broker == "kafka":
+        url = f"{request.getfixturevalue('kafka_server').url}?topic=c{tag}"
     else:
         url = f"{request.getfixturevalue('nats_server').url}?stream=C{tag}&subject=c{tag}"
     source = InMemoryOutboxSource()

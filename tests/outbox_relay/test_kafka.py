@@ -126,11 +126,11 @@ def test_a_failed_entry_holds_back_the_rest_of_its_stream(kafka_server: TansuSer
     assert [r.payload["version"] for r in by_stream[str(b)]] == [1, 2, 3, 4, 5]
 
 
-def test_the_relay_gives_held_back_entries_back_uncharged(
+def test_an_oversize_message_fails_alone_through_the_relay(
     kafka_server: TansuServer, quick_relay: Callable[..., Relay]
 ) -> None:
-    """Through the relay: the over-size entry loses an attempt, its stream's later entries lose
-    none; the other streams are delivered."""
+    """Through the relay: the over-size entry loses one attempt and waits for its retry; the
+    rest of the batch is delivered, with no outage."""
     topic = create_topic(kafka_server.bootstrap, partitions=2)
     source = InMemoryOutboxSource()
     big = source.enqueue(data={"blob": "x" * 20_000}, max_attempts=5)

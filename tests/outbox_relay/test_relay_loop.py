@@ -8,7 +8,7 @@ import io
 import json
 import random
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -16,8 +16,10 @@ import pytest
 
 from eventhex_core_ports.in_memory._store import InMemoryStore
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
+from eventhex_core_ports.ports.relay import OutboxMessage, Publisher, PublishOutcome
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay._backoff import Backoff
+from eventhex_outbox_relay.publishers._order import HELD_BACK, delivered_in_order, in_stream_order
 from eventhex_outbox_relay.publishers.stdout import StdoutPublisher
 from eventhex_outbox_relay.publishers.webhook import WebhookPublisher
 from tests.outbox_relay._webhook_sink import WebhookSink
@@ -182,3 +184,56 @@ def test_dead_letter_comes_after_exactly_max_attempts(
     quick_relay(source, WebhookPublisher(webhook.url)).run(drain=True)
     assert webhook.calls[str(message.event_uuid)] == max_attempts
     assert [m.entry_id for m in source.dead_letters()] == [message.entry_id]
+
+
+class _HoldsBack(Publisher):
+    """Delivers everything but the entries it is told to hold back (a publisher whose batch had
+    an earlier entry of their stream fail)."""
+
+    def __init__(self, held: set[int]) -> None:
+        self.held = held
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
+        return [
+            PublishOutcome(m.entry_id, False, HELD_BACK, attempted=False)
+            if m.entry_id in self.held
+            else PublishOutcome(m.entry_id, True)
+            for m in messages
+        ]
+
+
+def test_held_back_entries_are_released_without_an_attempt(
+    memory_source: InMemoryOutboxSource, quick_relay: Callable[..., Relay]
+) -> None:
+    held = memory_source.enqueue(max_attempts=1)
+    other = memory_source.enqueue()
+    relay = quick_relay(memory_source, _HoldsBack({held.entry_id}))
+    relay.step()
+    assert (relay.report.published, relay.report.retried, relay.report.dead_lettered) == (1, 0, 0)
+    [again] = memory_source.claim("check", 10, timedelta(seconds=1))
+    assert (again.entry_id, again.attempts) == (held.entry_id, 0)  # due at once, uncharged
+    assert other.entry_id not in {m.entry_id for m in memory_source.dead_letters()}
+
+
+def _stream_messages(source: InMemoryOutboxSource) -> list[OutboxMessage]:
+    a, b = uuid4(), uuid4()
+    return [source.enqueue(stream_uuid=s) for s in (a, b, a, b, a)]
+
+
+def test_nothing_after_a_failed_message_of_a_stream_counts(
+    memory_source: InMemoryOutboxSource,
+) -> None:
+    a1, b1, a2, b2, a3 = batch = _stream_messages(memory_source)
+    outcomes = [
+        PublishOutcome(a1.entry_id, True),
+        PublishOutcome(b1.entry_id, False, "refused"),
+        PublishOutcome(a2.entry_id, False, "refused"),
+        PublishOutcome(b2.entry_id, True),  # the broker took it, but b1 failed before it
+        PublishOutcome(a3.entry_id, True),
+    ]
+    kept = in_stream_order(batch, outcomes)
+    assert [(o.delivered, o.attempted) for o in kept] == [
+        (True, True), (False, True), (False, True), (False, False), (False, False),
+    ]  # fmt: skip
+    delivered = {a1.entry_id, b2.entry_id, a3.entry_id}
+    assert delivered_in_order(batch, delivered) == [a1.entry_id]
