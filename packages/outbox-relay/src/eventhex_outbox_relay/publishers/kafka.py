@@ -108,6 +108,7 @@ class KafkaPublisher(Publisher):
             "client.id": "eventhex-relay",
             "partitioner": "murmur2_random",
             "linger.ms": 5,
+            "log.connection.close": False,  # brokers close idle connections; that is no error
             **options.config,
             "bootstrap.servers": options.bootstrap,
             "enable.idempotence": True,
