@@ -139,8 +139,9 @@ def test_an_oversize_message_fails_alone_through_the_relay(
     relay = quick_relay(source, publisher_from_url(url))
     relay.step()
     assert (relay.report.published, relay.report.retried, relay.report.outages) == (3, 1, 0)
-    [waiting] = [e for e in source._entries.values() if e.message.entry_id == big.entry_id]
-    assert waiting.message.attempts == 1
+    waiting = source.peek(big.entry_id)
+    assert waiting is not None
+    assert waiting.attempts == 1
     delivered = {r.payload["event_uuid"] for r in read_topic(kafka_server.bootstrap, topic)}
     assert delivered == {str(m.event_uuid) for m in plain}
 
@@ -189,12 +190,17 @@ def test_broker_down_is_an_outage_and_back_resumes(quick_relay: Callable[..., Re
             wait_until(lambda: relay.report.published == 60)
             before = read_topic(server.bootstrap, topic)  # the relay is idle: nothing is pending
             server.stop()
-            fill(source, streams=0, per_stream=7, order=expected)
+            waiting = [
+                source.enqueue(stream_uuid=stream, stream_category="order")
+                for _ in range(7)
+                for stream in expected
+            ]
+            for message in waiting:
+                expected[message.stream_uuid].append(str(message.event_uuid))
             wait_until(lambda: relay.report.outages >= 2, seconds=60)
             stats = source.stats()
-            assert stats.pending + stats.in_flight == 140
-            assert stats.dead == 0
-            assert all(e.message.attempts == 0 for e in source._entries.values())
+            assert (stats.pending + stats.in_flight, stats.dead) == (140, 0)
+            assert {getattr(source.peek(m.entry_id), "attempts", None) for m in waiting} == {0}
             server.start()
             create_topic(server.bootstrap, partitions=3, name=topic, exist_ok=True)
             wait_until(lambda: relay.report.published >= 200, seconds=60)
