@@ -257,7 +257,7 @@ def _circular() -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("broker", ["webhook", "redis", "rabbitmq", "nats", "kafka"])
+@pytest.mark.parametrize("broker", ["webhook", "redis", "rabbitmq", "nats", "kafka", "stdout"])
 def test_a_message_that_cannot_be_encoded_fails_alone(
     broker: str,
     request: pytest.FixtureRequest,
@@ -275,6 +275,8 @@ def test_a_message_that_cannot_be_encoded_fails_alone(
         url = f"{request.getfixturevalue('rabbit_server').url}?exchange=c{tag}"
     elif broker == "kafka":
         url = f"{request.getfixturevalue('kafka_server').url}?topic=c{tag}"
+    elif broker == "stdout":
+        url = "stdout:"
     else:
         url = f"{request.getfixturevalue('nats_server').url}?stream=C{tag}&subject=c{tag}"
     source = InMemoryOutboxSource()
