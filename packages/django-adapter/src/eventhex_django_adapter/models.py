@@ -9,7 +9,16 @@ alone orders events.
 from django.db import models
 from django.db.models import Q
 
-__all__ = ["EncryptionKey", "Event", "OutboxEntry", "ProjectionCursor", "Snapshot", "Stream"]
+__all__ = [
+    "EncryptionKey",
+    "Event",
+    "OutboxEntry",
+    "ParkedEvent",
+    "ProjectionCursor",
+    "ProjectionState",
+    "Snapshot",
+    "Stream",
+]
 
 
 class Stream(models.Model):
@@ -164,3 +173,7 @@ class ProjectionCursor(models.Model):
                 fields=["name", "stream_uuid", "category"], name="eventhex_cursor_uniq"
             ),
         ]
+
+
+# The projections' tables live in their own module; importing them here registers them with the app.
+from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState  # noqa: E402

@@ -1,0 +1,170 @@
+"""What the ``eventhex_projections`` management command does, apart from parsing arguments."""
+
+import threading
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from django.core.management.base import CommandError
+
+from eventhex_django_adapter.config import DjangoConfig
+from eventhex_django_adapter.projections._logging import configure_logging
+from eventhex_django_adapter.projections._parked import ParkedOutcome, retry_parked, skip_parked
+from eventhex_django_adapter.projections._progress import PlainProgress, progress_for
+from eventhex_django_adapter.projections._rebuild import RebuildResult
+from eventhex_django_adapter.projections._rebuild import rebuild as rebuild_projection
+from eventhex_django_adapter.projections._registry import load_projections, projections_backend
+from eventhex_django_adapter.projections._runner import ProjectionRunner
+from eventhex_django_adapter.projections._status import ProjectionStatus, projection_statuses
+from eventhex_django_adapter.projections.metrics import (
+    PrometheusProjectionMetrics,
+    ProjectionMetrics,
+)
+from eventhex_django_adapter.projections.models import ParkedEvent
+
+__all__ = [
+    "act_on_parked",
+    "parked_rows",
+    "parked_table",
+    "rebuild",
+    "run",
+    "status_table",
+    "statuses",
+]
+
+
+def run(
+    names: Sequence[str],
+    stop: threading.Event,
+    *,
+    claim_interval: float,
+    metrics_port: int | None,
+    metrics_address: str,
+    json_logs: bool,
+    log_level: str,
+    log_stream: TextIO,
+) -> None:
+    """Run the daemon until ``stop`` is set."""
+    configure_logging(log_stream, json_logs, log_level)
+    projections = load_projections(names)
+    if not projections:
+        raise CommandError("no projections: list Projection classes in EVENTHEX_PROJECTIONS")
+    backend = projections_backend()
+    metrics: ProjectionMetrics = ProjectionMetrics()
+    if metrics_port is not None:
+        metrics = PrometheusProjectionMetrics(lambda: projection_statuses(backend, projections))
+        metrics.serve(metrics_port, metrics_address)
+    ProjectionRunner(
+        projections, backend, stop, claim_interval=claim_interval, metrics=metrics
+    ).run()
+
+
+def statuses() -> list[ProjectionStatus]:
+    """Every registered projection's status."""
+    return projection_statuses(projections_backend(), load_projections())
+
+
+def _lag(seconds: float) -> str:
+    return f"{seconds:,.1f}s"
+
+
+def status_table(rows: Sequence[ProjectionStatus]) -> str:
+    """A fixed-width table of statuses."""
+    header = ("projection", "state", "position", "lag", "lag age", "owner", "parked")
+    lines = [
+        (
+            s.name,
+            s.state,
+            str(s.position),
+            f"{s.lag_events:,}",
+            _lag(s.lag_seconds),
+            (s.owner + ("" if s.owner_alive else " (gone)")) if s.owner else "-",
+            str(s.parked),
+        )
+        for s in rows
+    ]
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *lines, strict=False)]
+    return "\n".join(
+        "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in [header, *lines]
+    )
+
+
+def rebuild(name: str, stop: threading.Event, out: TextIO, plain: bool) -> RebuildResult:
+    """Rebuild projection ``name`` with a progress display on ``out``."""
+    (projection,) = load_projections([name])
+    if not projection.can_reset():
+        raise CommandError(
+            f"projection {name!r} cannot be rebuilt: define reset() on "
+            f"{type(projection).__qualname__} to delete its read model"
+        )
+    progress = PlainProgress(name, out) if plain else progress_for(name, out)
+    return rebuild_projection(projections_backend(), projection, progress, stop)
+
+
+def _parked_query(projection: str | None) -> Any:
+    alias = projections_backend()[DjangoConfig].database
+    query = ParkedEvent.objects.using(alias).filter(status=ParkedEvent.Status.PARKED)
+    if projection is not None:
+        load_projections([projection])  # an unknown name is an error, not an empty list
+        query = query.filter(projection__name=projection)
+    return query.select_related("projection").order_by("id")
+
+
+def parked_rows(projection: str | None) -> list[dict[str, Any]]:
+    """Parked events waiting for a decision, as dicts."""
+    return [
+        {
+            "id": p.pk,
+            "projection": p.projection.name,
+            "event_uuid": str(p.event_uuid),
+            "event_name": p.event_name,
+            "stream": p.stream_name or str(p.stream_uuid),
+            "version": p.version,
+            "position": str(p.position),
+            "attempts": p.attempts,
+            "parked_at": p.parked_at.isoformat(),
+            "error": p.error.strip().splitlines()[-1] if p.error.strip() else "",
+        }
+        for p in _parked_query(projection)
+    ]
+
+
+def parked_table(rows: Sequence[dict[str, Any]]) -> str:
+    """One line per parked event, with the last line of its traceback."""
+    if not rows:
+        return "no parked events"
+    return "\n".join(
+        f"{r['id']}  {r['projection']}  {r['event_name']}  {r['stream']} v{r['version']}  "
+        f"tries {r['attempts']}  {r['parked_at']}  {r['error']}"
+        for r in rows
+    )
+
+
+def act_on_parked(
+    verb: str, ids: Sequence[int], projection: str | None, every: bool
+) -> list[ParkedOutcome]:
+    """Retry or skip the given parked events (or all of one projection's)."""
+    backend = projections_backend()
+    by_name = {p.name: p for p in load_projections()}
+    query = _parked_query(projection)
+    if not every:
+        query = query.filter(pk__in=ids)
+        missing = set(ids) - set(query.values_list("pk", flat=True))
+        if missing:
+            raise CommandError(
+                f"no parked event waiting with id {', '.join(map(str, sorted(missing)))}: "
+                "see `eventhex_projections parked list`"
+            )
+    outcomes = []
+    for parked in list(query):
+        if verb == "skip":
+            outcomes.append(skip_parked(backend, parked.pk))
+            continue
+        target = by_name.get(parked.projection.name)
+        if target is None:
+            outcomes.append(
+                ParkedOutcome(parked.pk, False, f"{parked.projection.name} is not registered")
+            )
+            continue
+        outcomes.append(retry_parked(backend, target, parked.pk))
+    return outcomes

@@ -1,0 +1,156 @@
+"""Each projection's position, lag, owner, state and parked count, as operators see them.
+
+Lag is measured against the event table itself, not by decoding positions: the events of the
+projection's selection that come after its last applied event in commit order (``(tx_id, id)``
+on PostgreSQL, ``id`` on SQLite). Lag in seconds is the age of the oldest of them.
+"""
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import connections
+from django.db.models import Count, Q, QuerySet
+
+from eventhex_django_adapter.backend import DjangoBackend
+from eventhex_django_adapter.config import DjangoConfig
+from eventhex_django_adapter.models import Event
+from eventhex_django_adapter.projections._ownership import PROJECTION_LOCKS
+from eventhex_django_adapter.projections._projection import Projection
+from eventhex_django_adapter.projections._registry import event_names
+from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
+
+__all__ = ["ProjectionStatus", "pending_events", "projection_statuses"]
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    """One projection as ``eventhex_projections status`` shows it.
+
+    Attributes:
+        name: The projection's name.
+        state: ``running``, ``stopped`` (waiting at a parked event) or ``rebuilding``.
+        position: The checkpoint: the position of the last applied event (0 before any).
+        applied: Events applied since the projection started or was last rebuilt.
+        lag_events: Selected events not applied yet.
+        lag_seconds: Age of the oldest of them (0 when none).
+        owner: The runner (or rebuild) working on it; empty when nobody is.
+        owner_alive: Whether that owner still holds its lock or lease.
+        parked: Parked events waiting for a retry or a skip.
+        last_error: The last handler traceback that parked an event.
+    """
+
+    name: str
+    state: str
+    position: int
+    applied: int
+    lag_events: int
+    lag_seconds: float
+    owner: str
+    owner_alive: bool
+    parked: int
+    last_error: str
+
+    def as_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (the position as a string: it may exceed 64 bits)."""
+        data = asdict(self)
+        data["position"] = str(self.position)
+        return data
+
+
+def pending_events(
+    backend: DjangoBackend, projection: Projection, last_event_uuid: Any
+) -> "QuerySet[Event]":
+    """The selected events after the one with ``last_event_uuid``, in commit order."""
+    alias = backend[DjangoConfig].database
+    events = Event.objects.using(alias)
+    if projection.category is not None:
+        events = events.filter(category=projection.category)
+    else:
+        names = event_names(backend, projection)
+        if names is not None:
+            events = events.filter(name__in=names)
+    postgres = connections[alias].vendor == "postgresql"
+    order = ("tx_id", "id") if postgres else ("id",)
+    last = (
+        Event.objects.using(alias).filter(uuid=last_event_uuid).values_list("tx_id", "id").first()
+        if last_event_uuid is not None
+        else None
+    )
+    if last is not None:
+        tx_id, event_id = last
+        if postgres:
+            events = events.filter(Q(tx_id__gt=tx_id) | Q(tx_id=tx_id, id__gt=event_id))
+        else:
+            events = events.filter(id__gt=event_id)
+    return events.order_by(*order)
+
+
+def _age(created_at: datetime | None) -> float:
+    if created_at is None:
+        return 0.0
+    if created_at.tzinfo is not None:
+        created_at = created_at.astimezone(UTC).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return max(0.0, (now - created_at).total_seconds())
+
+
+def _locked_rows(alias: str) -> set[int] | None:
+    """Ids of projection rows whose advisory lock is held; None where leases are used."""
+    if connections[alias].vendor != "postgresql":
+        return None
+    with connections[alias].cursor() as cursor:
+        cursor.execute(
+            "SELECT objid::bigint FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = %s::bigint::oid AND objsubid = 2 AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
+            [PROJECTION_LOCKS],
+        )
+        return {int(row[0]) for row in cursor.fetchall()}
+
+
+def projection_statuses(
+    backend: DjangoBackend, projections: Sequence[Projection]
+) -> list[ProjectionStatus]:
+    """The status of each projection (a row that does not exist yet reads as never run)."""
+    from django.utils import timezone
+
+    alias = backend[DjangoConfig].database
+    rows = {
+        row.name: row
+        for row in ProjectionState.objects.using(alias)
+        .filter(name__in=[p.name for p in projections])
+        .annotate(
+            waiting=Count("parked_events", filter=Q(parked_events__status=ParkedEvent.Status.PARKED))
+        )
+    }
+    locked = _locked_rows(alias)
+    now = timezone.now()
+    found = []
+    for projection in projections:
+        row = rows.get(projection.name)
+        pending = pending_events(backend, projection, row.last_event_uuid if row else None)
+        oldest = pending.values_list("created_at", flat=True).first()
+        owner = row.owner if row else ""
+        if row is None or not owner:
+            alive = False
+        elif row.lease_until is not None:
+            alive = row.lease_until > now
+        else:
+            alive = locked is not None and row.id in locked
+        found.append(
+            ProjectionStatus(
+                name=projection.name,
+                state=row.state if row else ProjectionState.State.RUNNING,
+                position=int(row.position) if row else 0,
+                applied=row.applied if row else 0,
+                lag_events=pending.count(),
+                lag_seconds=round(_age(oldest), 3),
+                owner=owner,
+                owner_alive=alive,
+                parked=getattr(row, "waiting", 0) if row else 0,
+                last_error=row.last_error if row else "",
+            )
+        )
+    return found

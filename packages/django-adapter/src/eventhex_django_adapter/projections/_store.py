@@ -1,0 +1,193 @@
+"""The projection row: claims, the fence every batch passes, checkpoints and parking.
+
+Safety does not rest on the ownership mechanism (advisory lock or lease) but on this row. Whoever
+takes a projection over (a runner, a rebuild) raises ``generation`` under the row's lock; every
+batch transaction first locks the row and checks that ``generation`` and ``position`` are still
+the ones it started from. So a runner that lost its lock without noticing, or a batch that an
+operator's retry or skip overtook, rolls back instead of applying anything twice.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from event_sourcery.event import Recorded
+
+from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
+
+__all__ = [
+    "Claim",
+    "Fenced",
+    "Moved",
+    "advance",
+    "claim",
+    "ensure_rows",
+    "lock_for_batch",
+    "park",
+    "read_row",
+    "release",
+    "renew",
+    "to_db_time",
+]
+
+State = ProjectionState.State
+
+
+class Fenced(Exception):
+    """Another runner or a rebuild took the projection over: stop working on it."""
+
+
+class Moved(Exception):
+    """The checkpoint or state changed under the worker (retry, skip, stop): re-read the row."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The right to work on one projection, valid while the row keeps this ``generation``."""
+
+    name: str
+    generation: int
+    owner: str
+
+
+def to_db_time(value: datetime) -> datetime:
+    """An event's naive UTC time as a ``DateTimeField`` value under the current ``USE_TZ``."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(tzinfo=UTC) if settings.USE_TZ else value
+
+
+def ensure_rows(alias: str, names: Sequence[str]) -> None:
+    """Create the rows of projections that have none yet (checkpoint 0, running)."""
+    rows = ProjectionState.objects.using(alias)
+    existing = set(rows.filter(name__in=names).values_list("name", flat=True))
+    for name in names:
+        if name not in existing:
+            rows.get_or_create(name=name)
+
+
+def read_row(alias: str, name: str) -> ProjectionState:
+    """The projection's row as it is now."""
+    return ProjectionState.objects.using(alias).get(name=name)
+
+
+def claim(alias: str, name: str, owner: str, lease: timedelta | None = None) -> Claim | None:
+    """Take the projection over for ``owner`` by raising its generation.
+
+    Refused (None) while a rebuild that is still alive holds it, or, with ``lease`` (the
+    SQLite ownership), while another owner's lease has not expired. A rebuild whose lease
+    expired is carried on as a normal run from its checkpoint.
+    """
+    now = timezone.now()
+    with transaction.atomic(using=alias):
+        row = ProjectionState.objects.using(alias).select_for_update().get(name=name)
+        lease_live = row.lease_until is not None and row.lease_until > now
+        if row.owner not in ("", owner) and lease_live:
+            if row.state == State.REBUILDING or lease is not None:
+                return None
+        row.generation += 1
+        row.owner = owner
+        row.lease_until = now + lease if lease is not None else None
+        if row.state == State.REBUILDING:
+            row.state = State.RUNNING
+        row.save(update_fields=["generation", "owner", "lease_until", "state", "updated_at"])
+        return Claim(name=name, generation=row.generation, owner=owner)
+
+
+def renew(alias: str, held: Claim, lease: timedelta) -> bool:
+    """Extend the lease; False when the projection was taken over meanwhile."""
+    updated = (
+        ProjectionState.objects.using(alias)
+        .filter(name=held.name, generation=held.generation)
+        .update(lease_until=timezone.now() + lease)
+    )
+    return updated == 1
+
+
+def release(alias: str, held: Claim) -> None:
+    """Give the projection up, unless someone took it over already."""
+    ProjectionState.objects.using(alias).filter(
+        name=held.name, generation=held.generation
+    ).update(owner="", lease_until=None)
+
+
+def lock_for_batch(
+    alias: str, held: Claim, position: int, state: str = State.RUNNING
+) -> ProjectionState:
+    """Lock the row inside the batch's transaction and check the fence.
+
+    Raises:
+        Fenced: The generation changed: someone else owns the projection now.
+        Moved: The checkpoint is no longer ``position``, or the state is no longer ``state``.
+    """
+    row = ProjectionState.objects.using(alias).select_for_update().get(name=held.name)
+    if row.generation != held.generation:
+        raise Fenced(held.name)
+    if int(row.position) != position or row.state != state:
+        raise Moved(held.name)
+    return row
+
+
+def advance(alias: str, name: str, records: Sequence[Recorded]) -> int:
+    """Move the checkpoint past ``records`` (inside the batch's transaction); the new position."""
+    last = records[-1]
+    ProjectionState.objects.using(alias).filter(name=name).update(
+        position=Decimal(last.position),
+        last_event_uuid=last.wrapped_event.uuid,
+        last_event_at=to_db_time(last.wrapped_event.created_at),
+        applied=F("applied") + len(records),
+    )
+    return last.position
+
+
+def park(
+    alias: str,
+    held: Claim,
+    record: Recorded,
+    event_name: str,
+    previous_position: int,
+    error: str,
+    attempts: int,
+    go_on: bool,
+    state: str = State.RUNNING,
+) -> None:
+    """Keep ``record`` (stored as ``event_name``) with its traceback.
+
+    Then move the checkpoint past it (``go_on``, ``on_failure = "park"``) or stop the
+    projection at it (``on_failure = "stop"``) until an operator retries or skips it.
+    """
+    with transaction.atomic(using=alias):
+        row = lock_for_batch(alias, held, previous_position, state)
+        stream = record.stream_id
+        ParkedEvent.objects.using(alias).update_or_create(
+            projection=row,
+            event_uuid=record.wrapped_event.uuid,
+            defaults={
+                "event_name": event_name,
+                "stream_uuid": stream,
+                "stream_name": stream.name,
+                "stream_category": stream.category or "",
+                "tenant_id": record.tenant_id or "",
+                "version": record.wrapped_event.version,
+                "position": Decimal(record.position),
+                "previous_position": Decimal(previous_position),
+                "error": error,
+                "attempts": attempts,
+                "status": ParkedEvent.Status.PARKED,
+                "resolved_at": None,
+            },
+        )
+        if go_on:
+            advance(alias, held.name, [record])
+            ProjectionState.objects.using(alias).filter(name=held.name).update(
+                applied=F("applied") - 1, last_error=error
+            )
+        else:
+            ProjectionState.objects.using(alias).filter(name=held.name).update(
+                state=State.STOPPED, last_error=error
+            )

@@ -1,0 +1,262 @@
+"""One owned projection's loop: subscribe from the checkpoint, apply batches, park failures."""
+
+import logging
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+
+from django.db import connections, transaction
+from event_sourcery.event import EventRegistry, Recorded
+from event_sourcery.subscription import BuildPhase
+
+from eventhex_django_adapter.backend import DjangoBackend
+from eventhex_django_adapter.projections import _store
+from eventhex_django_adapter.projections._projection import Projection
+from eventhex_django_adapter.projections._store import Claim, Fenced, Moved
+from eventhex_django_adapter.projections.metrics import ProjectionMetrics
+from eventhex_django_adapter.projections.models import ProjectionState
+
+__all__ = ["ProjectionWorker", "subscribe"]
+
+logger = logging.getLogger("eventhex_django_adapter.projections")
+
+CONTROL_EVERY = 1.0
+"""Seconds between two looks at the projection's row while following or waiting."""
+
+
+class _HandlerFailed(Exception):
+    def __init__(self, index: int, error: str) -> None:
+        super().__init__(error)
+        self.index = index
+        self.error = error
+
+
+class _Interrupted(Exception):
+    """The runner is stopping while an event waits for its next try."""
+
+
+def subscribe(
+    backend: DjangoBackend, projection: Projection, position: int
+) -> Iterator[list[Recorded]]:
+    """Batches of the projection's selected events after ``position``, forever."""
+    start = backend.subscriber.start_from(position)
+    phase: BuildPhase = start
+    types = projection.selected_types()
+    if projection.category is not None:
+        phase = start.to_category(projection.category)
+    elif types is not None:
+        phase = start.to_events(list(types))
+    return phase.build_batch(projection.batch_size, projection.batch_wait)
+
+
+class ProjectionWorker:
+    """Applies one projection's events for as long as its claim holds.
+
+    Args:
+        projection: The projection to run.
+        backend: Where its events come from.
+        alias: The database of the event store, the checkpoints and the read model.
+        held: The claim the runner took; every batch checks it is still current.
+        stop: Set when the whole runner stops: finish the batch and return.
+        metrics: Where applied, failed and parked events are counted.
+        state: The state the projection must be in to be worked on (a rebuild works on a
+            ``rebuilding`` one).
+        until_caught_up: Return once a batch comes back short: everything readable is applied.
+        on_batch: Called with (events, new position) after each batch commits.
+    """
+
+    def __init__(
+        self,
+        projection: Projection,
+        backend: DjangoBackend,
+        alias: str,
+        held: Claim,
+        stop: threading.Event,
+        metrics: ProjectionMetrics,
+        *,
+        state: str = ProjectionState.State.RUNNING,
+        until_caught_up: bool = False,
+        on_batch: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.projection = projection
+        self.held = held
+        self.quit = threading.Event()
+        self.done = threading.Event()
+        self.failed = False
+        self._backend = backend
+        self._alias = alias
+        self._stop = stop
+        self._metrics = metrics
+        self._name = projection.name
+        self._state = state
+        self._until_caught_up = until_caught_up
+        self._on_batch = on_batch
+        self.caught_up = False
+
+    def start(self) -> threading.Thread:
+        """Run in a new daemon thread."""
+        thread = threading.Thread(target=self.run, name=f"projection {self._name}", daemon=True)
+        thread.start()
+        return thread
+
+    def run(self) -> None:
+        """The thread's body: follow until stopped, released or taken over."""
+        try:
+            self._run()
+        except Fenced:
+            logger.warning(
+                "projection %s was taken over by another owner", self._name, extra=self._extra()
+            )
+        except Exception:
+            self.failed = True
+            logger.exception("projection %s stopped on an error", self._name, extra=self._extra())
+        finally:
+            connections.close_all()
+            self.done.set()
+
+    def _extra(self, **more: object) -> dict[str, object]:
+        return {"projection": self._name, "owner": self.held.owner, **more}
+
+    def _stopping(self) -> bool:
+        return self._stop.is_set() or self.quit.is_set() or self.caught_up
+
+    def _run(self) -> None:
+        while not self._stopping():
+            row = self._row()
+            if row.state != self._state:
+                if self._until_caught_up:  # a rebuild does not wait for an operator
+                    return
+                self._wait(CONTROL_EVERY)
+                continue
+            self._follow(int(row.position))
+
+    def _row(self) -> ProjectionState:
+        row = _store.read_row(self._alias, self._name)
+        if row.generation != self.held.generation:
+            raise Fenced(self._name)
+        return row
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True when the worker must stop."""
+        deadline = time.monotonic() + seconds
+        while not self._stopping():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self.quit.wait(min(left, 0.1))
+        return True
+
+    def _follow(self, position: int) -> None:
+        logger.info(
+            "projection %s following from position %d",
+            self._name,
+            position,
+            extra=self._extra(position=position),
+        )
+        control_due = time.monotonic() + CONTROL_EVERY
+        for batch in subscribe(self._backend, self.projection, position):
+            if batch:
+                try:
+                    position = self._apply(batch, position)
+                except (Moved, _Interrupted):
+                    return
+                if self._on_batch is not None:
+                    self._on_batch(len(batch), position)
+            if self._until_caught_up and len(batch) < self.projection.batch_size:
+                self.caught_up = True
+            if self._stopping():
+                return
+            if time.monotonic() >= control_due:
+                control_due = time.monotonic() + CONTROL_EVERY
+                row = self._row()
+                if int(row.position) != position or row.state != self._state:
+                    return
+
+    def _apply(self, batch: Sequence[Recorded], position: int) -> int:
+        if self.projection.delivery == "exactly_once":
+            try:
+                return self._commit(batch, position)
+            except _HandlerFailed:
+                pass  # rolled back; apply one event per transaction to find the failing one
+        for record in batch:
+            position = self._apply_one(record, position)
+        return position
+
+    def _commit(self, records: Sequence[Recorded], position: int) -> int:
+        if self.projection.delivery == "at_least_once":
+            return self._deliver(records[0], position)
+        with transaction.atomic(using=self._alias):
+            _store.lock_for_batch(self._alias, self.held, position, self._state)
+            for index, record in enumerate(records):
+                self._handle(index, record)
+            position = _store.advance(self._alias, self._name, records)
+        self._metrics.applied(self._name, len(records))
+        return position
+
+    def _deliver(self, record: Recorded, position: int) -> int:
+        """At least once: check the fence, run the handler outside a transaction, checkpoint."""
+        with transaction.atomic(using=self._alias):
+            _store.lock_for_batch(self._alias, self.held, position, self._state)
+        self._handle(0, record)
+        with transaction.atomic(using=self._alias):
+            _store.lock_for_batch(self._alias, self.held, position, self._state)
+            position = _store.advance(self._alias, self._name, [record])
+        self._metrics.applied(self._name, 1)
+        return position
+
+    def _handle(self, index: int, record: Recorded) -> None:
+        try:
+            self.projection.handle(record)
+        except Exception as error:
+            self._metrics.failed(self._name)
+            raise _HandlerFailed(index, traceback.format_exc()) from error
+
+    def _apply_one(self, record: Recorded, position: int) -> int:
+        projection = self.projection
+        failure = _HandlerFailed(0, "")
+        for attempt in range(1, projection.attempts + 1):
+            try:
+                return self._commit([record], position)
+            except _HandlerFailed as failed:
+                failure = failed
+            logger.warning(
+                "projection %s: handler failed on event %s (try %d of %d)",
+                self._name,
+                record.wrapped_event.uuid,
+                attempt,
+                projection.attempts,
+                extra=self._extra(event_uuid=str(record.wrapped_event.uuid), attempt=attempt),
+            )
+            delay = min(projection.retry_delay * 2 ** (attempt - 1), projection.max_retry_delay)
+            if attempt < projection.attempts and self._wait(delay):
+                raise _Interrupted
+        return self._park(record, position, failure.error)
+
+    def _park(self, record: Recorded, position: int, error: str) -> int:
+        projection = self.projection
+        go_on = projection.on_failure == "park"
+        name = self._backend[EventRegistry].name_for_type(type(record.wrapped_event.event))
+        _store.park(
+            self._alias,
+            self.held,
+            record,
+            name,
+            position,
+            error,
+            projection.attempts,
+            go_on,
+            self._state,
+        )
+        self._metrics.parked(self._name)
+        logger.error(
+            "projection %s parked event %s after %d tries; %s",
+            self._name,
+            record.wrapped_event.uuid,
+            projection.attempts,
+            "going on" if go_on else "stopped until it is retried or skipped",
+            extra=self._extra(event_uuid=str(record.wrapped_event.uuid)),
+        )
+        if not go_on:
+            raise Moved(self._name)
+        return record.position

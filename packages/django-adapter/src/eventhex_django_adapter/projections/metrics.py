@@ -1,0 +1,155 @@
+"""Projection metrics, exported to Prometheus when ``prometheus-client`` is installed.
+
+``run --metrics-port PORT`` serves them over HTTP. Counters (events applied, handler failures,
+events parked) count what this runner did; the gauges (lag in events and seconds, parked events
+waiting, ownership) are read from the database at scrape time, so any runner reports every
+projection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+__all__ = ["PrometheusProjectionMetrics", "ProjectionMetrics"]
+
+
+class ProjectionMetrics:
+    """What the runner reports; this base class discards it."""
+
+    def applied(self, name: str, count: int) -> None:
+        """``count`` events of projection ``name`` were applied and checkpointed."""
+
+    def failed(self, name: str) -> None:
+        """A handler of ``name`` raised (the event is retried or parked)."""
+
+    def parked(self, name: str) -> None:
+        """An event of ``name`` was parked."""
+
+    def owned(self, name: str, owned: bool) -> None:
+        """This runner took projection ``name`` over (True) or gave it up (False)."""
+
+    def serve(self, port: int, address: str = "127.0.0.1") -> None:
+        """Serve the metrics over HTTP; this base class has none to serve."""
+        raise RuntimeError(
+            "metrics need prometheus-client: pip install 'eventhex-django-adapter[prometheus]'"
+        )
+
+
+class PrometheusProjectionMetrics(ProjectionMetrics):
+    """Prometheus counters and scrape-time gauges of every registered projection.
+
+    Args:
+        statuses: Returns the current status of every projection (see ``projection_statuses``);
+            called at each scrape.
+
+    Raises:
+        RuntimeError: ``prometheus-client`` is not installed.
+    """
+
+    def __init__(self, statuses: Callable[[], Sequence[Any]]) -> None:
+        try:
+            import prometheus_client as prom
+        except ImportError as error:  # pragma: no cover - depends on the install
+            raise RuntimeError(
+                "metrics need prometheus-client: "
+                "pip install 'eventhex-django-adapter[prometheus]'"
+            ) from error
+        self._prom: Any = prom
+        self._statuses = statuses
+        self._owned_here: dict[str, bool] = {}
+        self.registry = prom.CollectorRegistry()
+        labels = ["projection"]
+        self._applied = prom.Counter(
+            "eventhex_projection_applied",
+            "Events applied and checkpointed by this runner.",
+            labels,
+            registry=self.registry,
+        )
+        self._failed = prom.Counter(
+            "eventhex_projection_handler_failures",
+            "Handler calls that raised.",
+            labels,
+            registry=self.registry,
+        )
+        self._parked = prom.Counter(
+            "eventhex_projection_parked",
+            "Events this runner parked.",
+            labels,
+            registry=self.registry,
+        )
+        self.registry.register(_Gauges(self))
+
+    def applied(self, name: str, count: int) -> None:
+        """See :meth:`ProjectionMetrics.applied`."""
+        self._applied.labels(name).inc(count)
+
+    def failed(self, name: str) -> None:
+        """See :meth:`ProjectionMetrics.failed`."""
+        self._failed.labels(name).inc()
+
+    def parked(self, name: str) -> None:
+        """See :meth:`ProjectionMetrics.parked`."""
+        self._parked.labels(name).inc()
+
+    def owned(self, name: str, owned: bool) -> None:
+        """See :meth:`ProjectionMetrics.owned`."""
+        self._owned_here[name] = owned
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric."""
+        data: bytes = self._prom.generate_latest(self.registry)
+        return data
+
+    def serve(self, port: int, address: str = "127.0.0.1") -> None:
+        """Serve ``/metrics`` on ``address:port`` from a background thread."""
+        self._prom.start_http_server(port, addr=address, registry=self.registry)
+
+
+class _Gauges:
+    """A collector that reads every projection's status when Prometheus scrapes."""
+
+    def __init__(self, metrics: PrometheusProjectionMetrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Any]:
+        return []
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        families = {
+            "lag_events": GaugeMetricFamily(
+                "eventhex_projection_lag_events",
+                "Selected events not applied yet.",
+                labels=["projection"],
+            ),
+            "lag_seconds": GaugeMetricFamily(
+                "eventhex_projection_lag_seconds",
+                "Age of the oldest selected event not applied yet.",
+                labels=["projection"],
+            ),
+            "parked": GaugeMetricFamily(
+                "eventhex_projection_parked_events",
+                "Parked events waiting for a retry or a skip.",
+                labels=["projection"],
+            ),
+            "owned": GaugeMetricFamily(
+                "eventhex_projection_owned",
+                "1 when this runner owns the projection.",
+                labels=["projection"],
+            ),
+            "stopped": GaugeMetricFamily(
+                "eventhex_projection_stopped",
+                "1 when the projection waits at a parked event.",
+                labels=["projection"],
+            ),
+        }
+        for status in self._metrics._statuses():
+            name = [status.name]
+            families["lag_events"].add_metric(name, status.lag_events)
+            families["lag_seconds"].add_metric(name, status.lag_seconds)
+            families["parked"].add_metric(name, status.parked)
+            families["owned"].add_metric(name, float(self._metrics._owned_here.get(status.name, 0)))
+            families["stopped"].add_metric(name, float(status.state == "stopped"))
+        yield from families.values()
