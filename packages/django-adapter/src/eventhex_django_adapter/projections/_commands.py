@@ -16,8 +16,8 @@ from eventhex_django_adapter.projections._registry import load_projections, proj
 from eventhex_django_adapter.projections._runner import ProjectionRunner
 from eventhex_django_adapter.projections._status import ProjectionStatus, projection_statuses
 from eventhex_django_adapter.projections.metrics import (
-    PrometheusProjectionMetrics,
     ProjectionMetrics,
+    PrometheusProjectionMetrics,
 )
 from eventhex_django_adapter.projections.models import ParkedEvent
 

@@ -32,9 +32,8 @@ def configure_logging(stream: TextIO, json_lines: bool, level: str = "INFO") -> 
     """Send the projections' log records to ``stream``, as JSON lines or plain text."""
     logger = logging.getLogger("eventhex_django_adapter")
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(
-        JsonFormatter() if json_lines else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
-    )
+    plain = logging.Formatter("%(asctime)s %(levelname)s %(message)s")
+    handler.setFormatter(JsonFormatter() if json_lines else plain)
     logger.handlers = [handler]
     logger.setLevel(level.upper())
     logger.propagate = False

@@ -97,11 +97,11 @@ def retry_parked(backend: DjangoBackend, projection: Projection, parked_id: int)
     except (ValueError, LookupError, ParkedEvent.DoesNotExist) as error:
         return ParkedOutcome(parked_id, False, str(error))
     except Exception:
-        error = traceback.format_exc()
+        failure = traceback.format_exc()
         ParkedEvent.objects.using(alias).filter(pk=parked_id).update(
-            error=error, attempts=F("attempts") + 1
+            error=failure, attempts=F("attempts") + 1
         )
-        return ParkedOutcome(parked_id, False, f"the handler failed again:\n{error}")
+        return ParkedOutcome(parked_id, False, f"the handler failed again:\n{failure}")
     return ParkedOutcome(parked_id, True, "applied")
 
 

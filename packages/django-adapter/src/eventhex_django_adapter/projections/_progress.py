@@ -2,6 +2,7 @@
 
 import sys
 import time
+from importlib import import_module
 from typing import Any, Protocol, TextIO
 
 __all__ = ["PlainProgress", "Progress", "progress_for"]
@@ -74,25 +75,17 @@ class PlainProgress:
 
 class _RichProgress:
     def __init__(self, label: str, out: TextIO) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar: Any = Progress(
-            TextColumn(f"rebuild {label}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("events"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(file=out),
+        console: Any = import_module("rich.console")
+        bars: Any = import_module("rich.progress")
+        self._bar: Any = bars.Progress(
+            bars.TextColumn(f"rebuild {label}"),
+            bars.BarColumn(),
+            bars.MofNCompleteColumn(),
+            bars.TextColumn("events"),
+            bars.TimeElapsedColumn(),
+            bars.TextColumn("ETA"),
+            bars.TimeRemainingColumn(),
+            console=console.Console(file=out),
         )
         self._task: Any = None
         self._done = 0

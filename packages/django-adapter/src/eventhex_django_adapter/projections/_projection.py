@@ -101,7 +101,7 @@ class Projection:
         """
         event = record.wrapped_event.event
         for event_type in type(event).__mro__:
-            method = self._handlers.get(event_type)  # type: ignore[index]
+            method = self._handlers.get(event_type)
             if method is not None:
                 getattr(self, method)(event, record)
                 return

@@ -122,7 +122,9 @@ def projection_statuses(
         for row in ProjectionState.objects.using(alias)
         .filter(name__in=[p.name for p in projections])
         .annotate(
-            waiting=Count("parked_events", filter=Q(parked_events__status=ParkedEvent.Status.PARKED))
+            waiting=Count(
+                "parked_events", filter=Q(parked_events__status=ParkedEvent.Status.PARKED)
+            )
         )
     }
     locked = _locked_rows(alias)

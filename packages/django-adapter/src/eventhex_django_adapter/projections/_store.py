@@ -87,9 +87,9 @@ def claim(alias: str, name: str, owner: str, lease: timedelta | None = None) -> 
     with transaction.atomic(using=alias):
         row = ProjectionState.objects.using(alias).select_for_update().get(name=name)
         lease_live = row.lease_until is not None and row.lease_until > now
-        if row.owner not in ("", owner) and lease_live:
-            if row.state == State.REBUILDING or lease is not None:
-                return None
+        taken = row.owner not in ("", owner) and lease_live
+        if taken and (row.state == State.REBUILDING or lease is not None):
+            return None
         row.generation += 1
         row.owner = owner
         row.lease_until = now + lease if lease is not None else None

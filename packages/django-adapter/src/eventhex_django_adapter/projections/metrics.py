@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["PrometheusProjectionMetrics", "ProjectionMetrics"]
+__all__ = ["ProjectionMetrics", "PrometheusProjectionMetrics"]
 
 
 class ProjectionMetrics:
