@@ -18,7 +18,11 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "eventhex_django_adapter",
     "eventhex_django_adapter.contrib.upstream_import",
+    "tests.projection_app",
 ]
+
+# The projection tests' read models (tests/projection_app); tests override the setting.
+EVENTHEX_PROJECTIONS: list[str] = []
 
 DATABASES = {
     "default": {

@@ -154,7 +154,6 @@ class Projection:
             found.append(f"{label}.on_failure must be 'stop' or 'park', got {cls.on_failure!r}")
         if cls.delivery not in ("exactly_once", "at_least_once"):
             found.append(
-                f"{label}.delivery must be 'exactly_once' or 'at_least_once', "
-                f"got {cls.delivery!r}"
+                f"{label}.delivery must be 'exactly_once' or 'at_least_once', got {cls.delivery!r}"
             )
         return found

@@ -111,9 +111,9 @@ def renew(alias: str, held: Claim, lease: timedelta) -> bool:
 
 def release(alias: str, held: Claim) -> None:
     """Give the projection up, unless someone took it over already."""
-    ProjectionState.objects.using(alias).filter(
-        name=held.name, generation=held.generation
-    ).update(owner="", lease_until=None)
+    ProjectionState.objects.using(alias).filter(name=held.name, generation=held.generation).update(
+        owner="", lease_until=None
+    )
 
 
 def lock_for_batch(

@@ -52,8 +52,7 @@ class PrometheusProjectionMetrics(ProjectionMetrics):
             import prometheus_client as prom
         except ImportError as error:  # pragma: no cover - depends on the install
             raise RuntimeError(
-                "metrics need prometheus-client: "
-                "pip install 'eventhex-django-adapter[prometheus]'"
+                "metrics need prometheus-client: pip install 'eventhex-django-adapter[prometheus]'"
             ) from error
         self._prom: Any = prom
         self._statuses = statuses

@@ -1,0 +1,84 @@
+"""Projections the tests register in ``EVENTHEX_PROJECTIONS``."""
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db.models import F, QuerySet
+from event_sourcery.event import Recorded
+
+from eventhex_core_ports.testing.events import ContractItemAdded, ContractItemRemoved
+from eventhex_django_adapter.projections import Projection, handles
+from tests.projection_app.models import AppliedEvent, ItemCount
+
+
+
+def _rows(model: type[AppliedEvent] | type[ItemCount]) -> QuerySet:  # type: ignore[type-arg]
+    """The model's rows in the database the tests point the projections at."""
+    return model.objects.using(getattr(settings, "EVENTHEX_TEST_PROJECTION_DATABASE", "default"))
+
+
+class _Recording(Projection):
+    """Records every handled event; ``fail_on`` items raise (to test retries and parking)."""
+
+    fail_on: ClassVar[set[str]] = set()
+    calls: ClassVar[list[str]] = []
+
+    def handle(self, record: Recorded) -> None:
+        item = str(getattr(record.wrapped_event.event, "item", ""))
+        type(self).calls.append(item)
+        if item in self.fail_on:
+            raise RuntimeError(f"cannot project item {item}")
+        _rows(AppliedEvent).create(
+            projection=self.name,
+            event_uuid=record.wrapped_event.uuid,
+            position=record.position,
+            item=item,
+        )
+
+    def reset(self) -> None:
+        _rows(AppliedEvent).filter(projection=self.name).delete()
+
+
+class AllEvents(_Recording):
+    """Every event in the store."""
+
+    name = "test.all"
+    batch_size = 50
+
+
+class CartEvents(_Recording):
+    """The events of the ``cart`` category."""
+
+    name = "test.cart"
+    category = "cart"
+    batch_size = 20
+
+
+class Removals(_Recording):
+    """Only ``ContractItemRemoved``."""
+
+    name = "test.removals"
+    event_types = (ContractItemRemoved,)
+
+
+class ItemCounts(Projection):
+    """Per-item quantities, from per-type handler methods."""
+
+    name = "test.item_counts"
+    batch_size = 200
+
+    @handles(ContractItemAdded)
+    def added(self, event: ContractItemAdded, record: Recorded) -> None:
+        rows = _rows(ItemCount)
+        if not rows.filter(item=event.item).update(quantity=F("quantity") + event.quantity):
+            rows.create(item=event.item, quantity=event.quantity)
+
+    @handles(ContractItemRemoved)
+    def removed(self, event: ContractItemRemoved, record: Recorded) -> None:
+        _rows(ItemCount).filter(item=event.item).update(
+            quantity=F("quantity") - 1
+        )
+
+    def reset(self) -> None:
+        _rows(ItemCount).all().delete()
+
