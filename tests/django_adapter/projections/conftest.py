@@ -25,6 +25,7 @@ WAIT = 60.0
 def _projection_settings(settings: object, alias_for_projections: str) -> Iterator[None]:
     settings.EVENTHEX_PROJECTIONS = REGISTERED  # type: ignore[attr-defined]
     settings.EVENTHEX_TEST_PROJECTION_DATABASE = alias_for_projections  # type: ignore[attr-defined]
+    settings.EVENTHEX_PROJECTIONS_BACKEND = "tests.projection_app.backends.projections_backend"  # type: ignore[attr-defined]
     for cls in (AllEvents, CartEvents, Removals):
         cls.fail_on = set()
         cls.calls = []
