@@ -1,5 +1,6 @@
 """Projections the tests register in ``EVENTHEX_PROJECTIONS``."""
 
+import time
 from typing import ClassVar
 
 from django.conf import settings
@@ -26,6 +27,9 @@ class _Recording(Projection):
     def handle(self, record: Recorded) -> None:
         item = str(getattr(record.wrapped_event.event, "item", ""))
         type(self).calls.append(item)
+        delay = getattr(settings, "EVENTHEX_TEST_HANDLE_DELAY", 0)
+        if delay:
+            time.sleep(delay)
         if item in self.fail_on:
             raise RuntimeError(f"cannot project item {item}")
         _rows(AppliedEvent).create(

@@ -19,6 +19,7 @@ class ReliabilityReport:
     events_checked: int = 0
     bad_inputs_tried: dict[str, int] = field(default_factory=dict)
     bad_inputs_handled: dict[str, int] = field(default_factory=dict)
+    measured: dict[str, str] = field(default_factory=dict)
 
     def injected(self, kind: str, count: int = 1) -> None:
         """Record ``count`` faults of ``kind`` injected."""
@@ -41,10 +42,16 @@ class ReliabilityReport:
         """Record one bad input of ``kind`` handled (call after the assertions)."""
         self.bad_inputs_handled[kind] = self.bad_inputs_handled.get(kind, 0) + 1
 
+    def measure(self, what: str, value: str) -> None:
+        """Record a measurement to print with the report (for example a takeover time)."""
+        self.measured[what] = value
+
     @property
     def empty(self) -> bool:
         """Whether no reliability test recorded anything."""
-        return not (self.faults_injected or self.bad_inputs_tried or self.events_checked)
+        return not (
+            self.faults_injected or self.bad_inputs_tried or self.events_checked or self.measured
+        )
 
     def lines(self) -> list[str]:
         """The report, one line per row."""
@@ -69,6 +76,9 @@ class ReliabilityReport:
             kinds = [k for k in self.bad_inputs_tried if k.split(":")[0] == group]
             done = sum(self.bad_inputs_handled.get(k, 0) for k in kinds)
             out.append(f"  {group}: {done}/{sum(self.bad_inputs_tried[k] for k in kinds)}")
+        if self.measured:
+            out.append("measured:")
+            out.extend(f"  {what}: {value}" for what, value in sorted(self.measured.items()))
         return out
 
 

@@ -1,0 +1,49 @@
+"""Runner processes for the tests: ``manage.py eventhex_projections run`` on the test database."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from eventhex_devtools.postgres import PostgresServer
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def runner_env(server: PostgresServer, dbname: str, **extra: str) -> dict[str, str]:
+    """The environment of a process using ``tests.projection_app.runner_settings``."""
+    database = {"NAME": dbname, "HOST": server.host, "PORT": str(server.port), "USER": server.user}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EVENTHEX_TEST_")}
+    env.update(
+        DJANGO_SETTINGS_MODULE="tests.projection_app.runner_settings",
+        EVENTHEX_TEST_RUNNER_DATABASE=json.dumps(database),
+        PYTHONPATH=os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH")) if p),
+        **extra,
+    )
+    return env
+
+
+def start_runner(
+    server: PostgresServer, dbname: str, *args: str, log: Path, **extra: str
+) -> subprocess.Popen[bytes]:
+    """Start ``eventhex_projections run ARGS`` with its log (JSON lines) in ``log``."""
+    command = [sys.executable, "-m", "django", "eventhex_projections", "run"]
+    command += ["--claim-interval", "0.2", "--log-format", "json", *args]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, cwd=ROOT, env=runner_env(server, dbname, **extra), stdout=out, stderr=out
+        )
+
+
+def manage(server: PostgresServer, dbname: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``manage.py ARGS`` against the database; returns the finished process."""
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        cwd=ROOT,
+        env=runner_env(server, dbname),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
