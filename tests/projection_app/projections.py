@@ -86,3 +86,9 @@ class ItemCounts(Projection):
     def reset(self) -> None:
         _rows(ItemCount).all().delete()
 
+
+
+class NoReset(Projection):
+    """Declares no ``reset()``: it cannot be rebuilt."""
+
+    name = "test.nothing_to_reset"
