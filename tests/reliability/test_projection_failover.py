@@ -35,7 +35,7 @@ def _owners() -> dict[str, ProjectionState]:
     return {row.name: row for row in ProjectionState.objects.using("postgres").all()}
 
 
-def _in_batch(pid: int) -> bool:
+def in_batch(pid: int) -> bool:
     """Whether runner ``pid`` has a transaction open that waits on Python: a batch."""
     with connections["postgres"].cursor() as cursor:
         cursor.execute(
@@ -108,7 +108,7 @@ def test_a_runner_killed_mid_batch_loses_and_repeats_nothing(
         victim_pid = int(victim_owner.split(":")[1])
         (victim,) = [r for r in runners if r.pid == victim_pid]
         orphans = {name: r.generation for name, r in _owners().items() if r.owner == victim_owner}
-        wait_for(lambda: _in_batch(victim_pid), "the runner to be inside a batch")
+        wait_for(lambda: in_batch(victim_pid), "the runner to be inside a batch")
 
         victim.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()

@@ -1,0 +1,112 @@
+"""``manage.py eventhex_projections``: status, parked list, and run's SIGTERM."""
+
+import io
+import json
+import signal
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connections
+from eventhex_devtools.postgres import PostgresServer
+
+from eventhex_django_adapter.projections import load_projections
+from eventhex_django_adapter.projections.models import ProjectionState
+from tests.django_adapter.projections._processes import start_runner
+from tests.django_adapter.projections.conftest import append_events, backend_for, running, wait_for
+from tests.django_adapter.projections.test_failures import parked
+from tests.django_adapter.projections.test_runner import applied
+from tests.reliability.test_projection_failover import in_batch
+from tests.projection_app.projections import AllEvents
+
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
+
+
+def command(*args: str) -> str:
+    out = io.StringIO()
+    call_command("eventhex_projections", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_status_reports_position_lag_owner_state_and_parked(alias: str) -> None:
+    backend = backend_for(alias)
+    append_events(backend, 30)
+
+    before = json.loads(command("status", "--json"))
+    assert [s["name"] for s in before] == [p.name for p in load_projections()]
+    everything = before[0]
+    assert (everything["lag_events"], everything["position"], everything["owner"]) == (30, "0", "")
+    assert everything["lag_seconds"] >= 0
+
+    with running(backend, load_projections(["test.all"])) as runner:
+        wait_for(lambda: len(applied(alias, "test.all")) == 30, "30 events")
+        (now,) = [s for s in json.loads(command("status", "--json")) if s["name"] == "test.all"]
+        assert (now["lag_events"], now["state"], now["parked"]) == (0, "running", 0)
+        assert now["owner"] == runner.owner and now["owner_alive"] is True
+        assert int(now["position"]) > 0
+        table = command("status")
+        assert table.splitlines()[0].split() == [
+            "projection", "state", "position", "lag", "lag", "age", "owner", "parked",
+        ]  # fmt: skip
+        assert runner.owner in table
+
+
+def test_parked_list_shows_the_error_and_refuses_unknown_ids(
+    alias: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(AllEvents, "retry_delay", 0.01)
+    monkeypatch.setattr(AllEvents, "on_failure", "park")
+    AllEvents.fail_on = {"item-2"}
+    backend = backend_for(alias)
+    append_events(backend, 5)
+    with running(backend, load_projections(["test.all"])):
+        wait_for(lambda: len(parked(alias)) == 1, "a parked event")
+
+    (row,) = json.loads(command("parked", "list", "--json"))
+    assert row["projection"] == "test.all"
+    assert row["error"] == "RuntimeError: cannot project item item-2"
+    assert "cannot project item item-2" in command("parked", "list", "--projection", "test.all")
+    with pytest.raises(CommandError, match="no parked event waiting with id 999"):
+        command("parked", "skip", "999")
+    with pytest.raises(CommandError, match="give parked event ids, or --all"):
+        command("parked", "retry")
+    assert command("parked", "skip", str(row["id"])).startswith(f"{row['id']}: ok skipped")
+    assert command("parked", "list") == "no parked events\n"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["postgres"], transaction=True)
+def test_sigterm_finishes_the_batch_and_exits_0(
+    postgresql_server: PostgresServer, settings: object, tmp_path: Path
+) -> None:
+    settings.EVENTHEX_TEST_PROJECTION_DATABASE = "postgres"  # type: ignore[attr-defined]
+    backend = backend_for("postgres")
+    append_events(backend, 400)
+    dbname = connections["postgres"].settings_dict["NAME"]
+    runner = start_runner(
+        postgresql_server,
+        dbname,
+        "test.all",
+        log=tmp_path / "runner.log",
+        EVENTHEX_TEST_HANDLE_DELAY="0.02",  # a batch of 50 takes a second
+    )
+    try:
+        wait_for(lambda: len(applied("postgres", "test.all")) > 0, "the first events")
+        wait_for(lambda: in_batch(runner.pid), "the runner to be inside its next batch")
+        before = len(applied("postgres", "test.all"))
+        runner.send_signal(signal.SIGTERM)
+        code = runner.wait(timeout=60)
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    log = (tmp_path / "runner.log").read_text()
+    assert code == 0, log
+    done = applied("postgres", "test.all")
+    row = ProjectionState.objects.using("postgres").get(name="test.all")
+    assert row.applied == len(done) and len(done) % 50 == 0 and len(done) < 400
+    assert len(done) >= before + 50  # the batch under way when the signal came was finished
+    assert (row.owner, row.state) == ("", "running")
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    assert any(line["message"].startswith("projection runner") for line in lines)
+    assert {"time", "level", "logger", "message"} <= set(lines[0])
