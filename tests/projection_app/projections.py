@@ -12,7 +12,6 @@ from eventhex_django_adapter.projections import Projection, handles
 from tests.projection_app.models import AppliedEvent, ItemCount
 
 
-
 def _rows(model: type[AppliedEvent] | type[ItemCount]) -> QuerySet:  # type: ignore[type-arg]
     """The model's rows in the database the tests point the projections at."""
     return model.objects.using(getattr(settings, "EVENTHEX_TEST_PROJECTION_DATABASE", "default"))
@@ -79,13 +78,10 @@ class ItemCounts(Projection):
 
     @handles(ContractItemRemoved)
     def removed(self, event: ContractItemRemoved, record: Recorded) -> None:
-        _rows(ItemCount).filter(item=event.item).update(
-            quantity=F("quantity") - 1
-        )
+        _rows(ItemCount).filter(item=event.item).update(quantity=F("quantity") - 1)
 
     def reset(self) -> None:
         _rows(ItemCount).all().delete()
-
 
 
 class NoReset(Projection):

@@ -1,8 +1,8 @@
 """Settings of runner processes started by the tests: one PostgreSQL database as ``default``.
 
 ``EVENTHEX_TEST_RUNNER_DATABASE`` holds the database as JSON (``NAME``, ``HOST``, ``PORT``,
-``USER``); ``EVENTHEX_TEST_RUNNER_PROJECTIONS`` optionally a comma-separated list of dotted paths, and
-``EVENTHEX_TEST_HANDLE_DELAY`` a delay per handled event.
+``USER``); ``EVENTHEX_TEST_RUNNER_PROJECTIONS`` optionally a comma-separated list of dotted
+paths, and ``EVENTHEX_TEST_HANDLE_DELAY`` a delay per handled event.
 """
 
 import json

@@ -15,7 +15,7 @@ from eventhex_devtools.postgres import PostgresServer
 
 from eventhex_django_adapter.projections import load_projections, projection_statuses
 from eventhex_django_adapter.projections.models import ProjectionState
-from tests.django_adapter.projections._processes import start_runner
+from tests.django_adapter.projections._processes import in_batch, start_runner
 from tests.django_adapter.projections.conftest import (
     append_events,
     backend_for,
@@ -33,17 +33,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "tmp" / "artifacts"
 
 def _owners() -> dict[str, ProjectionState]:
     return {row.name: row for row in ProjectionState.objects.using("postgres").all()}
-
-
-def in_batch(pid: int) -> bool:
-    """Whether runner ``pid`` has a transaction open that waits on Python: a batch."""
-    with connections["postgres"].cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE application_name = %s AND state = 'idle in transaction'",
-            [f"eventhex-runner-{pid}"],
-        )
-        return bool(cursor.fetchone()[0])
 
 
 class _Writer(threading.Thread):
@@ -189,4 +178,3 @@ def _replayed_counts(count: int) -> dict[str, int]:
         else:
             total[item] += 1 + n % 3
     return dict(total)
-

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.db import connections
 from eventhex_devtools.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -47,3 +48,14 @@ def manage(server: PostgresServer, dbname: str, *args: str) -> subprocess.Comple
         timeout=120,
         check=False,
     )
+
+
+def in_batch(pid: int) -> bool:
+    """Whether runner ``pid`` has a transaction open that waits on Python: a batch."""
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = %s AND state = 'idle in transaction'",
+            [f"eventhex-runner-{pid}"],
+        )
+        return bool(cursor.fetchone()[0])

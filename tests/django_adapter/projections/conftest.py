@@ -29,7 +29,7 @@ def _projection_settings(settings: object, alias_for_projections: str) -> Iterat
     for cls in (AllEvents, CartEvents, Removals):
         cls.fail_on = set()
         cls.calls = []
-    yield
+    return
 
 
 @pytest.fixture
@@ -53,9 +53,7 @@ def make_event(number: int) -> Event:
     return ContractItemAdded(item=item, quantity=1 + number % 3)
 
 
-def append_events(
-    backend: DjangoBackend, count: int, start: int = 0, per_stream: int = 10
-) -> None:
+def append_events(backend: DjangoBackend, count: int, start: int = 0, per_stream: int = 10) -> None:
     """Append ``count`` events to streams of ``per_stream``, in ``cart`` and ``wishlist``."""
     alias = backend[DjangoConfig].database
     store = backend.event_store

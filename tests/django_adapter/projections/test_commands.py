@@ -13,11 +13,10 @@ from eventhex_devtools.postgres import PostgresServer
 
 from eventhex_django_adapter.projections import load_projections
 from eventhex_django_adapter.projections.models import ProjectionState
-from tests.django_adapter.projections._processes import start_runner
+from tests.django_adapter.projections._processes import in_batch, start_runner
 from tests.django_adapter.projections.conftest import append_events, backend_for, running, wait_for
 from tests.django_adapter.projections.test_failures import parked
 from tests.django_adapter.projections.test_runner import applied
-from tests.reliability.test_projection_failover import in_batch
 from tests.projection_app.projections import AllEvents
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
@@ -43,7 +42,8 @@ def test_status_reports_position_lag_owner_state_and_parked(alias: str) -> None:
         wait_for(lambda: len(applied(alias, "test.all")) == 30, "30 events")
         (now,) = [s for s in json.loads(command("status", "--json")) if s["name"] == "test.all"]
         assert (now["lag_events"], now["state"], now["parked"]) == (0, "running", 0)
-        assert now["owner"] == runner.owner and now["owner_alive"] is True
+        assert now["owner"] == runner.owner
+        assert now["owner_alive"] is True
         assert int(now["position"]) > 0
         table = command("status")
         assert table.splitlines()[0].split() == [
@@ -104,7 +104,9 @@ def test_sigterm_finishes_the_batch_and_exits_0(
     assert code == 0, log
     done = applied("postgres", "test.all")
     row = ProjectionState.objects.using("postgres").get(name="test.all")
-    assert row.applied == len(done) and len(done) % 50 == 0 and len(done) < 400
+    assert row.applied == len(done)
+    assert len(done) % 50 == 0
+    assert len(done) < 400
     assert len(done) >= before + 50  # the batch under way when the signal came was finished
     assert (row.owner, row.state) == ("", "running")
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]

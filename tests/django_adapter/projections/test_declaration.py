@@ -61,7 +61,8 @@ def test_problems_name_each_mistake_and_its_fix() -> None:
     assert "both category and event_types" in problems
     assert "batch_size must be an integer >= 1" in problems
     assert "on_failure must be 'stop' or 'park'" in problems
-    assert Projection.can_reset() is False and ItemCounts.can_reset() is True
+    assert Projection.can_reset() is False
+    assert ItemCounts.can_reset() is True
 
 
 def test_handles_needs_an_event_type() -> None:
@@ -89,7 +90,8 @@ def test_system_checks_report_bad_settings(setting: object, check_id: str, text:
 def test_a_bad_backend_setting_is_reported() -> None:
     with override_settings(EVENTHEX_PROJECTIONS_BACKEND="tests.projection_app.models.ItemCount"):
         errors = [m for m in run_checks() if m.id == "eventhex.E105"]
-    assert errors and "DjangoBackend" in errors[0].msg
+    assert errors
+    assert "DjangoBackend" in errors[0].msg
 
 
 def test_registered_projections_pass_the_checks() -> None:
@@ -98,9 +100,14 @@ def test_registered_projections_pass_the_checks() -> None:
 
 
 def test_unknown_and_duplicate_names_are_errors_that_say_what_exists() -> None:
-    with override_settings(EVENTHEX_PROJECTIONS=REGISTERED):
-        with pytest.raises(ImproperlyConfigured, match=r"unknown projection\(s\) 'nope'.*test\.all"):
-            load_projections(["nope"])
-    with override_settings(EVENTHEX_PROJECTIONS=[*REGISTERED, f"{__name__}.Twin"]):
-        with pytest.raises(ImproperlyConfigured, match="two projections are named 'test.all'"):
-            load_projections()
+    unknown = r"unknown projection\(s\) 'nope'.*test\.all"
+    with (
+        override_settings(EVENTHEX_PROJECTIONS=REGISTERED),
+        pytest.raises(ImproperlyConfigured, match=unknown),
+    ):
+        load_projections(["nope"])
+    with (
+        override_settings(EVENTHEX_PROJECTIONS=[*REGISTERED, f"{__name__}.Twin"]),
+        pytest.raises(ImproperlyConfigured, match=r"two projections are named 'test\.all'"),
+    ):
+        load_projections()
