@@ -16,6 +16,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.admin",
+    "django.contrib.staticfiles",
     "eventhex_django_adapter",
     "eventhex_django_adapter.contrib.upstream_import",
     "tests.projection_app",
@@ -49,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 ROOT_URLCONF = "tests.django_adapter.urls"
+STATIC_URL = "static/"  # the live server of the admin browser tests serves the admin's CSS
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
