@@ -119,7 +119,7 @@ def test_projections_and_parked_events_in_the_admin(
     _shot(browser, "1-projections")
     rows = _rows(browser)
     assert set(rows) == {"test.all", "test.cart"}
-    name, state, position, lag, age, owner, parked_count = rows["test.all"]
+    _, state, position, lag, age, owner, parked_count = rows["test.all"]
     assert (state, lag, owner, parked_count) == ("running", "3", "-", "2")
     assert int(position) > 0
     assert age.endswith(" s")
