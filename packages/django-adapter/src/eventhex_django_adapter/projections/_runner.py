@@ -151,6 +151,7 @@ class ProjectionRunner:
             worker.quit.set()
         for worker, thread in self._workers.values():
             thread.join()
+            self._metrics.owned(worker.held.name, False)
             try:
                 ownership.release(worker.held)
             except Exception:
