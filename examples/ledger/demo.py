@@ -6,7 +6,7 @@
     EVENTHEX_DEMO_DATABASE_URL=postgresql://user@host:5432/db hatch run demo --reset
 
 It migrates the database, runs a scripted scenario against event-sourced accounts while a
-subscription keeps the balances read model current, drains the outbox through a separate
+projection runner keeps the balances read model current, drains the outbox through a separate
 ``eventhex-relay`` process to standard output, checks every result, and prints a summary.
 Exit status 0 means every check passed.
 """

@@ -3,6 +3,6 @@
 - ``events`` and ``accounts``: the domain (event_sourcery events and the ``Account`` aggregate).
 - ``backend``: the one configured ``DjangoBackend`` and the account ``Repository``.
 - ``services``: the commands the outside world calls (open, deposit, withdraw, transfer).
-- ``models`` and ``projection``: the ``AccountBalance`` read model, kept up to date by a
-  subscription whose checkpoints are stored in the database.
+- ``models`` and ``projection``: the ``AccountBalance`` read model and the ``Balances``
+  projection that ``manage.py eventhex_projections run`` keeps current.
 """

@@ -10,9 +10,15 @@ from django.core.management import call_command
 from django.db import connection, connections
 from django.db.migrations.executor import MigrationExecutor
 from ledger.backend import backend
-from ledger.projection import BalancesProjection
 
 from eventhex_django_adapter.models import Event, OutboxEntry
+from eventhex_django_adapter.projections import (
+    Projection,
+    ProjectionRunner,
+    load_projections,
+    projection_statuses,
+)
+from eventhex_django_adapter.projections.models import ProjectionState
 from ledger_demo.relay import RelayRun, drain_outbox
 from ledger_demo.scenario import ScenarioResult, run_scenario
 
@@ -60,56 +66,58 @@ def empty() -> None:
 def run_scenario_with_projection(
     commands: int, seed: int, stop: threading.Event
 ) -> ScenarioOutcome:
-    """Run the scenario while the balances projection follows it in a background thread."""
-    projection = BalancesProjection(backend())
-    projected = [0]
-    ended = threading.Event()
+    """Run the scenario while a projection runner keeps the balances current in a thread.
 
-    def count(applied: int, position: int) -> None:
-        projected[0] += applied
+    The runner is the one ``manage.py eventhex_projections run`` starts; here it shares the
+    process so that the demo is one command.
+    """
+    projections = load_projections(["ledger.balances"])
+    runner = ProjectionRunner(projections, backend(), stop, claim_interval=0.2)
+    ended = threading.Event()
 
     def follow() -> None:
         try:
-            projection.run(stop, on_batch=count)
+            runner.run()
         finally:
             connections.close_all()  # this thread's own connection
             ended.set()
 
-    follower = threading.Thread(target=follow, name="ledger.balances", daemon=True)
+    follower = threading.Thread(target=follow, name="projection runner", daemon=True)
     follower.start()
 
     def progress(result: ScenarioResult) -> None:
         print(
             f"      commands {result.commands:>4}  events {result.events:>4}  "
-            f"rejected {result.rejected:>2}  projected {projected[0]:>4}",
+            f"rejected {result.rejected:>2}  projected {_row().applied:>4}",
             flush=True,
         )
 
     result = run_scenario(commands, seed, progress)
-    caught_up = _wait_for(projection, ended)
+    caught_up = _wait_for(projections, ended)
     stop.set()
     follower.join(timeout=CATCH_UP_TIMEOUT)
     # With no transaction of ours left open, the readable position is the newest event's.
     store_position = int(backend().event_store.position or 0)
-    print(f"      projection caught up: {projected[0]} events applied live", flush=True)
+    row = _row()
+    print(f"      projection caught up: {row.applied} events applied live", flush=True)
     return ScenarioOutcome(
         result=result,
         store_position=store_position,
-        checkpoint=projection.position(),
+        checkpoint=int(row.position),
         caught_up=caught_up,
-        projected=projected[0],
+        projected=row.applied,
     )
 
 
-def _wait_for(projection: BalancesProjection, ended: threading.Event) -> bool:
-    """Wait until the projection has applied every event readable now.
+def _row() -> ProjectionState:
+    found = ProjectionState.objects.filter(name="ledger.balances").first()
+    return found or ProjectionState(name="ledger.balances")
 
-    On PostgreSQL the readable position can trail while the projection's own transaction is
-    open (events committed after a running transaction began are not readable yet), so the
-    target is read again on every turn.
-    """
+
+def _wait_for(projections: list[Projection], ended: threading.Event) -> bool:
+    """Wait until the runner has applied every account event there is."""
     deadline = time.monotonic() + CATCH_UP_TIMEOUT
-    while projection.position() < int(backend().event_store.position or 0):
+    while projection_statuses(backend(), projections)[0].lag_events:
         if ended.is_set() or time.monotonic() > deadline:
             return False
         ended.wait(0.05)

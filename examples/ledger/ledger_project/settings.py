@@ -77,6 +77,10 @@ EVENTHEX = {
     "gap_retry_interval": 0.2,
 }
 
+# The read models that `manage.py eventhex_projections run` keeps current, and their backend.
+EVENTHEX_PROJECTIONS = ["ledger.projection.Balances"]
+EVENTHEX_PROJECTIONS_BACKEND = "ledger.backend.backend"
+
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
