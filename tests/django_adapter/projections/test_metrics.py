@@ -39,8 +39,9 @@ def test_metrics_count_and_gauge_every_projection(monkeypatch: pytest.MonkeyPatc
 
     assert _value(live, 'eventhex_projection_applied_total{projection="test.all"}') == 10
     assert _value(live, 'eventhex_projection_parked_total{projection="test.all"}') == 2
-    assert _value(live, 'eventhex_projection_handler_failures_total{projection="test.all"}') == 1 + 3 + 3
-    # (the whole batch's try, then three tries of each of the two failing events)
+    # The whole batch's try, then three tries of each of the two failing events:
+    failures = 'eventhex_projection_handler_failures_total{projection="test.all"}'
+    assert _value(live, failures) == 1 + 3 + 3
     assert _value(live, 'eventhex_projection_owned{projection="test.all"}') == 1
     assert _value(live, 'eventhex_projection_parked_events{projection="test.all"}') == 2
     assert _value(live, 'eventhex_projection_lag_events{projection="test.all"}') == 0
