@@ -16,4 +16,3 @@ class AccountBalance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account}: {self.balance}"
-

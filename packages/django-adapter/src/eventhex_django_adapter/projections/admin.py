@@ -178,7 +178,6 @@ class ParkedEventAdmin(_ReadOnly):
         if failed:
             self.message_user(
                 request,
-                f"{failed} parked event(s) could not be {verb} and stay parked; "
-                "see their error.",
+                f"{failed} parked event(s) could not be {verb} and stay parked; see their error.",
                 messages.ERROR,
             )
