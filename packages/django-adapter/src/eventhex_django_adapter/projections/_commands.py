@@ -6,8 +6,8 @@ from typing import Any, TextIO
 
 from django.core.management.base import CommandError
 
+from eventhex_core_ports.logs import LogFormat, configure_logging
 from eventhex_django_adapter.config import DjangoConfig
-from eventhex_django_adapter.projections._logging import configure_logging
 from eventhex_django_adapter.projections._parked import ParkedOutcome, retry_parked, skip_parked
 from eventhex_django_adapter.projections._progress import PlainProgress, progress_for
 from eventhex_django_adapter.projections._rebuild import RebuildResult
@@ -39,12 +39,11 @@ def run(
     claim_interval: float,
     metrics_port: int | None,
     metrics_address: str,
-    json_logs: bool,
+    log_format: LogFormat,
     log_level: str,
-    log_stream: TextIO,
 ) -> None:
     """Run the daemon until ``stop`` is set."""
-    configure_logging(log_stream, json_logs, log_level)
+    configure_logging(log_level, log_format)
     projections = load_projections(names)
     if not projections:
         raise CommandError("no projections: list Projection classes in EVENTHEX_PROJECTIONS")

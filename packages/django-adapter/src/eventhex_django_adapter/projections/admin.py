@@ -126,7 +126,7 @@ class ParkedEventAdmin(_ReadOnly):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Viewing is allowed; actions need change permission on parked events.
-        return bool(request.user.has_perm("eventhex.change_parkedevent"))  # type: ignore[union-attr]
+        return bool(request.user.has_perm("eventhex.change_parkedevent"))
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         """Retrying needs change permission on parked events."""

@@ -2,7 +2,6 @@
 
 import json
 import signal
-import sys
 import threading
 from typing import Any, TextIO, cast
 
@@ -31,8 +30,14 @@ class Command(BaseCommand):
         )
         run.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on this port")
         run.add_argument("--metrics-address", default="127.0.0.1", help="(127.0.0.1)")
-        run.add_argument("--log-format", choices=["text", "json"], default="text")
-        run.add_argument("--log-level", default="INFO")
+        run.add_argument(
+            "--log-format",
+            choices=["auto", "json", "text"],
+            default="auto",
+            help="logs on standard error: JSON lines, readable text, or auto (text on a "
+            "terminal, JSON otherwise; the default)",
+        )
+        run.add_argument("--log-level", default="info")
 
         status = actions.add_parser("status", help="position, lag, owner, state, parked")
         status.add_argument("--json", action="store_true", help="one JSON document")
@@ -73,9 +78,8 @@ class Command(BaseCommand):
             claim_interval=options["claim_interval"],
             metrics_port=options["metrics_port"],
             metrics_address=options["metrics_address"],
-            json_logs=options["log_format"] == "json",
+            log_format=options["log_format"],
             log_level=options["log_level"],
-            log_stream=sys.stderr,
         )
 
     def _status(self, options: dict[str, Any]) -> None:
