@@ -92,7 +92,7 @@ def retry_parked(backend: DjangoBackend, projection: Projection, parked_id: int)
             parked, row = _locked(alias, parked_id)
             record = _recorded(backend, parked)
             with transaction.atomic(using=alias):  # a failing handler rolls back alone
-                projection.handle(record)
+                projection.handle_batch([record])
             _resolve(parked, row, ParkedEvent.Status.RETRIED, applied=True)
     except (ValueError, LookupError, ParkedEvent.DoesNotExist) as error:
         return ParkedOutcome(parked_id, False, str(error))

@@ -106,6 +106,16 @@ class Projection:
                 getattr(self, method)(event, record)
                 return
 
+    def handle_batch(self, records: Sequence[Recorded]) -> None:
+        """Apply a batch, in order, inside the batch's transaction; calls :meth:`handle` for each.
+
+        Override it to write a batch in bulk (``bulk_create``, ``executemany``): the runner
+        calls it with each batch, and, after a failure, with one event at a time to find and
+        retry the failing one.
+        """
+        for record in records:
+            self.handle(record)
+
     def reset(self) -> None:
         """Delete the read model, before a rebuild replays every event; override it."""
         raise NotImplementedError(

@@ -26,9 +26,8 @@ CONTROL_EVERY = 1.0
 
 
 class _HandlerFailed(Exception):
-    def __init__(self, index: int, error: str) -> None:
+    def __init__(self, error: str) -> None:
         super().__init__(error)
-        self.index = index
         self.error = error
 
 
@@ -188,8 +187,7 @@ class ProjectionWorker:
             return self._deliver(records[0], position)
         with transaction.atomic(using=self._alias):
             _store.lock_for_batch(self._alias, self.held, position, self._state)
-            for index, record in enumerate(records):
-                self._handle(index, record)
+            self._handle(records)
             position = _store.advance(self._alias, self._name, records)
         self._metrics.applied(self._name, len(records))
         return position
@@ -198,23 +196,23 @@ class ProjectionWorker:
         """At least once: check the fence, run the handler outside a transaction, checkpoint."""
         with transaction.atomic(using=self._alias):
             _store.lock_for_batch(self._alias, self.held, position, self._state)
-        self._handle(0, record)
+        self._handle([record])
         with transaction.atomic(using=self._alias):
             _store.lock_for_batch(self._alias, self.held, position, self._state)
             position = _store.advance(self._alias, self._name, [record])
         self._metrics.applied(self._name, 1)
         return position
 
-    def _handle(self, index: int, record: Recorded) -> None:
+    def _handle(self, records: Sequence[Recorded]) -> None:
         try:
-            self.projection.handle(record)
+            self.projection.handle_batch(records)
         except Exception as error:
             self._metrics.failed(self._name)
-            raise _HandlerFailed(index, traceback.format_exc()) from error
+            raise _HandlerFailed(traceback.format_exc()) from error
 
     def _apply_one(self, record: Recorded, position: int) -> int:
         projection = self.projection
-        failure = _HandlerFailed(0, "")
+        failure = _HandlerFailed("")
         for attempt in range(1, projection.attempts + 1):
             try:
                 return self._commit([record], position)

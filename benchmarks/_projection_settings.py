@@ -1,0 +1,20 @@
+"""Django settings of the projections benchmark (its own process and its runner processes).
+
+The database is the libpq URI in ``EVENTHEX_BENCH_PROJECTIONS_DSN``.
+"""
+
+import os
+
+from benchmarks._django import database_settings
+
+SECRET_KEY = "eventhex-benchmark-not-secret"
+USE_TZ = True
+TIME_ZONE = "UTC"
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "eventhex_django_adapter",
+]
+DATABASES = {"default": database_settings("postgres", os.environ["EVENTHEX_BENCH_PROJECTIONS_DSN"])}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+EVENTHEX_PROJECTIONS = ["benchmarks.projections.AmountRows"]
