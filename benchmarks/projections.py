@@ -9,7 +9,7 @@ in the same run measures:
 - **apply**: ``ProjectionRunner`` applying the same events into a simple read-model table, a
   batch of 500 and its checkpoint per transaction: with one ``INSERT`` per event (``handle``),
   and with one ``executemany`` per batch (``handle_batch``); each as a ratio to catch-up
-  (target at least 0.5);
+  (target at least 0.5), medians of ``--reps`` interleaved repetitions;
 - **rebuild**: ``rebuild`` of that projection over all ``N`` events, with its progress lines,
   checked equal to the live table;
 - **failover**: two runner processes; the owner is SIGKILLed ``K`` times while appends go on,
@@ -154,8 +154,12 @@ def _caught_up(backend: Any, projection: Projection) -> bool:
 
 
 def _apply(backend: Any, count: int, projection: Projection) -> float:
+    """The runner's rate applying ``count`` events into an empty read model from the start."""
     from eventhex_django_adapter.projections import ProjectionRunner
     from eventhex_django_adapter.projections.models import ProjectionState
+
+    ProjectionState.objects.filter(name=projection.name).delete()
+    projection.reset()
 
     stop = threading.Event()
     runner = ProjectionRunner([projection], backend, stop)
@@ -282,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.projections")
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--failovers", type=int, default=20)
+    parser.add_argument("--reps", type=int, default=3, help="catch-up/apply repetitions (3)")
     args = parser.parse_args(argv)
     from eventhex_devtools.postgres import ThrowawayPostgres
 
@@ -296,9 +301,13 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         _append(backend, args.events)
         append_seconds = time.perf_counter() - started
-        catch_up = _catch_up(backend, args.events)
-        applied = _apply(backend, args.events, AmountRows())
-        applied_bulk = _apply(backend, args.events, AmountRowsBulk())
+        # Interleaved repetitions: the machine is shared, so each ratio is taken within one rep.
+        reps = []
+        for _ in range(args.reps):
+            catch_up = _catch_up(backend, args.events)
+            applied = _apply(backend, args.events, AmountRows())
+            applied_bulk = _apply(backend, args.events, AmountRowsBulk())
+            reps.append((catch_up, applied, applied_bulk))
         live = _table_digest()
         rebuild_seconds, replayed = _rebuild(backend)
         rebuilt = _table_digest()
@@ -306,11 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "events": args.events,
         "append_seconds": round(append_seconds, 2),
-        "catch_up_events_per_s": round(catch_up),
-        "apply_events_per_s": round(applied),
-        "apply_to_catch_up": round(applied / catch_up, 3),
-        "apply_bulk_events_per_s": round(applied_bulk),
-        "apply_bulk_to_catch_up": round(applied_bulk / catch_up, 3),
+        "reps": args.reps,
+        "catch_up_events_per_s": round(statistics.median(r[0] for r in reps)),
+        "apply_events_per_s": round(statistics.median(r[1] for r in reps)),
+        "apply_to_catch_up": round(statistics.median(r[1] / r[0] for r in reps), 3),
+        "apply_bulk_events_per_s": round(statistics.median(r[2] for r in reps)),
+        "apply_bulk_to_catch_up": round(statistics.median(r[2] / r[0] for r in reps), 3),
         "rebuild_seconds": round(rebuild_seconds, 2),
         "rebuild_events_per_s": round(replayed / rebuild_seconds),
         "rebuild_equals_live": rebuilt == live,
