@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks import latency, memory, profiling, relay
+from benchmarks import latency, memory, profiling, projections, relay
 from benchmarks._bench import Bench, Row
 from benchmarks.comparisons import comparison
 
@@ -64,6 +64,12 @@ _GROUPS = (
     ),
     Group("memory", "eventhex's catch-up memory at 20,000 and 100,000 events", memory.run),
     Group("profile", "cProfile of eventhex's append, load and catch-up", profiling.run),
+    Group(
+        "projections",
+        "the projection runner: apply rate against catch-up, a 100k rebuild, failover p50/p95",
+        projections.run,
+        in_all=False,
+    ),
     Group(
         "subscriptions",
         "eventhex's live latency and catch-up per selection, as one table",

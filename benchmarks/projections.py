@@ -1,8 +1,9 @@
 """Projections benchmark: apply rate against catch-up rate, a 100k-event rebuild, failover.
 
-``python -m benchmarks.projections [--events N] [--failovers K]`` (``hatch run bench:projections``)
-starts a durable PostgreSQL, appends ``N`` events (100,000 by default) in transactions of 100, and
-in the same run measures:
+``python -m benchmarks projections`` (a group of the registry, not in ``all``) or
+``python -m benchmarks.projections [--events N] [--failovers K] [--reps R] [--dsn URI]`` (alone,
+it starts a durable PostgreSQL of its own) appends ``N`` events (100,000 by default) in
+transactions of 100 and in the same run measures:
 
 - **catch-up**: reading every event through the backend's subscription (batches of 500), the
   ceiling any projection can reach;
@@ -36,6 +37,7 @@ from typing import Any
 
 from event_sourcery.event import Recorded
 
+from benchmarks._bench import Bench, Row
 from benchmarks._events import OrderPlaced, order_placed
 from eventhex_django_adapter.projections import Projection
 
@@ -43,6 +45,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "projections.json"
 TABLE = "bench_amount_rows"
 BATCH = 500
+EVENTS = 100_000
+FAILOVERS = 20
 
 
 class AmountRows(Projection):
@@ -281,61 +285,99 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.projections")
-    parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--failovers", type=int, default=20)
-    parser.add_argument("--reps", type=int, default=3, help="catch-up/apply repetitions (3)")
-    args = parser.parse_args(argv)
-    from eventhex_devtools.postgres import ThrowawayPostgres
-
-    with ThrowawayPostgres(prefix="eventhex-bench-projections-", durable=True) as server:
-        import psycopg
-
-        with psycopg.connect(**server.conninfo(), autocommit=True) as admin:
-            admin.execute("CREATE DATABASE bench")
-        dsn = server.dsn("bench")
-        _setup(dsn)
-        backend = _backend()
-        started = time.perf_counter()
-        _append(backend, args.events)
-        append_seconds = time.perf_counter() - started
-        # Interleaved repetitions: the machine is shared, so each ratio is taken within one rep.
-        reps = []
-        for _ in range(args.reps):
-            catch_up = _catch_up(backend, args.events)
-            applied = _apply(backend, args.events, AmountRows())
-            applied_bulk = _apply(backend, args.events, AmountRowsBulk())
-            reps.append((catch_up, applied, applied_bulk))
-        live = _table_digest()
-        rebuild_seconds, replayed = _rebuild(backend)
-        rebuilt = _table_digest()
-        failover = _failovers(dsn, backend, args.failovers, args.events)
-    result = {
-        "events": args.events,
+def measure(dsn: str, events: int, failovers: int, reps: int) -> dict[str, Any]:
+    """Every measurement on the empty database ``dsn``; the result as a dict."""
+    _setup(dsn)
+    backend = _backend()
+    started = time.perf_counter()
+    _append(backend, events)
+    append_seconds = time.perf_counter() - started
+    # Interleaved repetitions: the machine is shared, so each ratio is taken within one rep.
+    measured = []
+    for _ in range(reps):
+        catch_up = _catch_up(backend, events)
+        applied = _apply(backend, events, AmountRows())
+        applied_bulk = _apply(backend, events, AmountRowsBulk())
+        measured.append((catch_up, applied, applied_bulk))
+    live = _table_digest()
+    rebuild_seconds, replayed = _rebuild(backend)
+    rebuilt = _table_digest()
+    failover = _failovers(dsn, backend, failovers, events)
+    return {
+        "events": events,
         "append_seconds": round(append_seconds, 2),
-        "reps": args.reps,
-        "catch_up_events_per_s": round(statistics.median(r[0] for r in reps)),
-        "apply_events_per_s": round(statistics.median(r[1] for r in reps)),
-        "apply_to_catch_up": round(statistics.median(r[1] / r[0] for r in reps), 3),
-        "apply_bulk_events_per_s": round(statistics.median(r[2] for r in reps)),
-        "apply_bulk_to_catch_up": round(statistics.median(r[2] / r[0] for r in reps), 3),
+        "reps": reps,
+        "catch_up_events_per_s": round(statistics.median(r[0] for r in measured)),
+        "apply_events_per_s": round(statistics.median(r[1] for r in measured)),
+        "apply_to_catch_up": round(statistics.median(r[1] / r[0] for r in measured), 3),
+        "apply_bulk_events_per_s": round(statistics.median(r[2] for r in measured)),
+        "apply_bulk_to_catch_up": round(statistics.median(r[2] / r[0] for r in measured), 3),
         "rebuild_seconds": round(rebuild_seconds, 2),
         "rebuild_events_per_s": round(replayed / rebuild_seconds),
-        "rebuild_equals_live": rebuilt == live,
+        "rebuild_equals_live": rebuilt == live and replayed == events,
         "failover_trials": len(failover["takeover"]),
         "takeover_p50_s": round(statistics.median(failover["takeover"]), 3),
         "takeover_p95_s": round(_percentile(failover["takeover"], 0.95), 3),
         "resume_p50_s": round(statistics.median(failover["resume"]), 3),
         "resume_p95_s": round(_percentile(failover["resume"], 0.95), 3),
     }
+
+
+def run(bench: Bench) -> list[Row]:
+    """The ``projections`` group: :func:`measure` in its own process on a fresh database."""
+    with bench.postgres_database("projections") as dsn:
+        command = [sys.executable, "-m", "benchmarks.projections", "--dsn", dsn]
+        command += ["--events", str(bench.size(EVENTS)), "--failovers", str(FAILOVERS)]
+        command += ["--reps", str(bench.options.reps)]
+        subprocess.run(command, cwd=ROOT, check=True)
+    result = json.loads(OUT.read_text())
+    text = "\n".join(f"{key:<24} {value}" for key, value in result.items())
+    rows: list[Row] = [
+        {"kind": "section", "title": "Projections (benchmarks/projections.py)", "text": text}
+    ]
+    for scenario, key, unit in (
+        ("projection_catch_up", "catch_up_events_per_s", "events/s"),
+        ("projection_apply", "apply_events_per_s", "events/s"),
+        ("projection_apply_bulk", "apply_bulk_events_per_s", "events/s"),
+        ("projection_rebuild", "rebuild_events_per_s", "events/s"),
+        ("projection_takeover_p95", "takeover_p95_s", "s"),
+    ):
+        rows.append(
+            {
+                "impl": "eventhex",
+                "db": "postgres",
+                "n": result["events"],
+                "rep": 0,
+                "scenario": scenario,
+                "value": result[key],
+                "unit": unit,
+                "source": "projections.py",
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark on ``--dsn``, or on a durable PostgreSQL of its own; exit status."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.projections")
+    parser.add_argument("--events", type=int, default=EVENTS)
+    parser.add_argument("--failovers", type=int, default=FAILOVERS)
+    parser.add_argument("--reps", type=int, default=3, help="catch-up/apply repetitions (3)")
+    parser.add_argument("--dsn", help="an empty database to use (default: start a server)")
+    args = parser.parse_args(argv)
+    if args.dsn:
+        result = measure(args.dsn, args.events, args.failovers, args.reps)
+    else:
+        from eventhex_devtools.postgres import ThrowawayPostgres
+
+        with ThrowawayPostgres(prefix="eventhex-bench-projections-", durable=True) as server:
+            name = server.create_database("projections")
+            result = measure(server.dsn(name), args.events, args.failovers, args.reps)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(result, indent=2) + "\n")
     for key, value in result.items():
         print(f"{key:<24} {value}")
-    ok = result["rebuild_equals_live"] and replayed == args.events
-    return 0 if ok else 1
+    return 0 if result["rebuild_equals_live"] else 1
 
 
 if __name__ == "__main__":
