@@ -96,7 +96,8 @@ def test_a_bad_backend_setting_is_reported() -> None:
 
 def test_registered_projections_pass_the_checks() -> None:
     with override_settings(EVENTHEX_PROJECTIONS=REGISTERED):
-        assert [m for m in run_checks(tags=[Tags.compatibility]) if m.id.startswith("eventhex.E1")] == []
+        messages = run_checks(tags=[Tags.compatibility])
+    assert [m for m in messages if m.id.startswith("eventhex.E1")] == []
 
 
 def test_unknown_and_duplicate_names_are_errors_that_say_what_exists() -> None:
