@@ -178,3 +178,50 @@ def _replayed_counts(count: int) -> dict[str, int]:
         else:
             total[item] += 1 + n % 3
     return dict(total)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["postgres"], transaction=True)
+def test_a_runner_whose_lock_connection_is_killed_gives_up_and_claims_again(
+    settings: object, reliability: ReliabilityReport
+) -> None:
+    """The server ends the runner's advisory-lock session (as on a network cut): the runner
+    notices, stops its workers after their batch, reconnects and takes its projections again,
+    with nothing applied twice."""
+    from eventhex_django_adapter.projections._ownership import RUNNER_LOCKS
+    from tests.django_adapter.projections.conftest import running
+
+    settings.EVENTHEX_PROJECTIONS = REGISTERED  # type: ignore[attr-defined]
+    settings.EVENTHEX_TEST_PROJECTION_DATABASE = "postgres"  # type: ignore[attr-defined]
+    backend = backend_for("postgres")
+    projections = load_projections(["test.all", "test.cart"])
+    append_events(backend, 200)
+    reliability.injected("projection runner's lock session terminated")
+
+    with running(backend, projections):
+        wait_for(lambda: len(applied("postgres", "test.all")) == 200, "the first 200 events")
+        before = {name: row.generation for name, row in _owners().items()}
+        with connections["postgres"].cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND classid = %s::bigint::oid AND objsubid = 2",
+                [RUNNER_LOCKS],
+            )
+            assert cursor.fetchone() == (True,)
+        append_events(backend, 100, start=200)
+        wait_for(
+            lambda: all(
+                row.generation > before[name] and row.owner
+                for name, row in _owners().items()
+                if name in before
+            ),
+            "the projections to be claimed again",
+        )
+        wait_for(
+            lambda: all(s.lag_events == 0 for s in projection_statuses(backend, projections)),
+            "catch-up after the new claims",
+        )
+
+    for projection in projections:
+        assert applied("postgres", projection.name) == expected_uuids(backend, projection)
+    reliability.survived("projection runner's lock session terminated")
