@@ -1,11 +1,12 @@
 """Outbox claims on PostgreSQL stop after ``limit`` rows whatever the table's statistics say.
 
 A queue table's statistics are nearly always stale. The claims of ``Outbox.run`` and of the
-relay go through ``eventhex_outbox_due`` (migration 0004), whose plan must be an index scan in id
+relay go through ``eventhex_outbox_due`` (migration 0006), whose plan must be an index scan in id
 order that stops after ``limit`` rows, never a scan and sort of every due row (which made each
-batch cost time in proportion to the whole backlog). ``auto_explain`` hands PostgreSQL's own
-plan of the function's query to the test as a notice; the tests read it for a backlog of 20,000
-rows with no statistics, with current statistics and with statistics of a much smaller table.
+batch cost time in proportion to the whole backlog), with the hold-back test looking in the
+small ``eventhex_outbox_held_idx``. ``auto_explain`` hands PostgreSQL's own plan of the
+function's query to the test as a notice; the tests read it for a backlog of 20,000 rows with no
+statistics, with current statistics and with statistics of a much smaller table.
 """
 
 import json
@@ -16,8 +17,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
-from eventhex_django_adapter.outbox import _PG_LOCK_DUE
-from eventhex_django_adapter.relay_source import _PG_CLAIM
+from eventhex_django_adapter._outbox.table import CLAIM_SQL, LOCK_SQL
 
 from .conftest import on_postgres
 
@@ -38,7 +38,7 @@ FROM generate_series(%s, %s) AS n
 """Rows in 500 streams; about 1 % wait for a retry and 1 % are held by another relay."""
 
 CLAIMS = pytest.mark.parametrize(
-    "sql", [_PG_LOCK_DUE, _PG_CLAIM], ids=["Outbox.run", "relay claim"]
+    "sql", [LOCK_SQL, CLAIM_SQL], ids=["Outbox.run", "relay claim"]
 )
 
 
@@ -95,12 +95,16 @@ def _cte(plan: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _walks_in_id_order(cte: dict[str, Any], index: str) -> bool:
+    """The CTE reads ``index`` in id order, sorts nothing, and looks for rows that hold a
+    stream back in ``eventhex_outbox_held_idx`` only."""
     nodes = list(_nodes(cte))
     scans = [node for node in nodes if node.get("Relation Name") == "eventhex_outboxentry"]
     return (
         not any(node["Node Type"] == "Sort" for node in nodes)
         and scans[0]["Node Type"] == "Index Scan"
         and scans[0]["Index Name"] == index
+        and len(scans) > 1
+        and all(scan.get("Index Name") == "eventhex_outbox_held_idx" for scan in scans[1:])
     )
 
 
@@ -108,6 +112,8 @@ def _assert_walks_both_indexes(sql: str) -> None:
     plan = _function_plan(sql)
     assert _walks_in_id_order(_cte(plan, "fresh"), "eventhex_outbox_fresh_idx"), plan
     assert _walks_in_id_order(_cte(plan, "retry"), "eventhex_outbox_retry_idx"), plan
+    kinds = {node["Node Type"] for node in _nodes(plan)}
+    assert not kinds & {"Seq Scan", "Bitmap Heap Scan", "Nested Loop"}, plan  # joins hash
 
 
 @CLAIMS
@@ -131,15 +137,33 @@ def test_a_backlog_with_statistics_of_a_small_table_is_walked_in_id_order(sql: s
     _assert_walks_both_indexes(sql)
 
 
-def test_outbox_run_takes_the_oldest_due_rows() -> None:
-    _fill(1, 2_000)
-    positions = [int(row[8]) for row in _execute(_PG_LOCK_DUE, _claim_params())]
-    assert positions == [n for n in range(1, 2_001) if n % 97 and n % 89][:500]
+def _not_due(n: int) -> bool:
+    return n % 97 == 0 or n % 89 == 0  # waiting for a retry, or held by another relay
 
 
-def test_a_relay_claims_the_oldest_due_head_of_each_stream() -> None:
+def _held_back(n: int) -> bool:
+    """Whether an earlier row of row ``n``'s stream (``n % 500``) is not due."""
+    return any(_not_due(m) for m in range(n % 500 or 500, n, 500))
+
+
+def test_outbox_run_takes_the_oldest_due_rows_nothing_holds_back() -> None:
     _fill(1, 2_000)
-    claimed = sorted(int(row[8]) for row in _execute(_PG_CLAIM, _claim_params()))
-    # rows 1..500 start the 500 streams; a stream whose first row is not due has no due head
-    heads = [n for n in range(1, 501) if n % 97 and n % 89]
-    assert claimed == heads
+    positions = [int(row[8]) for row in _execute(LOCK_SQL, _claim_params())]
+    expected = [n for n in range(1, 2_001) if not _not_due(n) and not _held_back(n)]
+    assert positions == expected[:500]
+
+
+def test_a_relay_claims_what_outbox_run_would() -> None:
+    _fill(1, 2_000)
+    claimed = sorted(int(row[8]) for row in _execute(CLAIM_SQL, _claim_params()))
+    expected = [n for n in range(1, 2_001) if not _not_due(n) and not _held_back(n)]
+    assert claimed == expected[:500]
+
+
+def test_a_claim_takes_a_run_of_one_busy_stream() -> None:
+    _execute(_FILL.replace("n %% 500", "0"), [1, 2_000])  # one stream, rows 97, 178, ... held
+    claimed = [int(row[8]) for row in _execute(LOCK_SQL, _claim_params())]
+    assert claimed == list(range(1, 89))  # up to the first row another relay holds
+
+
+

@@ -120,7 +120,7 @@ class OutboxEntry(models.Model):
     class Meta:
         verbose_name_plural = "outbox entries"
         indexes = [
-            # Claims walk these in id order (see ``_outbox_due``); each claim query repeats an
+            # Claims walk these in id order (see ``_outbox.table``); each claim query repeats an
             # index's predicate exactly, so its plan does not hang on the table's statistics,
             # which for a queue are nearly always stale.
             models.Index(
@@ -134,9 +134,12 @@ class OutboxEntry(models.Model):
                 & (Q(next_attempt_at__isnull=False) | Q(claimed_until__isnull=False)),
                 name="eventhex_outbox_retry_idx",
             ),
+            # The few held or retried rows by stream: what holds back a stream's later rows.
             models.Index(
                 fields=["tenant_id", "stream_category", "stream_uuid", "id"],
-                name="eventhex_outbox_stream_idx",
+                condition=Q(dead=False)
+                & (Q(next_attempt_at__isnull=False) | Q(claimed_until__isnull=False)),
+                name="eventhex_outbox_held_idx",
             ),
         ]
 

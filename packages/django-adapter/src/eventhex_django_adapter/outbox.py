@@ -2,20 +2,18 @@
 
 Appends write one outbox row per accepted event in the same transaction (on PostgreSQL inside
 the append's single statement, see :mod:`._append_sql`). ``outbox_entries`` serves
-event_sourcery's ``Outbox.run`` in batches: one transaction locks up to ``limit`` due entries
-(``SELECT ... FOR UPDATE SKIP LOCKED`` on PostgreSQL, so concurrent runs never hand out the same
-entry; SQLite serialises writers anyway), hands them out one by one, charges an attempt to each
-one whose publishing raises (one ``UPDATE`` of that row; after ``max_attempts`` failed attempts
-it is marked dead and no longer handed out), and deletes the published ones with one
-``DELETE`` when the batch ends. Due means not dead, ``next_attempt_at`` passed (or unset) and
-not claimed by a relay (``claimed_until`` unset or passed). Per-stream order holds: an entry is
-handed out only once every earlier non-dead entry of its stream has been published in this
-batch, so after a failure the rest of that stream waits for the next run.
+event_sourcery's ``Outbox.run`` in batches: one transaction locks a claim of up to ``limit``
+entries (the oldest due ones that nothing holds back: of each stream a run of consecutive
+entries, see :mod:`._outbox.table`; concurrent runs and relays skip what it locks), hands them
+out in order, charges an attempt to each one whose publishing raises (after ``max_attempts``
+failed attempts it is dead and no longer handed out), and deletes the published ones with one
+``DELETE`` when the batch ends. Per-stream order holds: once an entry fails, the entries after it
+in its stream are not handed out in this batch, and wait for it without being charged.
 
 Delivery is at least once: if the consumer stops iterating before the batch ends (an exception
 escapes ``Outbox.run``, or the iterator is closed), the transaction rolls back, and the entries
-it published in this batch are handed out again later. The relay (``relay_source``) uses the
-same rows.
+it published in this batch are handed out again later. The relay (``relay_source``) drains the
+same rows under the same rules.
 """
 
 from collections.abc import Callable, Iterator
@@ -23,18 +21,14 @@ from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from typing import Any
 
-from django.conf import settings
-from django.db import connections, transaction
-from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.db import transaction
 from django.utils import timezone
-from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, RecordedRaw
 from event_sourcery.interfaces import OutboxFiltererStrategy, OutboxStorageStrategy
 
-from eventhex_django_adapter._datetimes import from_db, to_db
-from eventhex_django_adapter._outbox_rows import COLUMNS
-from eventhex_django_adapter._subscription_reads import driver_is_psycopg3, fetch
-from eventhex_django_adapter._subscription_records import context_sql, context_value, json_value
+from eventhex_django_adapter._datetimes import to_db
+from eventhex_django_adapter._outbox.rows import StreamIds, record_from_row
+from eventhex_django_adapter._outbox.table import OutboxTable
 from eventhex_django_adapter.models import OutboxEntry
 
 __all__ = ["DjangoOutboxStorageStrategy"]
@@ -47,6 +41,7 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
         filterer: Decides which appended events enter the outbox.
         max_attempts: Failed publishing attempts after which an entry is dead.
         database: The ``settings.DATABASES`` alias holding the tables.
+        prepared_statements: Whether claims on PostgreSQL run as prepared statements.
     """
 
     def __init__(
@@ -58,8 +53,7 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
     ) -> None:
         self._filterer = filterer
         self._max_attempts = max_attempts
-        self._database = database
-        self._prepared_statements = prepared_statements
+        self._table = OutboxTable(database, prepared_statements)
 
     def put_into_outbox(self, records: list[RecordedRaw]) -> None:
         """Write the records the filterer accepts (called inside the append transaction)."""
@@ -84,7 +78,7 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
             if self._filterer(record.entry)
         ]
         if entries:
-            OutboxEntry.objects.using(self._database).bulk_create(entries)
+            self._table.rows().bulk_create(entries)
 
     @property
     def max_attempts(self) -> int:
@@ -99,128 +93,32 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
         """Up to ``limit`` due entries, oldest first, locked in one transaction (see above)."""
         if limit <= 0:
             return
-        with transaction.atomic(using=self._database):
-            rows = self._lock_due(limit)
+        with transaction.atomic(using=self._table.database):
             published: list[int] = []
-            done: set[int] = set()
-            streams: dict[tuple[Any, Any, Any], StreamId] = {}
-            for row in rows:
-                previous = row[-1]
-                if previous is not None and previous not in done:
-                    continue  # an earlier entry of its stream is pending: keep stream order
-                yield self._publishing(row, _stream_id(streams, row), published, done)
-            if published:
-                self._delete(published)
-
-    def _delete(self, entry_ids: list[int]) -> None:
-        connection = connections[self._database]
-        if connection.vendor == "postgresql":  # one statement, one array parameter
-            with connection.cursor() as cursor:
-                cursor.execute(_PG_DELETE, [entry_ids])
-        else:
-            self._entries().filter(pk__in=entry_ids).delete()
-
-    def _entries(self) -> QuerySet[OutboxEntry]:
-        return OutboxEntry.objects.using(self._database)
-
-    def _lock_due(self, limit: int) -> list[tuple[Any, ...]]:
-        """The due entries in id order, each with the id of its stream's previous live entry."""
-        now = timezone.now()
-        if connections[self._database].vendor == "postgresql":
-            binary = driver_is_psycopg3()
-            rows = fetch(
-                self._database,
-                _PG_LOCK_DUE,
-                {"now": now, "limit": limit},
-                binary,
-                self._prepared_statements,
-            )
-            if binary and not settings.USE_TZ:  # the ORM reads naive wall-clock time
-                return [(*row[:9], row[9].replace(tzinfo=None), *row[10:]) for row in rows]
-            return rows
-        previous = (
-            self._entries()
-            .filter(
-                tenant_id=OuterRef("tenant_id"),
-                stream_category=OuterRef("stream_category"),
-                stream_uuid=OuterRef("stream_uuid"),
-                id__lt=OuterRef("id"),
-                dead=False,
-            )
-            .order_by("-id")
-            .values("id")[:1]
-        )
-        due = (
-            self._entries()
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), dead=False)
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .annotate(previous_id=Subquery(previous))
-        )
-        if connections[self._database].features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        return list(due.order_by("id").values_list(*_ROW, "previous_id")[:limit])
+            stopped: set[tuple[Any, Any, Any]] = set()
+            stream_ids = StreamIds()
+            for row in self._table.lock_claim(limit):
+                stream = (row[6], row[5], row[3])
+                if stream in stopped:
+                    continue  # an earlier entry of its stream failed in this batch: keep order
+                yield self._publishing(row, stream_ids, published, stopped)
+            self._table.delete(published)
 
     @contextmanager
     def _publishing(
-        self, row: tuple[Any, ...], stream_id: StreamId, published: list[int], done: set[int]
+        self,
+        row: tuple[Any, ...],
+        stream_ids: StreamIds,
+        published: list[int],
+        stopped: set[tuple[Any, Any, Any]],
     ) -> Iterator[RecordedRaw]:
         entry_id, attempts, max_attempts = row[0], row[12], row[13]
         try:
-            yield _record(row, stream_id)
+            yield record_from_row(row, stream_ids)
         except Exception as error:  # publishing failed: charge one attempt, keep the entry
-            self._entries().filter(pk=entry_id).update(
-                attempts=attempts + 1,
-                dead=attempts + 1 >= max_attempts,
-                last_error=f"{type(error).__name__}: {error}",
+            stopped.add((row[6], row[5], row[3]))
+            self._table.fail(
+                entry_id, f"{type(error).__name__}: {error}", dead=attempts + 1 >= max_attempts
             )
         else:
             published.append(entry_id)
-            done.add(entry_id)
-
-
-_PG_DELETE = "DELETE FROM eventhex_outboxentry WHERE id = ANY(%s)"
-
-_PG_LOCK_DUE = f"""
-SELECT o.id, o.event_uuid, o.event_name, o.stream_uuid, o.stream_name, o.stream_category,
-       o.tenant_id, o.version, o.position, o.created_at, o.data, {context_sql("o.context")},
-       o.attempts, o.max_attempts,
-       (SELECT p.id FROM eventhex_outboxentry p
-        WHERE p.tenant_id = o.tenant_id AND p.stream_category = o.stream_category
-          AND p.stream_uuid = o.stream_uuid AND p.id < o.id AND NOT p.dead
-        ORDER BY p.id DESC LIMIT 1)
-FROM eventhex_outboxentry o
-WHERE o.id = ANY(ARRAY(SELECT eventhex_outbox_due(%(now)s, %(limit)s, false)))
-ORDER BY o.id
-"""
-"""Up to ``limit`` due rows, locked, oldest first (migration 0004's ``eventhex_outbox_due``),
-each with the id of the previous live row of its stream."""
-
-_ROW = COLUMNS[:-1]
-"""The outbox columns a publishing attempt needs (``last_error`` is not one of them)."""
-
-
-def _stream_id(known: dict[tuple[Any, Any, Any], StreamId], row: tuple[Any, ...]) -> StreamId:
-    """The row's stream id, built once per stream in a batch (a named one checks its uuid)."""
-    key = (row[3], row[4], row[5])
-    found = known.get(key)
-    if found is None:
-        found = known[key] = StreamId(uuid=row[3], name=row[4], category=row[5] or None)
-    return found
-
-
-def _record(row: tuple[Any, ...], stream_id: StreamId) -> RecordedRaw:
-    (_, event_uuid, name, _, _, _, tenant_id, version) = row[:8]
-    position, created_at, data, context = row[8:12]
-    return RecordedRaw(
-        entry=RawEvent(
-            uuid=event_uuid,
-            stream_id=stream_id,
-            created_at=from_db(created_at),
-            name=name,
-            data=json_value(data),
-            context=context_value(context),
-            version=version,
-        ),
-        position=int(position),
-        tenant_id=tenant_id,
-    )

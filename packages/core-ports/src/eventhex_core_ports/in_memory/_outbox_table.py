@@ -3,14 +3,16 @@
 The rules are the Django adapter's, so that the contract kit holds both adapters to them. An
 entry is *due* when it is not dead, its retry time (if any) has come and no relay holds it under
 an unexpired lease. An entry is *alive* until it is acknowledged (removed) or dead; an alive entry
-holds back the entries after it in its stream.
+that is not due (leased, or waiting for a retry) holds back the entries after it in its stream.
+A claim takes the oldest due entries that nothing holds back: of each stream a run of
+consecutive entries, starting at its oldest alive one.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -107,14 +109,21 @@ class OutboxTable:
         """Delete entries; returns how many there were."""
         return sum(self.rows.pop(entry_id, None) is not None for entry_id in entry_ids)
 
-    def with_previous(self) -> Iterator[tuple[OutboxRow, int | None]]:
-        """Every entry, in id order, with the id of the alive entry before it in its stream
-        (None when there is none)."""
-        last_alive: dict[StreamKey, int] = {}
+    def claimable(self, now: datetime, limit: int) -> list[OutboxRow]:
+        """The oldest ``limit`` due entries that no earlier alive entry of their stream holds
+        back: of each stream a run of consecutive entries, from its oldest alive one."""
+        taken: list[OutboxRow] = []
+        held_back: set[StreamKey] = set()
         for row in self.rows.values():  # insertion order is id order
-            yield row, last_alive.get(row.stream)
-            if not row.dead:
-                last_alive[row.stream] = row.entry_id
+            if len(taken) == limit:
+                break
+            if row.dead or row.stream in held_back:
+                continue
+            if row.due(now):
+                taken.append(row)
+            else:  # leased or waiting for a retry: the rest of its stream waits behind it
+                held_back.add(row.stream)
+        return taken
 
     def snapshot(self) -> dict[int, OutboxRow]:
         """The entries as they are, for :meth:`restore` (rows added later are not in it)."""

@@ -1,13 +1,14 @@
 """In-memory ``OutboxStorageStrategy`` for event_sourcery's ``Outbox.run``.
 
 Appends put the accepted records into the store's outbox table, which the relay source
-(:mod:`.relay_source`) drains too. ``outbox_entries`` hands out up to ``limit`` due entries in id
-order, keeping per-stream order: an entry is handed out only once every earlier alive entry of
-its stream has been published in this batch, so an entry that fails, waits for a relay's retry or
-is leased by a relay holds back the rest of its stream. A failed publication costs the entry one
-attempt; after ``max_attempts`` failed attempts it is dead. Published entries are removed, and
-failures recorded, when the batch ends: a consumer that stops early leaves the batch as it was,
-as the Django adapter's rolled-back transaction does.
+(:mod:`.relay_source`) drains too. ``outbox_entries`` hands out a claim of up to ``limit``
+entries in id order, taken as a relay's claim is (of each stream a run of consecutive entries; an
+entry that a relay leases or that waits for a relay's retry holds back the rest of its stream).
+Once an entry fails, the entries after it in its stream are not handed out in this batch: they
+wait for it, and are not charged. A failed publication costs the entry one attempt; after
+``max_attempts`` failed attempts it is dead. Published entries are removed, and failures
+recorded, when the batch ends: a consumer that stops early leaves the batch as it was, as the
+Django adapter's rolled-back transaction does.
 """
 
 from collections.abc import Iterator
@@ -47,14 +48,12 @@ class InMemoryOutboxStorageStrategy(OutboxStorageStrategy):
         if limit <= 0:
             return
         with self.store.changed:
-            now = self.store.clock()
-            rows = self.store.outbox.with_previous()
-            batch = [(row, previous) for row, previous in rows if row.due(now)][:limit]
+            batch = self.store.outbox.claimable(self.store.clock(), limit)
         published: set[int] = set()
         failed: list[tuple[OutboxRow, str]] = []
-        for row, previous in batch:
-            if previous is not None and previous not in published:
-                continue  # an earlier entry of its stream is alive: keep stream order
+        for row in batch:
+            if row.stream in {other.stream for other, _ in failed}:
+                continue  # an earlier entry of its stream failed in this batch: keep order
             yield self._publishing(row, published, failed)
         with self.store.changed:
             for row, error in failed:

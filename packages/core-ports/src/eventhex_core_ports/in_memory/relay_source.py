@@ -1,9 +1,10 @@
 """An in-memory :class:`OutboxSource`: the relay's view of an in-memory store's outbox.
 
 It reads the table that appends with an outbox write (:class:`InMemoryOutboxStorageStrategy`),
-so a relay drains what ``backend.outbox.run`` would, under the same rules: claims skip entries
-held back by an earlier alive entry of their stream, and what one side fails or kills the other
-sees. The relay tests run on it, fed by :meth:`InMemoryOutboxSource.enqueue`.
+so a relay drains what ``backend.outbox.run`` would, under the same rules: a claim takes of each
+stream a run of consecutive entries and skips entries held back by an earlier leased or retrying
+entry of their stream, and what one side fails or kills the other sees. The relay tests run on
+it, fed by :meth:`InMemoryOutboxSource.enqueue`.
 """
 
 from __future__ import annotations
@@ -97,15 +98,11 @@ class InMemoryOutboxSource(OutboxSource):
         """See :meth:`OutboxSource.claim`."""
         with self._changed:
             now = self._clock()
-            claimed: list[OutboxMessage] = []
-            for row, previous in self._store.outbox.with_previous():
-                if len(claimed) == limit:
-                    break
-                if previous is None and row.due(now):
-                    row.claimed_by = owner
-                    row.claimed_until = now + lease
-                    claimed.append(row.message())
-            return claimed
+            claimed = self._store.outbox.claimable(now, limit)
+            for row in claimed:
+                row.claimed_by = owner
+                row.claimed_until = now + lease
+            return [row.message() for row in claimed]
 
     def acknowledge(self, entry_ids: Sequence[int]) -> int:
         """See :meth:`OutboxSource.acknowledge`."""

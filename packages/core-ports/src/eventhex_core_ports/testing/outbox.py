@@ -44,10 +44,11 @@ class OutboxContract:
         relay_source_for: A callable ``(backend) -> OutboxSource`` returning the relay's source
             over the outbox that ``backend`` writes.
 
-    Per-stream order: ``Outbox.run`` hands an entry out only once every earlier alive entry of
-    its stream (not yet published and not dead) has been published in the same run. An entry
-    that failed, that a relay holds under a lease, or that waits for a relay's retry therefore
-    holds back the rest of its stream, and only its stream.
+    Per-stream order: ``Outbox.run`` takes a claim as a relay does (of each stream a run of
+    consecutive entries; an entry that a relay holds under a lease or that waits for a relay's
+    retry holds back the rest of its stream, and only its stream) and hands a stream's entries
+    out in order. Once one fails, the entries after it in its stream are not handed out in that
+    run and are not charged an attempt; they follow it later.
     """
 
     @pytest.fixture
@@ -168,6 +169,43 @@ class OutboxContract:
         backend.outbox.run(published.append)
         assert items(published) == ["a1", "a2"]
 
+    def test_one_run_publishes_a_busy_streams_entries_in_order(
+        self, backend_factory: Any
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
+        busy, quiet = new_stream("busy"), new_stream("quiet")
+        for n in range(5):
+            event = WrappedEvent.wrap(ContractItemAdded(item=f"a{n}"), version=n + 1)
+            backend.event_store.append(event, stream_id=busy)
+            if n == 2:
+                backend.event_store.append(ContractItemAdded(item="b"), stream_id=quiet)
+        published: list[Recorded] = []
+
+        backend.outbox.run(published.append)
+
+        assert items(published) == ["a0", "a1", "a2", "b", "a3", "a4"]
+
+    def test_entries_after_a_failed_one_wait_for_it_uncharged(
+        self, backend_factory: Any, relay_source_for: Callable[[Any], OutboxSource]
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
+        stream = new_stream()
+        backend.event_store.append(
+            *(ContractItemAdded(item=f"a{n}") for n in range(4)), stream_id=stream
+        )
+        handed_out: list[Recorded] = []
+
+        def fail_a1(record: Recorded) -> None:
+            handed_out.append(record)
+            if items([record]) == ["a1"]:
+                raise ConnectionError("broker down")
+
+        backend.outbox.run(fail_a1)
+        assert items(handed_out) == ["a0", "a1"]
+
+        claimed = relay_source_for(backend).claim("relay-1", 10, LEASE)
+        assert [(m.data["item"], m.attempts) for m in claimed] == [("a1", 1), ("a2", 0), ("a3", 0)]
+
     def test_an_entry_given_up_stops_holding_back_its_stream(self, backend_factory: Any) -> None:
         backend: ContainerBackend[Any] = backend_factory(1).with_outbox()
         stream = new_stream()
@@ -251,7 +289,7 @@ class OutboxContract:
             ContractItemAdded(item="r1"), ContractItemAdded(item="r2"), stream_id=new_stream()
         )
         source = relay_source_for(backend)
-        [message] = source.claim("relay-1", 10, LEASE)
+        [message] = source.claim("relay-1", 1, LEASE)
         later = datetime.now(UTC) + LEASE
         assert source.retry_later("relay-1", message.entry_id, "broker said no", later)
         publisher = _FlakyPublisher(failures=0)
@@ -288,7 +326,7 @@ class OutboxContract:
             ContractItemAdded(item="poison"), ContractItemAdded(item="after"), stream_id=stream
         )
         source = relay_source_for(backend)
-        [poison] = source.claim("relay-1", 10, LEASE)
+        [poison] = source.claim("relay-1", 1, LEASE)
         assert source.dead_letter("relay-1", poison.entry_id, "poison")
         publisher = _FlakyPublisher(failures=0)
 

@@ -47,6 +47,11 @@ class OutboxSourceContract:
             event name ``"Thing"``, version 1 and the given stream, tenant, category, attempts
             limit, context and data, and returns the entry id.
 
+    The claim rules it states: a claim takes the oldest due entries that no earlier entry of
+    their stream holds back (one under a lease, or waiting for a retry), so of each stream a run
+    of consecutive entries, in entry order; entries a relay releases behind a failed one of its
+    stream come back after it, without an attempt charged.
+
     Lease and retry expiry is tested with real time: a few waits of about a third of a second.
     """
 
@@ -111,16 +116,73 @@ class OutboxSourceContract:
             seen += [m.entry_id for m in outbox_source.claim(owner, 4, LONG)]
         assert sorted(seen) == sorted(ids)
 
-    def test_a_stream_hands_out_one_entry_at_a_time(
+    def test_a_claim_takes_a_run_of_each_stream_in_entry_order(
+        self, outbox_source: OutboxSource, enqueue: EnqueueEntry
+    ) -> None:
+        stream, other = uuid4(), uuid4()
+        ids = [enqueue(stream), enqueue(stream), enqueue(other), enqueue(stream)]
+        assert [m.entry_id for m in outbox_source.claim("relay-a", 10, LONG)] == ids
+        assert outbox_source.claim("relay-b", 10, LONG) == []
+
+    def test_a_leased_entry_holds_back_the_rest_of_its_stream(
         self, outbox_source: OutboxSource, enqueue: EnqueueEntry
     ) -> None:
         stream, other = uuid4(), uuid4()
         first, second = enqueue(stream), enqueue(stream)
         elsewhere = enqueue(other)
-        assert [m.entry_id for m in outbox_source.claim("relay-a", 10, LONG)] == [first, elsewhere]
-        assert outbox_source.claim("relay-b", 10, LONG) == []
+        assert [m.entry_id for m in outbox_source.claim("relay-a", 1, LONG)] == [first]
+        assert [m.entry_id for m in outbox_source.claim("relay-b", 10, LONG)] == [elsewhere]
         outbox_source.acknowledge([first])
         assert [m.entry_id for m in outbox_source.claim("relay-b", 10, LONG)] == [second]
+
+    def test_the_limit_cuts_a_run_and_its_rest_waits_for_it(
+        self, outbox_source: OutboxSource, enqueue: EnqueueEntry
+    ) -> None:
+        stream = uuid4()
+        ids = [enqueue(stream) for _ in range(5)]
+        assert [m.entry_id for m in outbox_source.claim("relay-a", 3, LONG)] == ids[:3]
+        assert outbox_source.claim("relay-b", 10, LONG) == []
+        outbox_source.acknowledge(ids[:2])
+        assert outbox_source.claim("relay-b", 10, LONG) == []
+        outbox_source.acknowledge(ids[2:3])
+        assert [m.entry_id for m in outbox_source.claim("relay-b", 10, LONG)] == ids[3:]
+
+    def test_entries_released_behind_a_failed_one_come_back_after_it_uncharged(
+        self, outbox_source: OutboxSource, enqueue: EnqueueEntry
+    ) -> None:
+        stream = uuid4()
+        ids = [enqueue(stream) for _ in range(4)]
+        outbox_source.claim("relay-a", 10, LONG)
+        outbox_source.acknowledge(ids[:1])
+        retry_at = datetime.now(UTC) + SHORT
+        assert outbox_source.retry_later("relay-a", ids[1], "broker said no", retry_at)
+        assert outbox_source.release("relay-a", ids[2:]) == 2
+        assert outbox_source.claim("relay-b", 10, LONG) == []
+        _wait_past(SHORT)
+        claimed = [(m.entry_id, m.attempts) for m in outbox_source.claim("relay-b", 10, LONG)]
+        assert claimed == [(ids[1], 1), (ids[2], 0), (ids[3], 0)]
+
+    def test_entries_released_behind_a_dead_letter_flow_on(
+        self, outbox_source: OutboxSource, enqueue: EnqueueEntry
+    ) -> None:
+        stream = uuid4()
+        ids = [enqueue(stream) for _ in range(3)]
+        outbox_source.claim("relay-a", 10, LONG)
+        assert outbox_source.dead_letter("relay-a", ids[0], "poison")
+        assert outbox_source.release("relay-a", ids[1:]) == 2
+        claimed = outbox_source.claim("relay-b", 10, LONG)
+        assert [(m.entry_id, m.attempts) for m in claimed] == [(ids[1], 0), (ids[2], 0)]
+
+    def test_a_run_whose_lease_expired_is_claimed_again_whole(
+        self, outbox_source: OutboxSource, enqueue: EnqueueEntry
+    ) -> None:
+        stream = uuid4()
+        ids = [enqueue(stream) for _ in range(3)]
+        assert [m.entry_id for m in outbox_source.claim("relay-a", 10, SHORT)] == ids
+        assert outbox_source.claim("relay-b", 10, LONG) == []
+        _wait_past(SHORT)
+        assert [m.entry_id for m in outbox_source.claim("relay-b", 10, LONG)] == ids
+        assert not outbox_source.retry_later("relay-a", ids[1], "late", datetime.now(UTC))
 
     def test_the_same_stream_in_another_tenant_or_category_is_another_stream(
         self, outbox_source: OutboxSource, enqueue: EnqueueEntry
@@ -138,15 +200,14 @@ class OutboxSourceContract:
     ) -> None:
         stream = uuid4()
         first, second = enqueue(stream), enqueue(stream)
-        outbox_source.claim("relay-a", 10, LONG)
+        outbox_source.claim("relay-a", 1, LONG)
         retry_at = datetime.now(UTC) + SHORT
         assert outbox_source.retry_later("relay-a", first, "broker said no", retry_at)
         assert outbox_source.claim("relay-a", 10, LONG) == []
         _wait_past(SHORT)
-        [again] = outbox_source.claim("relay-a", 10, LONG)
+        [again, after] = outbox_source.claim("relay-a", 10, LONG)
         assert (again.entry_id, again.attempts, again.last_error) == (first, 1, "broker said no")
-        outbox_source.acknowledge([first])
-        assert [m.entry_id for m in outbox_source.claim("relay-a", 10, LONG)] == [second]
+        assert (after.entry_id, after.attempts) == (second, 0)
 
     def test_only_the_holder_records_a_failure(
         self, outbox_source: OutboxSource, one: Callable[..., int]
@@ -164,7 +225,7 @@ class OutboxSourceContract:
     ) -> None:
         stream = uuid4()
         first, second = enqueue(stream), enqueue(stream)
-        outbox_source.claim("relay-a", 10, LONG)
+        outbox_source.claim("relay-a", 1, LONG)
         assert outbox_source.dead_letter("relay-a", first, "poison")
         assert [m.entry_id for m in outbox_source.claim("relay-a", 10, LONG)] == [second]
         [dead] = outbox_source.dead_letters()
