@@ -1,4 +1,10 @@
-"""The relay loop: claim a batch, publish it outside any transaction, acknowledge, retry."""
+"""The relay loop: claim a batch, publish it outside any transaction, acknowledge, retry.
+
+A batch holds runs of consecutive entries of each stream, in entry order. Publishers keep a
+stream's order; the relay settles each stream in order too: it acknowledges the stream's
+messages up to its first failed one, charges that one an attempt (a retry later, or the dead
+letters), and releases the rest of the stream uncharged, so that they follow it.
+"""
 
 from __future__ import annotations
 
@@ -181,12 +187,12 @@ class Relay:
     def _pause_for_outage(
         self, batch: Sequence[OutboxMessage], error: PublisherUnavailable
     ) -> None:
-        delivered = set(error.delivered)
+        delivered, _, rest = _in_stream_order(batch, set(error.delivered), {})
         if delivered:
-            self.source.acknowledge(sorted(delivered))
+            self.source.acknowledge(delivered)
             self.report.published += len(delivered)
             self.metrics.published(len(delivered))
-        self.source.release(self.owner, [m.entry_id for m in batch if m.entry_id not in delivered])
+        self.source.release(self.owner, rest)
         self._outages += 1
         self.report.outages += 1
         delay = self.backoff.delay(self._outages)
@@ -197,23 +203,25 @@ class Relay:
         self._stopping.wait(delay)
 
     def _settle(self, batch: Sequence[OutboxMessage], outcomes: Sequence[PublishOutcome]) -> None:
-        by_id = {o.entry_id: o for o in outcomes}
-        delivered: list[int] = []
-        held_back: list[int] = []
-        for message in batch:
-            outcome = by_id.get(message.entry_id)
-            if outcome is not None and outcome.delivered:
-                delivered.append(message.entry_id)
-            elif outcome is not None and not outcome.attempted:
-                held_back.append(message.entry_id)
+        """Acknowledge each stream's delivered messages up to its first failure, charge that one
+        an attempt (unless the publisher did not attempt it), and release the stream's messages
+        after it uncharged."""
+        errors = {m.entry_id: "publisher reported no outcome" for m in batch}
+        for outcome in outcomes:
+            if outcome.delivered or not outcome.attempted:
+                errors.pop(outcome.entry_id, None)
             else:
-                self._fail(message, outcome.error if outcome else "publisher reported no outcome")
-        if held_back:  # behind a failed entry of their stream: no attempt is charged
-            self.source.release(self.owner, held_back)
+                errors[outcome.entry_id] = outcome.error
+        delivered_ids = {o.entry_id for o in outcomes if o.delivered}
+        delivered, failed, held_back = _in_stream_order(batch, delivered_ids, errors)
         if delivered:
             self.source.acknowledge(delivered)
             self.report.published += len(delivered)
             self.metrics.published(len(delivered))
+        for message in failed:
+            self._fail(message, errors[message.entry_id])
+        if held_back:
+            self.source.release(self.owner, held_back)
         logger.debug(
             "batch settled",
             extra={"claimed": len(batch), "delivered": len(delivered), "held_back": len(held_back)},
@@ -250,3 +258,28 @@ class Relay:
                 "error": error,
             },
         )
+
+
+def _in_stream_order(
+    batch: Sequence[OutboxMessage], delivered: set[int], errors: dict[int, str]
+) -> tuple[list[int], list[OutboxMessage], list[int]]:
+    """Split a batch by stream order: the delivered messages no failure of their stream
+    precedes, the first failed message of each stream, and the ids of the messages behind it
+    (held back whatever the publisher said of them, so that none overtakes the failed one)."""
+    acknowledged: list[int] = []
+    failed: list[OutboxMessage] = []
+    held_back: list[int] = []
+    stopped: set[str] = set()
+    for message in batch:
+        stream = message.partition_key
+        if stream in stopped:
+            held_back.append(message.entry_id)
+        elif message.entry_id in delivered:
+            acknowledged.append(message.entry_id)
+        else:
+            stopped.add(stream)
+            if message.entry_id in errors:
+                failed.append(message)
+            else:  # not attempted, or cut short by an outage: nothing to charge
+                held_back.append(message.entry_id)
+    return acknowledged, failed, held_back

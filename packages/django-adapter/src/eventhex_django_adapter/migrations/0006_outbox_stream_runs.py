@@ -14,7 +14,9 @@ each stream's entries among them are its head and the entries right after it:
    the few entries that are held or have been retried. Nothing that can be walked in order is
    sorted (``enable_sort = off``: the retry walk could also read the held index and sort it),
    and the joins between these few rows are hash joins (``enable_nestloop = off``), whose cost
-   does not hang on estimated row counts.
+   does not hang on estimated row counts. The sorts that remain (a batch, never the backlog)
+   carry the planner's penalty for disabled steps, which would make a claim look costly
+   enough to compile with JIT (half a second per call): ``jit = off``.
 2. each stream's first candidate (its head) is locked, skipping heads that another claim holds,
    and re-checked: a claim that committed since the statement's snapshot has leased, retried or
    deleted it. Only a claim that holds a stream's head takes the stream's other entries, so two
@@ -60,6 +62,7 @@ SET enable_seqscan = off
 SET enable_bitmapscan = off
 SET enable_nestloop = off
 SET enable_sort = off
+SET jit = off
 AS $$
 WITH fresh AS MATERIALIZED (
     SELECT o.id, {_STREAM_OF.format(t="o")} FROM eventhex_outboxentry o
