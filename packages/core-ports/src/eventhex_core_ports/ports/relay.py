@@ -8,13 +8,16 @@ lease, batched acknowledgements, retry times, a dead-letter state and statistics
 Delivery is at least once. Every message carries its event's uuid, which consumers use as the
 idempotency key, and its :attr:`OutboxMessage.partition_key`, which names its stream.
 
-Per-stream order is a guarantee of the source, not of the relay: :meth:`OutboxSource.claim` never
-hands out an entry while an earlier entry of the same stream is unacknowledged and not dead, that
-is, pending, leased (by anyone, including the claimer) or waiting for a retry. So a claim holds at
-most one entry per stream, and a publisher may deliver the messages of a batch in any order.
-A dead-lettered entry stops blocking its stream (the entries after it flow on); replaying it puts
-it back as pending, and it is then delivered after whatever of its stream is still unacknowledged
-ahead of it in id order, if anything.
+Per-stream order is kept by the source, the publisher and the relay together.
+:meth:`OutboxSource.claim` takes of each stream a run of consecutive entries, in entry order (its
+oldest alive entry and those right after it), and never an entry while an earlier entry of its
+stream is leased (by anyone, including the claimer) or waiting for a retry; so two relays never
+hold parts of one stream at once. A :class:`Publisher` delivers a stream's messages in the order
+given and sends nothing of a stream after one of its messages failed. The relay acknowledges a
+stream's messages up to its first failed one, charges that one an attempt, and releases the
+rest uncharged: they are claimed again after it. A dead-lettered entry stops blocking its stream
+(the entries after it flow on); replaying it puts it back as pending, and it is then delivered
+after whatever of its stream is still unacknowledged ahead of it in id order, if anything.
 """
 
 from __future__ import annotations
@@ -141,8 +144,9 @@ class OutboxSource(abc.ABC):
         """Claim up to ``limit`` due entries for ``owner`` until ``lease`` from now.
 
         An entry is due when it is not dead, not under an unexpired lease and its next attempt
-        time (if any) has come. Never returns an entry while an earlier entry of the same stream
-        is unacknowledged and not dead, so a batch holds at most one entry per stream.
+        time (if any) has come. The claim takes the oldest due entries that no earlier entry of
+        their stream holds back (one under an unexpired lease, or waiting for its next attempt):
+        of each stream a run of consecutive entries, starting at its oldest live entry.
 
         Returns:
             The claimed messages, in entry order.
@@ -264,9 +268,11 @@ class Publisher(abc.ABC):
     def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
         """Publish a batch and wait until the broker has accepted (or refused) each message.
 
-        Messages of one stream are delivered in the order given. Once one of them fails, the
-        later ones of that stream are reported not attempted (``attempted=False``), even if the
-        broker took them: counting them delivered would let them overtake the failed one.
+        A batch holds runs of consecutive messages of each stream. Messages of one stream are
+        delivered in the order given, and once one of them fails the later ones of that stream
+        are not sent: they are reported not attempted (``attempted=False``), as are any the
+        broker took all the same (counting them delivered would let them overtake the failed
+        one). Messages of different streams may go in any order, or at once.
 
         Returns:
             One outcome per message, in the order given.

@@ -1,4 +1,4 @@
-"""NATS JetStream, each publish acknowledged by the stream."""
+"""NATS JetStream: a batch published without waiting, in order, its acks awaited in order."""
 
 from __future__ import annotations
 
@@ -23,7 +23,11 @@ from eventhex_core_ports.ports.relay import (
 )
 from eventhex_outbox_relay.publishers._body import encode, wants_cloudevents
 from eventhex_outbox_relay.publishers._names import header_value, subject_token
-from eventhex_outbox_relay.publishers._order import delivered_in_order, in_stream_order
+from eventhex_outbox_relay.publishers._order import (
+    HELD_BACK,
+    delivered_in_order,
+    in_stream_order,
+)
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import nats_options
 
@@ -38,6 +42,7 @@ _CONNECTION_ERRORS = (
     nats.errors.StaleConnectionError,
     nats.errors.TimeoutError,
     nats.js.errors.NoStreamResponseError,
+    nats.js.errors.TooManyStalledMsgsError,
     asyncio.TimeoutError,
     OSError,
 )
@@ -55,6 +60,9 @@ _MESSAGE_ERRORS = (
     nats.errors.BadHeaderError,
 )
 """Errors about one message that leave the connection as it was."""
+
+_HELD_BACK = object()
+"""A message not sent because an earlier one of its stream in the batch could not be."""
 
 _KEEP_ALIVE_TURN = 0.005
 """Seconds the event loop runs in :meth:`NatsJetStreamPublisher.keep_alive`."""
@@ -106,6 +114,7 @@ class NatsJetStreamPublisher(Publisher):
         self._timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._client: Any = None
+        self._js: Any = None
 
     async def _connect(self) -> Any:
         client: Any = _TlsOnlyClient() if self._tls is not None else nats.aio.client.Client()
@@ -128,7 +137,8 @@ class NatsJetStreamPublisher(Publisher):
                 await js.stream_info(self.stream)
             except nats.js.errors.NotFoundError:
                 await js.add_stream(name=self.stream, subjects=[f"{self.subject}.>"])
-        return self._client.jetstream(timeout=self._timeout)
+            self._js = js  # one context per connection: it keeps the inbox of async acks
+        return self._js
 
     @staticmethod
     async def _on_error(error: Exception) -> None:
@@ -140,8 +150,37 @@ subject_token` (``_`` for no category)."""
         return f"{self.subject}.{subject_token(message.stream_category)}"
 
     async def _publish(self, messages: Sequence[OutboxMessage]) -> list[Any]:
+        """Per message its acknowledgement, its error, or ``_HELD_BACK``.
+
+        The messages go out in order without waiting (``publish_async``), and the acks are
+        awaited in the same order within one timeout. Nothing more of a stream is sent once one
+        of its messages could not be; a stream's message refused at its ack leaves the later ones
+        sent already (they are reported not attempted, see ``_order``).
+        """
         js = await self._jetstream()
-        return await asyncio.gather(*(self._send(js, m) for m in messages), return_exceptions=True)
+        results: list[Any] = []
+        stopped: set[str] = set()
+        for message in messages:
+            if message.partition_key in stopped:
+                results.append(_HELD_BACK)
+                continue
+            try:
+                results.append(await self._send(js, message))
+            except _CONNECTION_ERRORS as error:  # nothing more of the batch goes
+                results += [error] * (len(messages) - len(results))
+                break
+            except Exception as error:  # this message and the rest of its stream
+                stopped.add(message.partition_key)
+                results.append(error)
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        for index, pending in enumerate(results):
+            if isinstance(pending, asyncio.Future):
+                left = max(0.0, deadline - asyncio.get_running_loop().time())
+                try:
+                    results[index] = await asyncio.wait_for(pending, left)
+                except Exception as error:
+                    results[index] = error
+        return results
 
     def _encoded(self, message: OutboxMessage) -> tuple[bytes, dict[str, str]]:
         """The body and the headers."""
@@ -163,7 +202,9 @@ subject_token` (``_`` for no category)."""
         except Exception as error:
             raise _Unsendable(f"{type(error).__name__}: {error}") from error
         subject = self.subject_for(message)
-        return await js.publish(subject, body, stream=self.stream, headers=headers)
+        return await js.publish_async(
+            subject, body, wait_stall=self._timeout, stream=self.stream, headers=headers
+        )
 
     def keep_alive(self) -> None:
         """Let the client answer the server's pings while the relay is idle.
@@ -196,7 +237,7 @@ subject_token` (``_`` for no category)."""
                 {
                     m.entry_id
                     for m, r in zip(messages, results, strict=True)
-                    if not isinstance(r, BaseException)
+                    if not isinstance(r, BaseException) and r is not _HELD_BACK
                 },
             )
             raise PublisherUnavailable(f"nats: {lost[0]!r}", delivered)
@@ -206,7 +247,9 @@ subject_token` (``_`` for no category)."""
         return in_stream_order(
             messages,
             [
-                PublishOutcome(m.entry_id, False, f"nats: {r!r}")
+                PublishOutcome(m.entry_id, False, HELD_BACK, attempted=False)
+                if r is _HELD_BACK
+                else PublishOutcome(m.entry_id, False, f"nats: {r!r}")
                 if isinstance(r, BaseException)
                 else PublishOutcome(m.entry_id, True)
                 for m, r in zip(messages, results, strict=True)
@@ -214,7 +257,7 @@ subject_token` (``_`` for no category)."""
         )
 
     def _drop(self) -> None:
-        client, self._client = self._client, None
+        client, self._client, self._js = self._client, None, None
         if client is not None and not client.is_closed:
             with contextlib.suppress(Exception):  # the connection is gone either way
                 self._loop.run_until_complete(client.close())

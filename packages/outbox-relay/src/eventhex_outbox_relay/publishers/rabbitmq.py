@@ -18,7 +18,7 @@ from eventhex_core_ports.ports.relay import (
 )
 from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
 from eventhex_outbox_relay.publishers._names import short_string
-from eventhex_outbox_relay.publishers._order import delivered_in_order, in_stream_order
+from eventhex_outbox_relay.publishers._order import StreamStops, delivered_in_order
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import pop_params
 
@@ -42,9 +42,10 @@ class RabbitMQPublisher(Publisher):
     the event name. Both are AMQP short strings (at most 255 bytes of UTF-8): a longer one is cut
     and ends in ``~`` and a digest (see :func:`~eventhex_outbox_relay.publishers._names.\
 short_string`), while the ``partition_key`` and ``event_name`` headers and the body carry the
-    originals. Each publish waits for the broker's confirm, so a message counts as delivered only
-    once RabbitMQ has taken responsibility for it. ``traceparent`` and ``tracestate`` headers
-    carry the event's trace context when it has one.
+    originals. Messages go in order on one channel, each publish waiting for the broker's
+    confirm, so a message counts as delivered only once RabbitMQ has taken responsibility for
+    it, and nothing of a stream is sent after one of its messages was refused. ``traceparent``
+    and ``tracestate`` headers carry the event's trace context when it has one.
 
     With the CloudEvents envelope the body is the event's data and the attributes travel as
     ``ce-<attribute>`` headers (binary content mode of the SDK's RabbitMQ binding).
@@ -122,16 +123,21 @@ short_string`), while the ``partition_key`` and ``event_name`` headers and the b
             self.close()
             delivered = delivered_in_order(messages, {o.entry_id for o in outcomes if o.delivered})
             raise PublisherUnavailable(f"rabbitmq: {error!r}", delivered) from error
-        return in_stream_order(messages, outcomes)
+        return outcomes
 
     def _publish_all(
         self, channel: Any, messages: Sequence[OutboxMessage], outcomes: list[PublishOutcome]
     ) -> None:
+        stops = StreamStops()  # each publish waits for its confirm: a refusal stops its stream
         for message in messages:
+            held = stops.held_back(message)
+            if held is not None:
+                outcomes.append(held)
+                continue
             if channel is None:
                 channel = self._connect()
             try:
-                outcomes.append(self._publish_one(channel, message))
+                outcomes.append(stops.record(message, self._publish_one(channel, message)))
             except _CONNECTION_ERRORS:
                 raise
             except Exception as error:  # this message only; the connection's state is unknown
@@ -140,7 +146,7 @@ short_string`), while the ``partition_key`` and ``event_name`` headers and the b
                     message.entry_id,
                     error,
                 )
-                outcomes.append(failure(message, "rabbitmq", error))
+                outcomes.append(stops.record(message, failure(message, "rabbitmq", error)))
                 self.close()
                 channel = None
 

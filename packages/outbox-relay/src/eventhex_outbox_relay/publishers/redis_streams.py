@@ -1,4 +1,10 @@
-"""Redis Streams: one ``XADD`` per message, pipelined per batch."""
+"""Redis Streams: one ``XADD`` per message, all of a batch in one script call, in order.
+
+A pipeline keeps a batch's order but cannot stop: if Redis refuses message k of a stream (out of
+memory, say) and memory is freed before message k+1, k+1 is added ahead of k. The batch goes
+instead to a short Lua script (one round trip, like a pipeline), which adds the messages in order
+and skips a stream's later messages once one of them was refused.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +19,45 @@ from eventhex_core_ports.ports.relay import (
     PublishOutcome,
 )
 from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
-from eventhex_outbox_relay.publishers._order import in_stream_order
+from eventhex_outbox_relay.publishers._order import HELD_BACK, StreamStops
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import redis_maxlen
 
 __all__ = ["RedisStreamsPublisher"]
+
+_XADD_IN_ORDER = """
+local maxlen, results, stopped, i = ARGV[1], {}, {}, 2
+while i <= #ARGV do
+    local stream, count = ARGV[i], tonumber(ARGV[i + 1])
+    local first = i + 2
+    i = first + 2 * count
+    if stopped[stream] then
+        table.insert(results, -1)
+        table.insert(results, '')
+    else
+        local args = {KEYS[1]}
+        if maxlen ~= '' then
+            for _, word in ipairs({'MAXLEN', '~', maxlen}) do table.insert(args, word) end
+        end
+        table.insert(args, '*')
+        for j = first, i - 1 do table.insert(args, ARGV[j]) end
+        local reply = redis.pcall('XADD', unpack(args))
+        if type(reply) == 'table' and reply.err then
+            stopped[stream] = true
+            table.insert(results, 0)
+            table.insert(results, reply.err)
+        else
+            table.insert(results, 1)
+            table.insert(results, reply)
+        end
+    end
+end
+return results
+"""
+"""``KEYS[1]`` is the stream key, ``ARGV[1]`` the ``MAXLEN`` ('' for none), then per message its
+stream's partition key, its field count and the field/value pairs. Per message it returns two
+values: 1 and the entry id, 0 and Redis's error, or -1 for a message not added because an
+earlier one of its stream was refused."""
 
 
 class RedisStreamsPublisher(Publisher):
@@ -41,6 +81,7 @@ class RedisStreamsPublisher(Publisher):
         self._client = redis.Redis.from_url(
             clean, socket_timeout=timeout, socket_connect_timeout=timeout
         )
+        self._script = self._client.register_script(_XADD_IN_ORDER)
 
     def _fields(self, message: OutboxMessage) -> dict[str, bytes | str]:
         fields: dict[str, bytes | str] = {
@@ -65,31 +106,44 @@ class RedisStreamsPublisher(Publisher):
         """See :meth:`Publisher.publish`.
 
         Redis strings are binary-safe, so every id goes as it is; a message that cannot be
-        encoded fails alone, before anything of the batch is sent.
+        encoded fails before anything of the batch is sent, and the rest of its stream is held
+        back.
         """
-        pipe = self._client.pipeline(transaction=False)
         outcomes: dict[int, PublishOutcome] = {}
+        stops = StreamStops()
         sent: list[OutboxMessage] = []
+        args: list[bytes | str | int] = ["" if self._maxlen is None else self._maxlen]
         for message in messages:
+            held = stops.held_back(message)
+            if held is not None:
+                outcomes[message.entry_id] = held
+                continue
             try:
                 fields = self._fields(message)
-            except Exception as error:  # this message only: the others still go
-                outcomes[message.entry_id] = failure(message, "redis", error)
+            except Exception as error:  # this message and the rest of its stream only
+                outcomes[message.entry_id] = stops.record(message, failure(message, "redis", error))
                 continue
-            pipe.xadd(self.stream, fields, maxlen=self._maxlen, approximate=True)
+            args += [message.partition_key, len(fields)]
+            for name, value in fields.items():
+                args += [name, value]
             sent.append(message)
         try:
-            results = pipe.execute(raise_on_error=False) if sent else []
+            replies = self._script(keys=[self.stream], args=args) if sent else []
         except (redis.ConnectionError, redis.TimeoutError) as error:
             raise PublisherUnavailable(f"redis: {error}") from error
-        for message, result in zip(sent, results, strict=True):
-            outcomes[message.entry_id] = (
-                PublishOutcome(message.entry_id, False, f"redis: {result}")
-                if isinstance(result, Exception)
-                else PublishOutcome(message.entry_id, True)
-            )
-        return in_stream_order(messages, [outcomes[m.entry_id] for m in messages])
+        for message, status, reply in zip(sent, replies[::2], replies[1::2], strict=True):
+            outcomes[message.entry_id] = _outcome(message, status, reply)
+        return [outcomes[m.entry_id] for m in messages]
 
     def close(self) -> None:
         """See :meth:`Publisher.close`."""
         self._client.close()
+
+
+def _outcome(message: OutboxMessage, status: int, reply: bytes | str) -> PublishOutcome:
+    if status == 1:
+        return PublishOutcome(message.entry_id, True)
+    if status == 0:
+        text = reply.decode(errors="replace") if isinstance(reply, bytes) else reply
+        return PublishOutcome(message.entry_id, False, f"redis: {text}")
+    return PublishOutcome(message.entry_id, False, HELD_BACK, attempted=False)

@@ -13,7 +13,7 @@ from eventhex_core_ports.ports.relay import (
     PublishOutcome,
 )
 from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
-from eventhex_outbox_relay.publishers._order import in_stream_order
+from eventhex_outbox_relay.publishers._order import StreamStops
 
 __all__ = ["StdoutPublisher"]
 
@@ -42,11 +42,16 @@ class StdoutPublisher(Publisher):
         """See :meth:`Publisher.publish`."""
         lines: list[str] = []
         outcomes: list[PublishOutcome] = []
+        stops = StreamStops()
         for message in messages:
+            held = stops.held_back(message)
+            if held is not None:  # nothing of a stream is written after its failed message
+                outcomes.append(held)
+                continue
             try:
                 lines.append(self._line(message))
-            except Exception as error:  # this message only: the others are written
-                outcomes.append(failure(message, "stdout", error))
+            except Exception as error:  # this message and the rest of its stream only
+                outcomes.append(stops.record(message, failure(message, "stdout", error)))
             else:
                 outcomes.append(PublishOutcome(message.entry_id, True))
         try:
@@ -54,4 +59,4 @@ class StdoutPublisher(Publisher):
             self._stream.flush()
         except OSError as error:
             raise PublisherUnavailable(f"cannot write to standard output: {error}") from error
-        return in_stream_order(messages, outcomes)
+        return outcomes

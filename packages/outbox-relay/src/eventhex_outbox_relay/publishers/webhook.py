@@ -1,12 +1,19 @@
-"""HTTP webhooks on httpx: one POST per message, 2xx means delivered, signed with HMAC-SHA256."""
+"""HTTP webhooks on httpx: one POST per message, 2xx means delivered, signed with HMAC-SHA256.
+
+A stream's messages go one after the other, each after the answer to the one before; different
+streams of a batch go at once, one connection per lane (``concurrency`` lanes).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import logging
+import queue
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
@@ -19,7 +26,7 @@ from eventhex_core_ports.ports.relay import (
 from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
 from eventhex_outbox_relay.publishers._http_deadline import DeadlineTransport, deadline
 from eventhex_outbox_relay.publishers._names import header_value
-from eventhex_outbox_relay.publishers._order import delivered_in_order, in_stream_order
+from eventhex_outbox_relay.publishers._order import HELD_BACK, delivered_in_order
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import redacted
 
@@ -71,6 +78,8 @@ class WebhookPublisher(Publisher):
         secret: Key of the HMAC signature; no signature header when None.
         http2: Offer HTTP/2 to the endpoint (needs the ``h2`` package).
         envelope: ``eventhex`` or ``cloudevents``.
+        concurrency: How many streams of a batch are sent at once, each on its own
+            connection; a stream's own messages always go one at a time, in order.
     """
 
     def __init__(
@@ -81,15 +90,19 @@ class WebhookPublisher(Publisher):
         secret: str | None = None,
         http2: bool = False,
         envelope: str = "eventhex",
+        concurrency: int = 8,
     ) -> None:
         if secret == "":
             raise ValueError("the webhook secret is empty: give a key, or none to not sign")
+        if concurrency < 1:
+            raise ValueError(f"the webhook concurrency is {concurrency}: give 1 or more")
         self._cloudevents = wants_cloudevents(envelope)
         self._url = url
         self._timeout = timeout
         self._secret = secret
         self._http2 = http2
-        self._client = self._new_client()
+        self._lanes = [_Lane(self._new_client) for _ in range(concurrency)]
+        self._executor: ThreadPoolExecutor | None = None
 
     def _new_client(self) -> httpx.Client:
         limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -120,11 +133,11 @@ class WebhookPublisher(Publisher):
             headers[SIGNATURE_HEADER] = signature(self._secret, timestamp, body)
         return body, headers
 
-    def _post(self, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+    def _post(self, lane: _Lane, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         """POST within the deadline; read at most a prefix of the answer."""
         with (
             deadline(self._timeout),
-            self._client.stream("POST", self._url, content=body, headers=headers) as response,
+            lane.client.stream("POST", self._url, content=body, headers=headers) as response,
         ):
             prefix = b""
             if not response.is_success:
@@ -134,13 +147,13 @@ class WebhookPublisher(Publisher):
                         break
             return response.status_code, prefix[:ANSWER_PREFIX_BYTES]
 
-    def _send(self, message: OutboxMessage) -> PublishOutcome:
+    def _send(self, lane: _Lane, message: OutboxMessage) -> PublishOutcome:
         body, headers = self._encoded(message)
         try:
-            status, answer = self._post(body, headers)
+            status, answer = self._post(lane, body, headers)
         except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             # the endpoint closed a kept-alive connection as it was reused: one fresh try
-            status, answer = self._post(body, headers)
+            status, answer = self._post(lane, body, headers)
         if 200 <= status < 300:
             return PublishOutcome(message.entry_id, True)
         text = answer[:200].decode(errors="replace")
@@ -148,40 +161,113 @@ class WebhookPublisher(Publisher):
 
     def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
         """See :meth:`Publisher.publish`."""
-        outcomes: list[PublishOutcome] = []
+        runs: dict[str, list[OutboxMessage]] = {}
         for message in messages:
-            try:
-                outcomes.append(self._send(message))
-            except (httpx.ConnectError, httpx.ConnectTimeout) as error:
-                delivered = delivered_in_order(messages, _delivered(outcomes))
-                reason = f"webhook: cannot connect: {error}"
-                raise PublisherUnavailable(reason, delivered) from error
-            except httpx.TimeoutException as error:
-                self._replace_client()
-                outcomes.append(failure(message, "webhook timeout", error))
-            except httpx.TransportError as error:
-                self._replace_client()
-                delivered = delivered_in_order(messages, _delivered(outcomes))
-                raise PublisherUnavailable(f"webhook: {error!r}", delivered) from error
-            except Exception as error:  # this message only; the connection's state is unknown
-                logger.warning(
-                    "webhook could not send entry %s to %s (%r); the connection is replaced",
-                    message.entry_id,
-                    redacted(self._url),
-                    error,
-                )
-                self._replace_client()
-                outcomes.append(failure(message, "webhook", error))
-        return in_stream_order(messages, outcomes)
+            runs.setdefault(message.partition_key, []).append(message)
+        work: queue.SimpleQueue[list[OutboxMessage]] = queue.SimpleQueue()
+        for run in runs.values():
+            work.put(run)
+        outcomes: dict[int, PublishOutcome] = {}
+        outage = _Outage()
+        lanes = self._lanes[: len(runs)]
+        if len(lanes) == 1:  # one stream: no thread to hand it to
+            self._drain(lanes[0], work, outcomes, outage)
+        else:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(len(self._lanes), "eventhex-webhook")
+            sends = [
+                self._executor.submit(self._drain, lane, work, outcomes, outage) for lane in lanes
+            ]
+            for send in sends:
+                send.result()
+        if outage.error is not None:
+            delivered = {i for i, outcome in outcomes.items() if outcome.delivered}
+            in_order = delivered_in_order(messages, delivered)
+            raise PublisherUnavailable(outage.reason, in_order) from outage.error
+        return [outcomes[m.entry_id] for m in messages]
 
-    def _replace_client(self) -> None:
-        self.close()
-        self._client = self._new_client()
+    def _drain(
+        self,
+        lane: _Lane,
+        work: queue.SimpleQueue[list[OutboxMessage]],
+        outcomes: dict[int, PublishOutcome],
+        outage: _Outage,
+    ) -> None:
+        """Send runs from ``work`` on ``lane`` until none is left or the endpoint is away; a
+        run stops at its first failed message, the rest of it held back."""
+        while not outage.is_set():
+            try:
+                run = work.get_nowait()
+            except queue.Empty:
+                return
+            for index, message in enumerate(run):
+                outcome = self._attempt(lane, message, outage)
+                if outcome is None:
+                    return
+                outcomes[message.entry_id] = outcome
+                if not outcome.delivered:
+                    for later in run[index + 1 :]:
+                        outcomes[later.entry_id] = PublishOutcome(
+                            later.entry_id, False, HELD_BACK, attempted=False
+                        )
+                    break
+
+    def _attempt(
+        self, lane: _Lane, message: OutboxMessage, outage: _Outage
+    ) -> PublishOutcome | None:
+        """The outcome of sending ``message``; None when the endpoint is away (``outage``)."""
+        if outage.is_set():
+            return None
+        try:
+            return self._send(lane, message)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            outage.record(f"webhook: cannot connect: {error}", error)
+        except httpx.TimeoutException as error:
+            lane.replace()
+            return failure(message, "webhook timeout", error)
+        except httpx.TransportError as error:
+            lane.replace()
+            outage.record(f"webhook: {error!r}", error)
+        except Exception as error:  # this message only; the connection's state is unknown
+            logger.warning(
+                "webhook could not send entry %s to %s (%r); the connection is replaced",
+                message.entry_id,
+                redacted(self._url),
+                error,
+            )
+            lane.replace()
+            return failure(message, "webhook", error)
+        return None
 
     def close(self) -> None:
         """See :meth:`Publisher.close`."""
-        self._client.close()
+        if self._executor is not None:
+            self._executor.shutdown()
+            self._executor = None
+        for lane in self._lanes:
+            lane.client.close()
 
 
-def _delivered(outcomes: list[PublishOutcome]) -> set[int]:
-    return {o.entry_id for o in outcomes if o.delivered}
+class _Lane:
+    """One connection; one stream at a time goes over it."""
+
+    def __init__(self, new_client: Callable[[], httpx.Client]) -> None:
+        self._new_client = new_client
+        self.client = new_client()
+
+    def replace(self) -> None:
+        """A fresh connection for the next message (this one's state is unknown)."""
+        self.client.close()
+        self.client = self._new_client()
+
+
+class _Outage(threading.Event):
+    """Set once the endpoint cannot be reached: the lanes stop sending."""
+
+    reason = ""
+    error: BaseException | None = None
+
+    def record(self, reason: str, error: BaseException) -> None:
+        if self.error is None:
+            self.reason, self.error = reason, error
+        self.set()
