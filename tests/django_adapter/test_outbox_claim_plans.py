@@ -37,9 +37,7 @@ FROM generate_series(%s, %s) AS n
 """
 """Rows in 500 streams; about 1 % wait for a retry and 1 % are held by another relay."""
 
-CLAIMS = pytest.mark.parametrize(
-    "sql", [LOCK_SQL, CLAIM_SQL], ids=["Outbox.run", "relay claim"]
-)
+CLAIMS = pytest.mark.parametrize("sql", [LOCK_SQL, CLAIM_SQL], ids=["Outbox.run", "relay claim"])
 
 
 def _execute(sql: str, params: object = None) -> list[tuple[Any, ...]]:
@@ -165,6 +163,3 @@ def test_a_claim_takes_a_run_of_one_busy_stream() -> None:
     _execute(_FILL.replace("n %% 500", "0"), [1, 2_000])  # one stream, rows 97, 178, ... held
     claimed = [int(row[8]) for row in _execute(LOCK_SQL, _claim_params())]
     assert claimed == list(range(1, 89))  # up to the first row another relay holds
-
-
-

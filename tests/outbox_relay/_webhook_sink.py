@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import threading
 import time
 from collections import Counter
@@ -21,6 +22,9 @@ class WebhookSink:
         delay: Seconds to wait before each answer.
         hold_after: Once this many bodies are delivered, keep every answer back (setting
             ``holding``) until ``release`` is set.
+        fail_rate: The share of posts answered with HTTP 500 at random (seeded ``rng``).
+        most_at_once: The most posts in progress at the same time.
+        overlapped_in_a_stream: Whether two posts of one stream were ever in progress at once.
     """
 
     def __init__(self) -> None:
@@ -31,6 +35,11 @@ class WebhookSink:
         self.refused: set[str] = set()
         self.delay = 0.0
         self.hold_after: int | None = None
+        self.fail_rate = 0.0
+        self.rng = random.Random(15)
+        self.most_at_once = 0
+        self.overlapped_in_a_stream = False
+        self._in_progress: Counter[str] = Counter()
         self.holding = threading.Event()
         self.release = threading.Event()
         self._lock = threading.Lock()
@@ -41,12 +50,18 @@ class WebhookSink:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                status = sink._answer(json.loads(body), dict(self.headers))
-                if sink.delay:
-                    time.sleep(sink.delay)
-                if sink.hold_after is not None and len(sink.delivered) >= sink.hold_after:
-                    sink.holding.set()  # the caller is waiting for this answer right now
-                    sink.release.wait(30)
+                payload = json.loads(body)
+                stream = self.headers.get("X-Eventhex-Partition-Key", "")
+                sink._begin(stream)
+                try:
+                    status = sink._answer(payload, dict(self.headers))
+                    if sink.delay:
+                        time.sleep(sink.delay)
+                    if sink.hold_after is not None and len(sink.delivered) >= sink.hold_after:
+                        sink.holding.set()  # the caller is waiting for this answer right now
+                        sink.release.wait(30)
+                finally:
+                    sink._end(stream)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -61,12 +76,24 @@ class WebhookSink:
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
 
+    def _begin(self, stream: str) -> None:
+        with self._lock:
+            self._in_progress[stream] += 1
+            self.overlapped_in_a_stream |= self._in_progress[stream] > 1
+            self.most_at_once = max(self.most_at_once, self._in_progress.total())
+
+    def _end(self, stream: str) -> None:
+        with self._lock:
+            self._in_progress[stream] -= 1
+
     def _answer(self, payload: dict[str, Any], headers: dict[str, str]) -> int:
         event = payload.get("event_uuid") or headers.get("ce-id", "")  # a CloudEvent's data
         with self._lock:
             self.calls[event] += 1
             if event in self.refused:
                 return 422
+            if self.fail_rate and self.rng.random() < self.fail_rate:
+                return 500
             if self.failures_left.get(event, 0) > 0:
                 self.failures_left[event] -= 1
                 return 500

@@ -91,9 +91,7 @@ class DjangoOutboxSource(OutboxSource):
 
     def retry_later(self, owner: str, entry_id: int, error: str, next_attempt_at: datetime) -> bool:
         """See :meth:`OutboxSource.retry_later`."""
-        return self._table.fail(
-            entry_id, error, dead=False, holder=owner, retry_at=next_attempt_at
-        )
+        return self._table.fail(entry_id, error, dead=False, holder=owner, retry_at=next_attempt_at)
 
     def dead_letter(self, owner: str, entry_id: int, error: str) -> bool:
         """See :meth:`OutboxSource.dead_letter`."""

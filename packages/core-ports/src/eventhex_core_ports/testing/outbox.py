@@ -169,9 +169,7 @@ class OutboxContract:
         backend.outbox.run(published.append)
         assert items(published) == ["a1", "a2"]
 
-    def test_one_run_publishes_a_busy_streams_entries_in_order(
-        self, backend_factory: Any
-    ) -> None:
+    def test_one_run_publishes_a_busy_streams_entries_in_order(self, backend_factory: Any) -> None:
         backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
         busy, quiet = new_stream("busy"), new_stream("quiet")
         for n in range(5):

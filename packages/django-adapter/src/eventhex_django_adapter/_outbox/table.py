@@ -168,9 +168,7 @@ class OutboxTable:
         changes: dict[str, Any] = {"claimed_by": None, "claimed_until": None}
         if retry_at is not None:
             changes["next_attempt_at"] = self.stored(retry_at)
-        return bool(
-            row.update(attempts=F("attempts") + 1, last_error=error, dead=dead, **changes)
-        )
+        return bool(row.update(attempts=F("attempts") + 1, last_error=error, dead=dead, **changes))
 
     def release(self, owner: str, entry_ids: Sequence[int] | None = None) -> int:
         """End ``owner``'s leases on live rows (all of them when ``entry_ids`` is None)."""
