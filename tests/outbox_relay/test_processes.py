@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -92,7 +93,7 @@ def finish(process: subprocess.Popen[str]) -> str:
     return err
 
 
-def enqueue(streams: int, per_stream: int) -> dict[UUID, list[str]]:
+def enqueue(streams: int, per_stream: int, max_attempts: int = 3) -> dict[UUID, list[str]]:
     """Write outbox rows for ``streams`` streams, interleaved; each stream's uuids in order."""
     order: dict[UUID, list[str]] = {uuid4(): [] for _ in range(streams)}
     now = datetime.now(UTC)
@@ -112,7 +113,7 @@ def enqueue(streams: int, per_stream: int) -> dict[UUID, list[str]]:
                     created_at=now,
                     data={"n": version},
                     context={},
-                    max_attempts=3,
+                    max_attempts=max_attempts,
                     enqueued_at=now,
                 )
             )
@@ -160,6 +161,38 @@ def test_a_relay_killed_mid_batch_loses_nothing(spawn: Spawner, webhook: Webhook
     finish(spawn("drain", "--publisher", webhook.url, "--batch-size", "20"))
     assert_delivered_in_stream_order(expected, webhook.delivered, exactly_once=False)
     assert sum(webhook.calls.values()) - 180 <= 20  # re-sent at most the batch it held
+    assert outbox() == []
+
+
+@pytest.mark.parametrize("relays", [2, 4])
+def test_relays_share_a_hot_stream_through_random_failures_and_a_kill(
+    relays: int, spawn: Spawner, webhook: WebhookSink
+) -> None:
+    hot = enqueue(streams=1, per_stream=400, max_attempts=100)
+    quiet = enqueue(streams=10, per_stream=4, max_attempts=100)
+    expected = {**hot, **quiet}
+    webhook.fail_rate = 0.05  # HTTP 500 for one post in twenty, at random
+    webhook.hold_after = 60  # the victim's 60th delivery gets no answer: it is mid-batch
+    args = ("run", "--publisher", webhook.url, "--batch-size", "50", "--lease-seconds", "2")
+    quick = {"EVENTHEX_RELAY_BACKOFF_BASE": "0.02", "EVENTHEX_RELAY_BACKOFF_MAX": "0.1"}
+    victim = spawn(*args, EVENTHEX_RELAY_OWNER="victim", **quick)
+    wait_until(webhook.holding.is_set)
+    held = {str(e.event_uuid) for e in outbox() if e.claimed_by == "victim"}
+    assert held, "the victim holds a batch"
+    webhook.hold_after = None
+    others = [spawn(*args, EVENTHEX_RELAY_OWNER=f"relay-{n}", **quick) for n in range(relays - 1)]
+    victim.send_signal(signal.SIGKILL)
+    victim.communicate(timeout=30)
+    webhook.release.set()
+    wait_until(lambda: set(webhook.delivered_uuids()) >= {u for us in expected.values() for u in us})
+    for relay in others:
+        relay.send_signal(signal.SIGTERM)
+    for relay in others:
+        finish(relay)
+    assert_delivered_in_stream_order(expected, webhook.delivered, exactly_once=False)
+    counts = Counter(webhook.delivered_uuids())
+    assert {event for event, n in counts.items() if n > 1} <= held  # re-sent after its lease
+    assert sum(webhook.calls.values()) > sum(counts.values())  # failures happened and healed
     assert outbox() == []
 
 
