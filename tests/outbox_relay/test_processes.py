@@ -184,7 +184,8 @@ def test_relays_share_a_hot_stream_through_random_failures_and_a_kill(
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
     webhook.release.set()
-    wait_until(lambda: set(webhook.delivered_uuids()) >= {u for us in expected.values() for u in us})
+    everything = {event for events in expected.values() for event in events}
+    wait_until(lambda: set(webhook.delivered_uuids()) >= everything)
     for relay in others:
         relay.send_signal(signal.SIGTERM)
     for relay in others:
