@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks import latency, memory, profiling, projections, relay
+from benchmarks import hot_streams, latency, memory, profiling, projections, relay
 from benchmarks._bench import Bench, Row
 from benchmarks.comparisons import comparison
 
@@ -48,10 +48,16 @@ _GROUPS = (
     ),
     Group(
         "outbox",
-        "draining 1,000 entries with Outbox.run",
-        comparison([("outbox_drain", 1000, None)]),
+        "draining 1,000 entries with Outbox.run; 10,000 on one, ten and 2,000 streams",
+        lambda bench: comparison([("outbox_drain", 1000, None)])(bench)
+        + hot_streams.outbox_rows(bench),
     ),
-    Group("relay", "draining 30,000 entries with eventhex-relay processes", relay.run),
+    Group(
+        "relay",
+        "draining 30,000 entries with eventhex-relay processes; 10,000 on one, ten and 2,000 "
+        "streams (no-op, Redis)",
+        lambda bench: relay.run(bench) + hot_streams.relay_rows(bench),
+    ),
     Group(
         "latency",
         "live delivery latency of single appends (PostgreSQL)",
@@ -68,6 +74,12 @@ _GROUPS = (
         "projections",
         "the projection runner: apply rate against catch-up, a 100k rebuild, failover p50/p95",
         projections.run,
+        in_all=False,
+    ),
+    Group(
+        "hot",
+        "one stream against ten and 2,000: every publisher and Outbox.run (issue 15)",
+        hot_streams.run,
         in_all=False,
     ),
     Group(

@@ -25,6 +25,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -66,6 +67,8 @@ def fill(dsn: str, messages: int, streams: int) -> None:
 
 def _relay(dsn: str, publisher_url: str, envelope: str, batch: int, go: Any, results: Any) -> None:
     _django.setup("eventhex", "postgres", dsn, migrate=False)
+    if publisher_url.startswith("stdout:/"):  # standard output to a file: stdout:PATH
+        sys.stdout = open(publisher_url.removeprefix("stdout:"), "w")  # noqa: SIM115
     from eventhex_django_adapter.relay_source import DjangoOutboxSource
     from eventhex_outbox_relay import Relay, publisher_from_url
 

@@ -189,6 +189,43 @@ def outbox_drain(backend: Any, n: int, limit: int = 500) -> Result:
     return {"value": _rate(n, elapsed), "unit": "messages/s", "messages": n, "seconds": elapsed}
 
 
+def outbox_streams(backend: Any, n: int, streams: int, limit: int = 500) -> Result:
+    """Drain ``n`` outbox entries over ``streams`` streams with ``Outbox.run`` (issue 15).
+
+    The streams are filled in turns of up to 100 events each, so that their entries interleave
+    as live traffic's do; every stream's events must be published in version order.
+    """
+    ids = [new_stream("hot") for _ in range(streams)]
+    per_stream = n // streams
+    for start in range(0, per_stream, 100):
+        size = min(100, per_stream - start)
+        for stream in ids:
+            events = [order_placed() for _ in range(size)]
+            backend.event_store.append(*events, stream_id=stream, expected_version=start)
+    published: list[tuple[str | None, int | None]] = []
+
+    def publish(record: Any) -> None:
+        published.append((record.stream_id.name, record.wrapped_event.version))
+
+    outbox = backend.outbox
+    started = time.perf_counter()
+    with measured():
+        while True:
+            before = len(published)
+            outbox.run(publish, limit=limit)
+            if len(published) == before:
+                break
+    elapsed = time.perf_counter() - started
+    versions: dict[str | None, list[int | None]] = {}
+    for name, version in published:
+        versions.setdefault(name, []).append(version)
+    if any(got != list(range(1, per_stream + 1)) for got in versions.values()):
+        raise AssertionError("Outbox.run broke a stream's order")
+    if len(published) != per_stream * streams:
+        raise AssertionError(f"drained {len(published)} of {per_stream * streams} entries")
+    return {"value": _rate(len(published), elapsed), "unit": "messages/s", "seconds": elapsed}
+
+
 def _write_live(spec: dict[str, Any], events: int, rate: float, ready: Any) -> None:
     """The writer process of :func:`latency`: ``events`` single appends at ``rate``/s."""
     import warnings
@@ -265,6 +302,9 @@ SCENARIOS: dict[str, Callable[..., Result]] = {
     "load_1000": load_stream,
     "catchup": catch_up,
     "outbox_drain": outbox_drain,
+    "outbox_many_streams": lambda backend, n: outbox_streams(backend, n, max(1, n // 5)),
+    "outbox_ten_streams": lambda backend, n: outbox_streams(backend, n, 10),
+    "outbox_one_stream": lambda backend, n: outbox_streams(backend, n, 1),
 }
 
 

@@ -31,7 +31,7 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
     _django.setup(spec["impl"], spec["db"], spec["target"])
     from benchmarks.scenarios import SCENARIOS
 
-    backend = _django.backend(spec["impl"], outbox=spec["scenario"] == "outbox_drain")
+    backend = _django.backend(spec["impl"], outbox=spec["scenario"].startswith("outbox_"))
     if spec["scenario"].startswith("latency_"):
         return _latency(backend, spec)
     if spec["scenario"] == "subscriptions":

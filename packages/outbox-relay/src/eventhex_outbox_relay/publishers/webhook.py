@@ -134,17 +134,20 @@ class WebhookPublisher(Publisher):
         return body, headers
 
     def _post(self, lane: _Lane, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-        """POST within the deadline; read at most a prefix of the answer."""
+        """POST within the deadline; read at most a prefix of the answer.
+
+        An answer read to its end (most are empty) leaves the connection open for the next
+        message; a longer one is cut, and its connection closed.
+        """
         with (
             deadline(self._timeout),
             lane.client.stream("POST", self._url, content=body, headers=headers) as response,
         ):
             prefix = b""
-            if not response.is_success:
-                for chunk in response.iter_raw(ANSWER_PREFIX_BYTES):
-                    prefix += chunk
-                    if len(prefix) >= ANSWER_PREFIX_BYTES:
-                        break
+            for chunk in response.iter_raw(ANSWER_PREFIX_BYTES):
+                prefix += chunk
+                if len(prefix) >= ANSWER_PREFIX_BYTES:
+                    break
             return response.status_code, prefix[:ANSWER_PREFIX_BYTES]
 
     def _send(self, lane: _Lane, message: OutboxMessage) -> PublishOutcome:
