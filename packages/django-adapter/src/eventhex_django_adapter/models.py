@@ -134,13 +134,6 @@ class OutboxEntry(models.Model):
                 & (Q(next_attempt_at__isnull=False) | Q(claimed_until__isnull=False)),
                 name="eventhex_outbox_retry_idx",
             ),
-            # The few held or retried rows by stream: what holds back a stream's later rows.
-            models.Index(
-                fields=["tenant_id", "stream_category", "stream_uuid", "id"],
-                condition=Q(dead=False)
-                & (Q(next_attempt_at__isnull=False) | Q(claimed_until__isnull=False)),
-                name="eventhex_outbox_held_idx",
-            ),
         ]
 
     def __str__(self) -> str:

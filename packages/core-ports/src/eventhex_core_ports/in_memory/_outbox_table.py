@@ -2,10 +2,10 @@
 
 The rules are the Django adapter's, so that the contract kit holds both adapters to them. An
 entry is *due* when it is not dead, its retry time (if any) has come and no relay holds it under
-an unexpired lease. An entry is *alive* until it is acknowledged (removed) or dead; an alive entry
-that is not due (leased, or waiting for a retry) holds back the entries after it in its stream.
-A claim takes the oldest due entries that nothing holds back: of each stream a run of
-consecutive entries, starting at its oldest alive one.
+an unexpired lease. An entry is *alive* until it is acknowledged (removed) or dead; a stream is
+*held* while one of its alive entries is not due (leased, or waiting for a retry). A claim takes
+the oldest due entries of streams that are not held: of each stream a run of consecutive
+entries, starting at its oldest alive one.
 """
 
 from __future__ import annotations
@@ -110,20 +110,11 @@ class OutboxTable:
         return sum(self.rows.pop(entry_id, None) is not None for entry_id in entry_ids)
 
     def claimable(self, now: datetime, limit: int) -> list[OutboxRow]:
-        """The oldest ``limit`` due entries that no earlier alive entry of their stream holds
-        back: of each stream a run of consecutive entries, from its oldest alive one."""
-        taken: list[OutboxRow] = []
-        held_back: set[StreamKey] = set()
-        for row in self.rows.values():  # insertion order is id order
-            if len(taken) == limit:
-                break
-            if row.dead or row.stream in held_back:
-                continue
-            if row.due(now):
-                taken.append(row)
-            else:  # leased or waiting for a retry: the rest of its stream waits behind it
-                held_back.add(row.stream)
-        return taken
+        """The oldest ``limit`` due entries of streams that no entry holds (leased, or waiting
+        for a retry): of each stream a run of consecutive entries, from its oldest live one."""
+        held = {row.stream for row in self.rows.values() if not row.dead and not row.due(now)}
+        due = (row for row in self.rows.values() if row.due(now) and row.stream not in held)
+        return list(itertools.islice(due, limit))  # insertion order is id order
 
     def snapshot(self) -> dict[int, OutboxRow]:
         """The entries as they are, for :meth:`restore` (rows added later are not in it)."""

@@ -2,8 +2,8 @@
 
 Appends put the accepted records into the store's outbox table, which the relay source
 (:mod:`.relay_source`) drains too. ``outbox_entries`` hands out a claim of up to ``limit``
-entries in id order, taken as a relay's claim is (of each stream a run of consecutive entries; an
-entry that a relay leases or that waits for a relay's retry holds back the rest of its stream).
+entries in id order, taken as a relay's claim is (of each stream a run of consecutive entries; a
+stream with an entry that a relay leases or that waits for a relay's retry is skipped).
 Once an entry fails, the entries after it in its stream are not handed out in this batch: they
 wait for it, and are not charged. A failed publication costs the entry one attempt; after
 ``max_attempts`` failed attempts it is dead. Published entries are removed, and failures

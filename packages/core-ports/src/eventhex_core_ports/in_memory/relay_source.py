@@ -2,8 +2,8 @@
 
 It reads the table that appends with an outbox write (:class:`InMemoryOutboxStorageStrategy`),
 so a relay drains what ``backend.outbox.run`` would, under the same rules: a claim takes of each
-stream a run of consecutive entries and skips entries held back by an earlier leased or retrying
-entry of their stream, and what one side fails or kills the other sees. The relay tests run on
+stream a run of consecutive entries and skips the streams that have an entry leased or waiting
+for a retry, and what one side fails or kills the other sees. The relay tests run on
 it, fed by :meth:`InMemoryOutboxSource.enqueue`.
 """
 

@@ -10,9 +10,9 @@ idempotency key, and its :attr:`OutboxMessage.partition_key`, which names its st
 
 Per-stream order is kept by the source, the publisher and the relay together.
 :meth:`OutboxSource.claim` takes of each stream a run of consecutive entries, in entry order (its
-oldest alive entry and those right after it), and never an entry while an earlier entry of its
-stream is leased (by anyone, including the claimer) or waiting for a retry; so two relays never
-hold parts of one stream at once. A :class:`Publisher` delivers a stream's messages in the order
+oldest alive entry and those right after it), and nothing of a stream while one of its entries
+is leased (by anyone, including the claimer) or waiting for a retry; so two relays never hold
+parts of one stream at once. A :class:`Publisher` delivers a stream's messages in the order
 given and sends nothing of a stream after one of its messages failed. The relay acknowledges a
 stream's messages up to its first failed one, charges that one an attempt, and releases the
 rest uncharged: they are claimed again after it. A dead-lettered entry stops blocking its stream
@@ -144,9 +144,9 @@ class OutboxSource(abc.ABC):
         """Claim up to ``limit`` due entries for ``owner`` until ``lease`` from now.
 
         An entry is due when it is not dead, not under an unexpired lease and its next attempt
-        time (if any) has come. The claim takes the oldest due entries that no earlier entry of
-        their stream holds back (one under an unexpired lease, or waiting for its next attempt):
-        of each stream a run of consecutive entries, starting at its oldest live entry.
+        time (if any) has come. The claim takes the oldest due entries of streams none of whose
+        entries is under an unexpired lease or waiting for its next attempt: of each stream a
+        run of consecutive entries, starting at its oldest live entry.
 
         Returns:
             The claimed messages, in entry order.

@@ -46,7 +46,7 @@ class OutboxContract:
 
     Per-stream order: ``Outbox.run`` takes a claim as a relay does (of each stream a run of
     consecutive entries; an entry that a relay holds under a lease or that waits for a relay's
-    retry holds back the rest of its stream, and only its stream) and hands a stream's entries
+    retry holds back its whole stream, and only its stream) and hands a stream's entries
     out in order. Once one fails, the entries after it in its stream are not handed out in that
     run and are not charged an attempt; they follow it later.
     """

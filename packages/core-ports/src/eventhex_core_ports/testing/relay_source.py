@@ -47,10 +47,10 @@ class OutboxSourceContract:
             event name ``"Thing"``, version 1 and the given stream, tenant, category, attempts
             limit, context and data, and returns the entry id.
 
-    The claim rules it states: a claim takes the oldest due entries that no earlier entry of
-    their stream holds back (one under a lease, or waiting for a retry), so of each stream a run
-    of consecutive entries, in entry order; entries a relay releases behind a failed one of its
-    stream come back after it, without an attempt charged.
+    The claim rules it states: a claim takes the oldest due entries of streams none of whose
+    entries is under a lease or waiting for a retry, so of each stream a run of consecutive
+    entries, in entry order; entries a relay releases behind a failed one of its stream come
+    back after it, without an attempt charged.
 
     Lease and retry expiry is tested with real time: a few waits of about a third of a second.
     """

@@ -4,11 +4,11 @@ The rules (the in-memory adapter's outbox table keeps the same ones):
 
 - An entry is *alive* until it is deleted (published) or dead; it is *due* when it is not dead,
   its retry time (if any) has come and no lease on it runs (``claimed_until`` unset or passed).
-- An entry is *held back* while an earlier alive entry of its stream (tenant, category, uuid) is
-  not due: leased to a relay or waiting for a retry.
-- A claim takes the oldest ``limit`` entries that are due and not held back. Of each stream it
-  thus takes a run: its oldest alive entry (the head) and the entries right after it. ``Outbox.run``
-  locks such a claim for its transaction; a relay stamps it with a lease.
+- A stream is *held* while one of its live entries is not due: leased to a relay or waiting for
+  a retry. Nothing of a held stream is claimed.
+- A claim takes the oldest ``limit`` due entries of streams that are not held. Of each stream
+  it thus takes a run: its oldest live entry (the head) and the entries right after it.
+  ``Outbox.run`` locks such a claim for its transaction; a relay stamps it with a lease.
 
 On PostgreSQL both claims go through ``eventhex_outbox_due`` (migration 0006): entries locked
 with ``FOR UPDATE SKIP LOCKED``, a stream's entries only by the claim that locked its head, the
@@ -45,7 +45,7 @@ WHERE {_CLAIMABLE} RETURNING {SELECT_LIST}"""
 _DELETE_SQL = "DELETE FROM eventhex_outboxentry WHERE id = ANY(%s)"
 
 _HELD = Q(dead=False) & (Q(next_attempt_at__isnull=False) | Q(claimed_until__isnull=False))
-"""``eventhex_outbox_held_idx``'s condition: alive, and leased or retried at some point."""
+"""``eventhex_outbox_retry_idx``'s condition: alive, and leased or retried at some point."""
 
 
 class OutboxTable:
@@ -118,16 +118,13 @@ class OutboxTable:
         return rows
 
     def _claimable(self, now: datetime) -> QuerySet[OutboxEntry]:
-        """Due rows that no earlier row of their stream holds back, oldest first (SQLite)."""
-        holding = (
-            self.rows()
-            .filter(_HELD, Q(next_attempt_at__gt=now) | Q(claimed_until__gt=now))
-            .filter(
-                tenant_id=OuterRef("tenant_id"),
-                stream_category=OuterRef("stream_category"),
-                stream_uuid=OuterRef("stream_uuid"),
-                id__lt=OuterRef("id"),
-            )
+        """Due rows of streams that hold nothing back, oldest first (SQLite)."""
+        holding = self.rows().filter(
+            _HELD,
+            Q(next_attempt_at__gt=now) | Q(claimed_until__gt=now),
+            tenant_id=OuterRef("tenant_id"),
+            stream_category=OuterRef("stream_category"),
+            stream_uuid=OuterRef("stream_uuid"),
         )
         due = (
             Q(dead=False)
