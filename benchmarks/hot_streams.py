@@ -212,10 +212,12 @@ def _rabbit(url: str, queue: str) -> list[tuple[str, int]]:
 def _nats(url: str, stream: str, subject: str) -> list[tuple[str, int]]:
     async def fetch() -> list[tuple[str, int]]:
         import nats
+        from nats.js.api import AckPolicy, ConsumerConfig
 
         client = await nats.connect(url)
         js = client.jetstream()
-        subscription = await js.pull_subscribe(f"{subject}.>", stream=stream)
+        unacked = ConsumerConfig(ack_policy=AckPolicy.NONE)  # no limit of pending acks
+        subscription = await js.pull_subscribe(f"{subject}.>", stream=stream, config=unacked)
         payloads = []
         while True:
             try:
