@@ -192,3 +192,20 @@ def test_webhooks_send_a_stream_one_at_a_time_and_streams_at_once(
     assert_delivered_in_stream_order(expected, webhook.delivered, exactly_once=True)
     assert not webhook.overlapped_in_a_stream
     assert 1 < webhook.most_at_once <= 4
+
+
+def test_an_unreachable_webhook_is_an_outage_on_every_lane(
+    quick_relay: Callable[..., Relay],
+) -> None:
+    sink = WebhookSink()
+    url = sink.url
+    sink.close()  # nothing listens there any more
+    source = InMemoryOutboxSource()
+    fill(source, streams=6, per_stream=3)
+    relay = quick_relay(source, WebhookPublisher(url, timeout=1, concurrency=3))
+
+    relay.step()
+
+    assert (relay.report.outages, relay.report.published, relay.report.retried) == (1, 0, 0)
+    stats = source.stats()
+    assert (stats.pending, stats.in_flight, stats.dead) == (18, 0, 0)
