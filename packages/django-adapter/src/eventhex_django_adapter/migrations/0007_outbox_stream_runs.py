@@ -119,7 +119,7 @@ def restore_function(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> Non
 
 
 class Migration(migrations.Migration):
-    dependencies = [("eventhex", "0005_position_shift")]
+    dependencies = [("eventhex", "0006_projections")]
 
     operations = [
         migrations.RemoveIndex(model_name="outboxentry", name="eventhex_outbox_stream_idx"),
