@@ -190,8 +190,8 @@ def old_store(
         ReadModel(OLD, backend).project(everything)
         publisher = RecordingPublisher()
         source = DjangoOutboxSource(OLD)
-        try:  # one claim: each stream's oldest entry; the rest stays in the outbox
-            Relay(source, publisher, owner="old-relay", batch_size=100).step()
+        try:  # one claim of the five oldest entries; the rest stays in the outbox
+            Relay(source, publisher, owner="old-relay", batch_size=5).step()
         finally:
             source.close()
         assert 0 < len(publisher.messages) < len(everything)
