@@ -103,3 +103,68 @@ def test_concurrent_outbox_runs_skip_the_entry_another_run_is_publishing() -> No
     assert [r.wrapped_event.event.item for r in held] == ["a"]  # type: ignore[attr-defined]
     assert [r.wrapped_event.event.item for r in published] == ["b", "c"]  # type: ignore[attr-defined]
     assert not OutboxEntry.objects.using("postgres").exists()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["postgres"], transaction=True)
+def test_a_relay_takes_nothing_of_a_stream_whose_head_an_outbox_run_holds() -> None:
+    from datetime import timedelta
+
+    from event_sourcery.event import WrappedEvent
+
+    from eventhex_django_adapter.relay_source import DjangoOutboxSource
+
+    backend = backend_on("postgres").with_outbox()
+    busy, quiet = StreamId(), StreamId()
+    backend.event_store.append(
+        *(WrappedEvent.wrap(ContractItemAdded(item=f"a{n}"), version=n) for n in range(1, 5)),
+        stream_id=busy,
+    )
+    backend.event_store.append(ContractItemAdded(item="q"), stream_id=quiet)
+    holding, release = threading.Event(), threading.Event()
+
+    def publish_slowly(record: Recorded) -> None:
+        holding.set()
+        release.wait(30)
+
+    def first_run() -> None:
+        try:  # locks a1 and a2 (its claim) and holds them while "publishing" a1
+            backend.outbox.run(publish_slowly, limit=2)
+        finally:
+            connections.close_all()
+
+    runner = threading.Thread(target=first_run)
+    runner.start()
+    source = DjangoOutboxSource("postgres")
+    try:
+        assert holding.wait(30)
+        claimed = source.claim("relay", 10, timedelta(minutes=1))
+    finally:
+        release.set()
+        runner.join(30)
+        source.close()
+
+    # a3 and a4 are due and nothing leases them, but the run's claim holds their stream's head
+    assert [m.data["item"] for m in claimed] == ["q"]
+
+
+def test_messages_decode_json_text_and_list_damaged_rows_leniently() -> None:
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from eventhex_django_adapter._outbox.rows import (
+        CorruptOutboxRow,
+        dead_letter_from_row,
+        message_from_row,
+    )
+
+    row = [1, uuid4(), "Thing", uuid4(), None, "", "", 1, "7", datetime.now(UTC)]
+    row += ['{"amount": 5}', None, 0, 3, ""]
+    message = message_from_row(row)
+    assert (message.data, message.position) == ({"amount": 5}, 7)
+    assert message.context == {"causation_id": None, "correlation_id": None}
+    damaged = [*row[:10], "not json", "[1]", 3, 3, "boom"]
+    with pytest.raises(CorruptOutboxRow, match="data is not a JSON object"):
+        message_from_row(damaged)
+    listed = dead_letter_from_row(damaged)
+    assert (listed.data, listed.context) == ({"corrupt": "not json"}, {"corrupt": [1]})

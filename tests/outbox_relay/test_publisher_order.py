@@ -209,3 +209,8 @@ def test_an_unreachable_webhook_is_an_outage_on_every_lane(
     assert (relay.report.outages, relay.report.published, relay.report.retried) == (1, 0, 0)
     stats = source.stats()
     assert (stats.pending, stats.in_flight, stats.dead) == (18, 0, 0)
+
+
+def test_a_webhook_needs_at_least_one_lane() -> None:
+    with pytest.raises(ValueError, match="concurrency is 0: give 1 or more"):
+        WebhookPublisher("http://127.0.0.1:1/hook", concurrency=0)
