@@ -16,7 +16,10 @@ from event_sourcery.event import WrappedEvent
 from eventhex_core_ports.testing.events import ContractItemAdded
 from eventhex_core_ports.validation import DuplicateEventUuid
 from eventhex_django_adapter import DjangoBackend
-from eventhex_django_adapter._event_uuids import EVENT_UUID_CONSTRAINT, EVENT_VERSION_CONSTRAINT
+from eventhex_django_adapter._storage.event_uuids import (
+    EVENT_UUID_CONSTRAINT,
+    EVENT_VERSION_CONSTRAINT,
+)
 from eventhex_django_adapter.models import Event, OutboxEntry, Stream
 
 from .conftest import backend_on

@@ -14,7 +14,7 @@ from django.db import DatabaseError, connections, transaction
 from event_sourcery import StreamId
 
 from eventhex_core_ports.testing.events import ContractItemAdded
-from eventhex_django_adapter._position import position_clock
+from eventhex_django_adapter._position_clock import position_clock
 from eventhex_django_adapter.checks import check_position_clock
 from eventhex_django_adapter.models import Event
 

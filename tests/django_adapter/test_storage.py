@@ -6,7 +6,7 @@ import pytest
 from django.db import connections, transaction
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from event_sourcery import StreamId
+from event_sourcery import NO_VERSIONING, StreamId
 from event_sourcery.event import WrappedEvent
 from event_sourcery.exceptions import ConcurrentStreamWriteError
 
@@ -189,3 +189,29 @@ def test_stream_created_by_uuid_learns_its_name(alias: str) -> None:
 
     assert Stream.objects.using(alias).get(uuid=named).name == "late-name"
     assert [e.version for e in store.load_stream(named)] == [1, 2]
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_sqlite_without_returning_claims_streams_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite before 3.35 has no ``RETURNING``: the claim reads the changed row back instead."""
+    monkeypatch.setattr(connections["default"].features, "can_return_columns_from_insert", False)
+    store = backend_on("default").event_store
+    versioned = StreamId(name="old-sqlite", category="claims")
+    store.append(ContractItemAdded(item="a"), stream_id=StreamId(uuid=versioned, category="claims"))
+    store.append(ContractItemAdded(item="b"), stream_id=versioned, expected_version=1)
+    with pytest.raises(ConcurrentStreamWriteError):
+        store.append(ContractItemAdded(item="stale"), stream_id=versioned, expected_version=1)
+    with pytest.raises(ConcurrentStreamWriteError):
+        store.append(ContractItemAdded(item="again"), stream_id=versioned, expected_version=0)
+    unversioned = StreamId(category="claims")
+    for item in "xy":
+        store.append(
+            ContractItemAdded(item=item), stream_id=unversioned, expected_version=NO_VERSIONING
+        )
+    snapshotted = StreamId(name="from-snapshot")
+    store.save_snapshot(snapshotted, WrappedEvent(event=ContractSnapshot(items=[]), version=2))
+
+    assert Stream.objects.get(uuid=versioned).name == "old-sqlite"
+    assert [e.event.item for e in store.load_stream(versioned)] == ["a", "b"]  # type: ignore[attr-defined]
+    assert [e.event.item for e in store.load_stream(unversioned)] == ["x", "y"]  # type: ignore[attr-defined]
+    assert Stream.objects.get(uuid=snapshotted).version == 2

@@ -51,7 +51,7 @@ def django_enqueue(database: str) -> EnqueueEntry:
     """Writes outbox rows as the Django adapter's append does."""
     from django.utils import timezone
 
-    from eventhex_django_adapter._datetimes import to_db
+    from eventhex_django_adapter._codec import to_db
     from eventhex_django_adapter.models import OutboxEntry
 
     def add(

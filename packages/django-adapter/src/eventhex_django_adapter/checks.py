@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connections, router
 from django.db.utils import load_backend
 
-from eventhex_django_adapter._position import position_clock
+from eventhex_django_adapter._position_clock import position_clock
 
 __all__ = ["MIN_POSTGRESQL", "check_configured_alias", "register"]
 

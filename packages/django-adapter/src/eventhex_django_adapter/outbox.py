@@ -1,7 +1,7 @@
 """``DjangoOutboxStorageStrategy``: the transactional outbox in the ``eventhex_outboxentry`` table.
 
 Appends write one outbox row per accepted event in the same transaction (on PostgreSQL inside
-the append's single statement, see :mod:`._append_sql`). ``outbox_entries`` serves
+the append's single statement, see :mod:`._storage.append_sql`). ``outbox_entries`` serves
 event_sourcery's ``Outbox.run`` in batches: one transaction locks a claim of up to ``limit``
 entries (the oldest due ones that nothing holds back: of each stream a run of consecutive
 entries, see :mod:`._outbox.table`; concurrent runs and relays skip what it locks), hands them
@@ -26,7 +26,7 @@ from django.utils import timezone
 from event_sourcery.event import RawEvent, RecordedRaw
 from event_sourcery.interfaces import OutboxFiltererStrategy, OutboxStorageStrategy
 
-from eventhex_django_adapter._datetimes import to_db
+from eventhex_django_adapter._codec import to_db
 from eventhex_django_adapter._outbox.rows import StreamIds, record_from_row
 from eventhex_django_adapter._outbox.table import OutboxTable
 from eventhex_django_adapter.models import OutboxEntry

@@ -1,34 +1,32 @@
 """``DjangoStorageStrategy``: event streams on the Django ORM (PostgreSQL and SQLite).
 
-Appending on PostgreSQL is one statement (:mod:`._append_sql`): it claims the stream (inserts it,
-or moves its version on if it is still the expected one), inserts the events with the
+How an append is written lives in :mod:`._storage`. Every append is checked first
+(:mod:`._storage.checks`): the input rules, then its event versions, which are reported after
+the errors that take precedence. Then it claims its stream (:mod:`._storage.claim`: creates it,
+or moves its version on if it is still the one the append needs) and inserts its events.
+
+On PostgreSQL that is one statement (:mod:`._storage.append_sql`) that also stamps the
 transaction's id (``tx_id``) and writes the outbox rows. When no in-transaction listener wants
-the records, that statement runs on its own, in autocommit or in the caller's transaction: a
-single statement is atomic, so it needs no ``BEGIN``/``COMMIT`` and no savepoint, and it claims
-nothing rather than fail on anything an append can meet (a taken version, a stored uuid), so the
+the records, it runs on its own, in autocommit or in the caller's transaction: a single
+statement is atomic, so it needs no ``BEGIN``/``COMMIT`` and no savepoint, and it claims nothing
+rather than fail on anything an append can meet (a taken version, a stored uuid), so the
 caller's transaction stays usable. With listeners it runs inside
 ``transaction.atomic(using=alias)`` (a savepoint in the caller's transaction), and the listeners
 run inside the block: a listener that raises rolls the whole append back. When the statement
-cannot claim the stream,
-the slow path reads the stream row in a transaction to raise the exact error
-(``ConcurrentStreamWriteError`` or a ``VersioningMismatch``), or appends if a race has left the
-stream claimable after all (:mod:`._stream_rows`). The statement's text does not depend on the
-number of events, so psycopg can prepare it once per connection when prepared statements are
-enabled (Django disables them by default for the sake of connection poolers;
-``"prepare_threshold": 5`` in the database ``OPTIONS`` turns them on and skips planning this
-statement on every append).
+cannot claim the stream, the slow path reads the stream row in a transaction to raise the exact
+error (``ConcurrentStreamWriteError`` or a ``VersioningMismatch``), or appends if a race has
+left the stream claimable after all (:mod:`._storage.stream_rows`). The statement's text does
+not depend on the number of events, and the adapter prepares it on each connection (see
+``DjangoConfig.prepared_statements``).
 
 SQLite has no data-modifying CTEs: an append there is one ``transaction.atomic`` block of three
-statements whatever the number of events (:mod:`._orm_append`); the same slow path finds out why
-a claim failed.
-
-Before any statement, an append is checked (:mod:`._append_checks`): the input rules, then its
-event versions, which are reported after the errors that take precedence. On both databases, an
-event uuid that is already stored makes an insert fail on a unique constraint; the append has
-then written nothing, and the ``IntegrityError`` becomes ``DuplicateEventUuid``.
+statements whatever the number of events (:mod:`._storage.orm_append`); the same slow path
+finds out why a claim failed. On both databases, an event uuid that is already stored makes an
+insert fail on a unique constraint; the append has then written nothing, and the
+``IntegrityError`` becomes ``DuplicateEventUuid``.
 
 Loading a stream on PostgreSQL is one query (the stream, its newest snapshot in range and the
-events after it), read as tuples (:mod:`._stream_reads`).
+events after it), read as tuples (:mod:`._storage.reads`).
 """
 
 import copy
@@ -51,13 +49,18 @@ from eventhex_core_ports.validation import (
     check_stream_id,
     check_tenant_id,
 )
-from eventhex_django_adapter._append_checks import check_append, duplicate_uuid_error
-from eventhex_django_adapter._append_sql import append_statement, appended_records, run_append
-from eventhex_django_adapter._datetimes import to_db
-from eventhex_django_adapter._orm_append import claim_with_returning, insert_event_rows
-from eventhex_django_adapter._stream_reads import load_stream
-from eventhex_django_adapter._stream_rows import claim_stream, get_or_create_stream, streams
-from eventhex_django_adapter._subscription_reads import newest_readable_position
+from eventhex_django_adapter._codec import to_db
+from eventhex_django_adapter._storage.append_sql import (
+    append_statement,
+    appended_records,
+    run_append,
+)
+from eventhex_django_adapter._storage.checks import check_append, duplicate_uuid_error
+from eventhex_django_adapter._storage.claim import claim_row
+from eventhex_django_adapter._storage.orm_append import insert_event_rows
+from eventhex_django_adapter._storage.reads import load_stream
+from eventhex_django_adapter._storage.stream_rows import claim_stream, get_or_create_stream, streams
+from eventhex_django_adapter._subscription.reads import newest_readable_position
 from eventhex_django_adapter.models import Snapshot, Stream
 from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
 
@@ -190,7 +193,7 @@ class DjangoStorageStrategy(StorageStrategy):
     def _append_on_sqlite(self, claim: StreamClaim, events: list[RawEvent]) -> None:
         """Append checked, non-empty ``events`` in one atomic block."""
         with transaction.atomic(using=self._database):
-            claimed = claim_with_returning(self._database, self._tenant_id, claim)
+            claimed = claim_row(self._database, self._tenant_id, claim)
             self._append_slowly(claim, events, claimed)
 
     def _append_slowly(

@@ -39,13 +39,13 @@ from datetime import timedelta
 from event_sourcery.event import Position, RecordedRaw
 from event_sourcery.interfaces import SubscriptionStrategy
 
-from eventhex_django_adapter._lag import (
+from eventhex_django_adapter._subscription.lag import (
     DEFAULT_LAG_WARNING_AFTER,
     LagBlocker,
     subscription_lag_blockers,
 )
-from eventhex_django_adapter._subscription_loop import SubscriptionPlan, batches
-from eventhex_django_adapter._subscription_reads import EventSelection
+from eventhex_django_adapter._subscription.loop import SubscriptionPlan, batches
+from eventhex_django_adapter._subscription.reads import EventSelection
 from eventhex_django_adapter.config import DjangoConfig
 
 __all__ = [

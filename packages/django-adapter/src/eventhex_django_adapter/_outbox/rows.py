@@ -18,8 +18,7 @@ from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, RecordedRaw
 
 from eventhex_core_ports.ports.relay import OutboxMessage
-from eventhex_django_adapter._datetimes import from_db
-from eventhex_django_adapter._subscription_records import context_sql, context_value, json_value
+from eventhex_django_adapter._codec import context_sql, context_value, from_db, json_value
 
 __all__ = [
     "COLUMNS",

@@ -27,8 +27,8 @@ from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subque
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from eventhex_django_adapter._db import driver_is_psycopg3, fetch
 from eventhex_django_adapter._outbox.rows import COLUMNS, SELECT_LIST
-from eventhex_django_adapter._subscription_reads import driver_is_psycopg3, fetch
 from eventhex_django_adapter.models import OutboxEntry
 
 __all__ = ["CLAIM_SQL", "LOCK_SQL", "OutboxTable", "row_values"]

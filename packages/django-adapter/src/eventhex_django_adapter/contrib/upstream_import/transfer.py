@@ -11,16 +11,16 @@ order.
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
-from django.conf import settings
 from django.core.management.color import no_style
 from django.db import connections, models, transaction
 from django.utils import timezone
 
+from eventhex_django_adapter._codec import encode_position, to_db
 from eventhex_django_adapter.contrib.upstream_import.models import (
     UpstreamEvent,
     UpstreamOutboxEntry,
@@ -52,13 +52,6 @@ class ImportReport:
     outbox_pending: int = 0
     outbox_dead: int = 0
     tx_id: int | None = None
-
-
-def _stored(value: datetime) -> datetime:
-    """``value`` as a UTC datetime in the form the current ``USE_TZ`` stores."""
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.replace(tzinfo=UTC) if settings.USE_TZ else value
 
 
 def _chunks(query: "models.QuerySet[M]", size: int) -> Iterator[list[M]]:
@@ -139,7 +132,7 @@ def _copy_events(
                 name=row.name,
                 data=row.data,
                 context=row.event_context,
-                created_at=_stored(row.created_at),
+                created_at=to_db(row.created_at),
                 category=streams[row.stream_id][0],
                 tenant_id=streams[row.stream_id][1],
             )
@@ -158,7 +151,7 @@ def _copy_snapshots(alias: str, size: int, report: ImportReport) -> None:
                 name=row.name,
                 data=row.data,
                 context=row.event_context,
-                created_at=_stored(row.created_at),
+                created_at=to_db(row.created_at),
             )
             for row in chunk
         )
@@ -185,7 +178,7 @@ def _outbox_entry(
 ) -> OutboxEntry:
     data: dict[str, Any] = row.data
     dead = row.tries_left <= 0
-    position = row.position if event is None else _position(event)
+    position = row.position if event is None else encode_position(event.tx_id, event.pk)
     return OutboxEntry(
         event_uuid=UUID(str(data["uuid"])),
         event_name=data["name"],
@@ -195,19 +188,15 @@ def _outbox_entry(
         tenant_id=data.get("tenant_id") or "",
         version=data.get("version"),
         position=Decimal(position),
-        created_at=_stored(datetime.fromisoformat(data["created_at"])),
+        created_at=to_db(datetime.fromisoformat(data["created_at"])),
         data=data.get("data") or {},
         context=data.get("context") or {},
         attempts=max(0, attempts - row.tries_left) if not dead else attempts,
         max_attempts=attempts,
         dead=dead,
         last_error="no tries left in event_sourcery_django" if dead else "",
-        enqueued_at=_stored(row.created_at) if row.created_at else now,
+        enqueued_at=to_db(row.created_at) if row.created_at else now,
     )
-
-
-def _position(event: Event) -> int:
-    return event.pk if event.tx_id is None else (event.tx_id << 64) | event.pk
 
 
 def _reset_sequences(alias: str) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections
 
-from eventhex_django_adapter._position import PositionClock, check_positions, position_clock
+from eventhex_django_adapter._position_clock import PositionClock, check_positions, position_clock
 
 
 class Command(BaseCommand):

@@ -2,23 +2,18 @@
 
 The statement is a chain of data-modifying CTEs over the events passed as one JSON array (one
 parameter, cheap to send; ``jsonb_to_recordset`` turns it into rows), so its text depends only on
-the kind of claim and on whether outbox rows are written, never on the number of events:
-
-* ``new`` (expected version 0): ``INSERT`` the stream row ``ON CONFLICT DO NOTHING``;
-* ``existing`` (expected version N > 0): ``UPDATE`` the stream's version where it is still N;
-* ``any`` (no versioning): both, and whichever touches a row claims the stream (the ``UPDATE``
-  only matches an unversioned stream).
+the kind of claim (:mod:`.claim`: ``new``, ``existing`` or ``any``) and on whether outbox rows
+are written, never on the number of events.
 
 Nothing is claimed while one of the events' uuids is already stored, so the statement does not
 fail on a duplicate uuid (short of a concurrent writer inserting the same uuid): it claims
 nothing, and the slow path reports the duplicate. That lets an append inside the caller's
 transaction run without a savepoint. The events are inserted only when the claim touched a
 row, and migration 0002's trigger stamps their ``tx_id`` (the transaction's id plus migration
-0005's shift); outbox rows are written from
-the inserted events (position ``(tx_id << 64) | id``). The result is the inserted events'
-``(id, tx_id)`` in insertion order, or no row at all when the stream could not be claimed: the
-caller then finds out why (a conflict, a versioning mismatch, or a race it can still win) on
-its slow path.
+0005's shift); outbox rows are written from the inserted events (their positions, see
+:mod:`.._codec`). The result is the inserted events' ``(id, tx_id)`` in insertion order, or no
+row at all when the stream could not be claimed: the caller then finds out why (a conflict, a
+versioning mismatch, or a race it can still win) on its slow path.
 
 :func:`append_statement` builds the statement and its parameters for one append,
 :func:`run_append` runs it and :func:`appended_records` turns its rows into the records the
@@ -26,33 +21,31 @@ in-transaction listeners receive.
 """
 
 import json
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from django.db import connections
 from django.utils import timezone
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, RecordedRaw
 
-from eventhex_django_adapter._datetimes import to_db
-from eventhex_django_adapter._db import adapter_statements
-from eventhex_django_adapter._records import encode_position
-from eventhex_django_adapter._subscription_reads import driver_is_psycopg3
+from eventhex_django_adapter._codec import encode_position, position_sql, to_db
+from eventhex_django_adapter._db import statement_cursor
+from eventhex_django_adapter._storage.claim import (
+    ClaimKind,
+    claim_ctes,
+    claim_kind,
+    claim_parameters,
+)
 from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
 
 __all__ = [
-    "Claim",
     "append_parameters",
     "append_sql",
     "append_statement",
     "appended_records",
     "run_append",
-    "statement_cursor",
 ]
-
-Claim = Literal["new", "existing", "any"]
 
 _VALUES = """v AS (
     SELECT * FROM jsonb_to_recordset(%(events)s::jsonb) AS v(
@@ -67,29 +60,6 @@ _UUIDS_FREE = """free AS (
     ) AS ok
 )"""
 
-_INSERT_STREAM = """inserted AS (
-    INSERT INTO eventhex_stream (uuid, name, category, tenant_id, version)
-    SELECT %(stream)s::uuid, %(stream_name)s::text, %(category)s::text, %(tenant)s::text,
-           %(stream_version)s::bigint
-    FROM free WHERE free.ok
-    ON CONFLICT DO NOTHING
-    RETURNING id
-)"""
-
-_UPDATE_STREAM = """updated AS (
-    UPDATE eventhex_stream
-    SET version = %(stream_version)s::bigint, name = COALESCE(name, %(stream_name)s::text)
-    WHERE tenant_id = %(tenant)s::text AND category = %(category)s::text AND uuid = %(stream)s::uuid
-      AND {version_matches} AND (SELECT ok FROM free)
-    RETURNING id
-)"""
-
-_CLAIMED = {
-    "new": "s AS (SELECT id FROM inserted)",
-    "existing": "s AS (SELECT id FROM updated)",
-    "any": "s AS (SELECT id FROM inserted UNION ALL SELECT id FROM updated)",
-}
-
 _INSERT_EVENTS = """e AS (
     INSERT INTO eventhex_event
         (stream_id, version, uuid, name, data, context, created_at, category, tenant_id, tx_id)
@@ -100,14 +70,14 @@ _INSERT_EVENTS = """e AS (
     RETURNING id, tx_id, uuid
 )"""
 
-_INSERT_OUTBOX = """o AS (
+_INSERT_OUTBOX = f"""o AS (
     INSERT INTO eventhex_outboxentry
         (event_uuid, event_name, stream_uuid, stream_name, stream_category, tenant_id, version,
          position, created_at, data, context, attempts, max_attempts, dead, last_error,
          next_attempt_at, claimed_by, claimed_until, enqueued_at)
     SELECT e.uuid, v.name, %(stream)s::uuid, %(stream_name)s::text, %(category)s::text,
            %(tenant)s::text, v.version,
-           e.tx_id::numeric * 18446744073709551616 + e.id, v.created_at, v.data, v.context,
+           {position_sql("e.tx_id", "e.id")}, v.created_at, v.data, v.context,
            0, %(max_attempts)s::integer, FALSE, '', NULL, NULL, NULL,
            %(enqueued_at)s::timestamptz
     FROM e JOIN v ON v.uuid = e.uuid
@@ -115,7 +85,7 @@ _INSERT_OUTBOX = """o AS (
     ORDER BY e.id
 )"""
 
-_SQL_CACHE: dict[tuple[Claim, bool], str] = {}
+_SQL_CACHE: dict[tuple[ClaimKind, bool], str] = {}
 
 
 def append_statement(
@@ -130,7 +100,7 @@ def append_statement(
 
     It writes outbox rows only when ``outbox`` accepts one of the events at least.
     """
-    claim: Claim = "any" if expected is None else "new" if expected == 0 else "existing"
+    claim = claim_kind(expected)
     if outbox is not None and not any(outbox.accepts(raw) for raw in events):
         outbox = None
     sql = append_sql(claim, outbox is not None)
@@ -152,7 +122,7 @@ def run_append(
 ) -> list[tuple[int, int]]:
     """Run an append statement; the inserted events' ``(id, tx_id)``, none if it claimed nothing.
 
-    ``prepare``: let psycopg prepare the statement on the connection (see :mod:`._db`).
+    ``prepare``: let psycopg prepare the statement on the connection (see :mod:`.._db`).
     """
     with statement_cursor(alias, prepare) as cursor:
         cursor.execute(sql, params)
@@ -170,19 +140,12 @@ def appended_records(
     ]
 
 
-def append_sql(claim: Claim, outbox: bool) -> str:
+def append_sql(claim: ClaimKind, outbox: bool) -> str:
     """The statement for a ``claim`` of the stream, writing outbox rows when ``outbox``."""
     key = (claim, outbox)
     sql = _SQL_CACHE.get(key)
     if sql is None:
-        parts = [_VALUES, _UUIDS_FREE]
-        if claim in ("new", "any"):
-            parts.append(_INSERT_STREAM)
-        if claim == "existing":
-            parts.append(_UPDATE_STREAM.format(version_matches="version = %(expected)s"))
-        if claim == "any":
-            parts.append(_UPDATE_STREAM.format(version_matches="version IS NULL"))
-        parts += [_CLAIMED[claim], _INSERT_EVENTS]
+        parts = [_VALUES, _UUIDS_FREE, *claim_ctes(claim, "(SELECT ok FROM free)"), _INSERT_EVENTS]
         if outbox:
             parts.append(_INSERT_OUTBOX)
         sql = _SQL_CACHE[key] = (
@@ -215,42 +178,10 @@ def append_parameters(
         f'"to_outbox":{"true" if accepts is not None and accepts(raw) else "false"}}}'
         for n, (raw, (data, context)) in enumerate(zip(events, payloads, strict=True))
     )
+    new_version = None if expected is None else events[-1].version
     return {
+        **claim_parameters("postgresql", tenant_id, stream_id, expected, new_version),
         "events": f"[{rows}]",
-        "stream": str(stream_id),
-        "stream_name": stream_id.name,
-        "category": stream_id.category or "",
-        "tenant": tenant_id,
-        "stream_version": None if expected is None else events[-1].version,
-        "expected": expected,
         "max_attempts": max_attempts,
         "enqueued_at": enqueued_at,
     }
-
-
-@contextmanager
-def statement_cursor(alias: str, prepare: bool = True) -> Iterator[Any]:
-    """A Django cursor on ``alias`` whose statements psycopg 3 binds server-side.
-
-    Server-side binding lets psycopg prepare the statement (when ``prepare``, see :mod:`._db`),
-    which skips the planning of this long statement on every append. The psycopg cursor is
-    wrapped like Django's own, so execute wrappers, error translation and query logging still
-    apply. With psycopg2 it is Django's cursor.
-    """
-    connection = connections[alias]
-    if not driver_is_psycopg3():
-        with connection.cursor() as cursor:
-            yield cursor
-        return
-    import psycopg
-
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    raw: Any = psycopg.Cursor(connection.connection)  # Django's stubs expect its own wrapper
-    wrapped = (
-        connection.make_debug_cursor(raw)
-        if connection.queries_logged
-        else connection.make_cursor(raw)
-    )
-    with adapter_statements(connection.connection, prepare), wrapped as cursor:
-        yield cursor

@@ -1,6 +1,5 @@
 """Turning event rows, as the subscription queries return them, into ``RecordedRaw``."""
 
-import json
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -8,46 +7,15 @@ from uuid import UUID
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, RecordedRaw
 
-from eventhex_core_ports.serde import FreshJson
-from eventhex_django_adapter._datetimes import from_db
+from eventhex_django_adapter._codec import context_sql, context_value, from_db, json_value
 
-__all__ = ["EVENT_COLUMNS", "RecordBuilder", "context_sql", "context_value", "fresh", "json_value"]
-
-_PLAIN_CONTEXT = '{"causation_id": null, "correlation_id": null}'
-"""The context event_sourcery stores for an event without correlation, causation or components."""
-
-
-def context_sql(column: str) -> str:
-    """Select the context ``column``, or NULL when it holds the plain context.
-
-    Most events carry the plain context; sending NULL instead saves PostgreSQL printing it and
-    Python parsing it, a fifth of the JSON of a typical row (read it with :func:`context_value`).
-    """
-    return f"NULLIF({column}, '{_PLAIN_CONTEXT}'::jsonb)"
-
-
-def context_value(value: Any) -> Any:
-    """The context selected with :func:`context_sql`."""
-    if value is None:
-        return FreshJson(causation_id=None, correlation_id=None)
-    return json_value(value)
-
+__all__ = ["EVENT_COLUMNS", "RecordBuilder"]
 
 EVENT_COLUMNS = (
     f"e.uuid, e.name, e.data, {context_sql('e.context')}, e.created_at, e.version, e.category, "
     "e.tenant_id, s.uuid, s.name"
 )
 """The SQL select list (event alias ``e``, stream alias ``s``) that :class:`RecordBuilder` reads."""
-
-
-def fresh(value: Any) -> Any:
-    """A JSON value decoded for one read, objects marked ``FreshJson`` (see ``FastSerde``)."""
-    return FreshJson(value) if type(value) is dict else value
-
-
-def json_value(value: Any) -> Any:
-    """A JSON column's value: decoded already (binary rows), or JSON text to decode."""
-    return fresh(json.loads(value)) if isinstance(value, (str, bytes)) else value
 
 
 def _uuid(value: Any) -> UUID:

@@ -1,19 +1,15 @@
-"""The stream row through the ORM: find it, create it, claim it for an append.
+"""The stream row: find it, and the slow path of a claim that raises the exact error.
 
-An append claims its stream before it inserts events: it creates the row, or moves the row's
-version on from the expected one, so that no other append can claim the stream at that version.
-PostgreSQL claims in its one append statement (:mod:`._append_sql`) and SQLite with a statement
-each way (:mod:`._orm_append`); when that claims nothing, :func:`claim_stream` reads the row to
-raise the exact error (:func:`check_claimable`, in the order of
-:mod:`eventhex_core_ports.stream_claim`), or claims the stream after all when a race has left it
-claimable.
+An append claims its stream before it inserts events (:mod:`.claim`). PostgreSQL claims in its
+one append statement (:mod:`.append_sql`) and SQLite with a statement each way; when that claims
+nothing, :func:`claim_stream` reads the row to raise the exact error (:func:`check_claimable`,
+in the order of :mod:`eventhex_core_ports.stream_claim`), or claims the stream after all when a
+race has left it claimable.
 """
 
 from collections.abc import Sequence
-from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
 from event_sourcery.exceptions import (
@@ -23,11 +19,12 @@ from event_sourcery.exceptions import (
 
 from eventhex_core_ports.stream_claim import StreamClaim
 from eventhex_core_ports.validation import DuplicateEventUuid
-from eventhex_django_adapter._event_uuids import stored_uuids
-from eventhex_django_adapter._records import category_of
+from eventhex_django_adapter._codec import category_of
+from eventhex_django_adapter._storage.claim import claim_row, insert_row
+from eventhex_django_adapter._storage.event_uuids import stored_uuids
 from eventhex_django_adapter.models import Stream
 
-__all__ = ["check_claimable", "claim_stream", "create_stream", "get_or_create_stream", "streams"]
+__all__ = ["check_claimable", "claim_stream", "get_or_create_stream", "streams"]
 
 
 def streams(alias: str, tenant_id: str, stream_id: StreamId) -> QuerySet[Stream]:
@@ -108,26 +105,13 @@ def claim_stream(
     """
     stream = streams(alias, tenant_id, stream_id).first()
     check_claimable(alias, tenant_id, stream, claim, events)
-    if stream is None:
-        created = create_stream(alias, tenant_id, stream_id, claim.new_version)
-        if created is not None:
-            return created
-        stream = streams(alias, tenant_id, stream_id).first()
-        check_claimable(alias, tenant_id, stream, claim, events)
-        if stream is None:
-            raise ConcurrentStreamWriteError(None, claim.version)
-    changes: dict[str, Any] = {"version": claim.new_version}
-    if stream.name is None and stream_id.name is not None:
-        changes["name"] = stream.name = stream_id.name
-    claimed = (
-        streams(alias, tenant_id, stream_id)
-        .filter(pk=stream.pk)
-        .filter(Q(version__isnull=True) if claim.version is None else Q(version=claim.version))
-        .update(**changes)
-    )
-    if not claimed:
-        raise ConcurrentStreamWriteError(stream.version, claim.version)
-    return stream
+    claimed = claim_row(alias, tenant_id, claim)
+    if claimed is not None:
+        return claimed
+    # Another writer changed the row between the read and the claim: its new state says why.
+    stream = streams(alias, tenant_id, stream_id).first()
+    check_claimable(alias, tenant_id, stream, claim, events)
+    raise ConcurrentStreamWriteError(None if stream is None else stream.version, claim.version)
 
 
 def get_or_create_stream(
@@ -136,24 +120,7 @@ def get_or_create_stream(
     """The stream row, created at ``version`` when missing (also when another writer races)."""
     stream = streams(alias, tenant_id, stream_id).first()
     if stream is None:
-        stream = create_stream(alias, tenant_id, stream_id, version)
+        stream = insert_row(alias, tenant_id, stream_id, version)
     if stream is None:
         stream = streams(alias, tenant_id, stream_id).get()
     return stream
-
-
-def create_stream(
-    alias: str, tenant_id: str, stream_id: StreamId, version: int | None
-) -> Stream | None:
-    """Insert the stream row; ``None`` when another writer inserted it first."""
-    try:
-        with transaction.atomic(using=alias):
-            return Stream.objects.using(alias).create(
-                uuid=stream_id,
-                name=stream_id.name,
-                category=category_of(stream_id),
-                tenant_id=tenant_id,
-                version=version,
-            )
-    except IntegrityError:
-        return None

@@ -1,59 +1,30 @@
-"""Positions: where an event sits in commit order, as one opaque integer.
+"""The position clock: how PostgreSQL stamps ``tx_id``, and its rebase after a move (ADR 0010).
 
-On PostgreSQL an event's place in commit order is the pair (``tx_id``, event id), encoded as
-``(tx_id << 64) | id`` so that integer order is pair order. ``tx_id`` is the writing transaction's
-id plus the store's *shift* (ADR 0010, migration 0005), which is raised when the database finds
-itself on another cluster, so positions keep growing across a ``pg_dump``/``pg_restore``. SQL
-that stamps or reads uses :data:`TX_ID_SQL` and :data:`SHIFT_SQL`; nothing else in the adapter
-knows about the shift. On SQLite, where one writer at a time makes id order commit order, the
-position is the event id itself.
+A position encodes (``tx_id``, event id) (see :mod:`._codec`). ``tx_id`` is the writing
+transaction's id plus the store's *shift* (migration 0005), which is raised when the database
+finds itself on another cluster, so positions keep growing across a ``pg_dump``/``pg_restore``.
+SQL that stamps or reads uses :data:`TX_ID_SQL` and :data:`SHIFT_SQL`; nothing else in the
+adapter knows about the shift. SQLite has no clock: its positions are event ids.
 """
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 from django.db import connections, transaction
 
 __all__ = [
-    "ID_BITS",
     "SHIFT_SQL",
     "TX_ID_SQL",
-    "CommitPoint",
     "PositionClock",
     "check_positions",
-    "decode",
-    "encode",
     "position_clock",
     "transaction_tx_id",
 ]
-
-ID_BITS = 64
-_ID_MASK = (1 << ID_BITS) - 1
 
 SHIFT_SQL = "eventhex_position_shift()"
 """The store's shift; a session's first call checks (and when needed rebases) the clock."""
 
 TX_ID_SQL = "eventhex_tx_id()"
 """The current transaction's ``tx_id``: its transaction id plus the shift."""
-
-
-class CommitPoint(NamedTuple):
-    """A decoded PostgreSQL position: the writing ``tx_id`` and the event id."""
-
-    tx_id: int
-    event_id: int
-
-
-def encode(tx_id: int, event_id: int) -> int:
-    """Encode (``tx_id``, event id) as one position; both must be non-negative."""
-    return (tx_id << ID_BITS) | event_id
-
-
-def decode(position: int | None) -> CommitPoint:
-    """Decode a position; ``None`` and negative values mean "before everything"."""
-    if position is None or position <= 0:
-        return CommitPoint(0, 0)
-    return CommitPoint(position >> ID_BITS, position & _ID_MASK)
 
 
 def transaction_tx_id(alias: str) -> int | None:

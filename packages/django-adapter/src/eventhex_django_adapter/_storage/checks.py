@@ -12,7 +12,7 @@ An event uuid that is already stored makes an insert fail on a unique constraint
 ``eventhex_event``. The failed statement, or the rolled-back atomic block (a savepoint inside a
 caller's transaction), has written nothing, and :func:`duplicate_uuid_error` turns the
 ``IntegrityError`` into ``DuplicateEventUuid`` naming the stored uuids, found by a query that
-only this error path runs (:mod:`._event_uuids`).
+only this error path runs (:mod:`.event_uuids`).
 """
 
 from django.db import IntegrityError
@@ -22,8 +22,8 @@ from event_sourcery.interfaces import Versioning
 
 from eventhex_core_ports.stream_claim import StreamClaim
 from eventhex_core_ports.validation import DuplicateEventUuid, check_events, check_stream_id
-from eventhex_django_adapter._event_uuids import duplicated_uuids
-from eventhex_django_adapter._stream_rows import check_claimable, streams
+from eventhex_django_adapter._storage.event_uuids import duplicated_uuids
+from eventhex_django_adapter._storage.stream_rows import check_claimable, streams
 
 __all__ = ["check_append", "duplicate_uuid_error"]
 

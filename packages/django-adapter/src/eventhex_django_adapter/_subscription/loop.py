@@ -20,9 +20,9 @@ from datetime import timedelta
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from event_sourcery.event import RecordedRaw
 
-from eventhex_django_adapter._lag import check_blockers
-from eventhex_django_adapter._notify import Waiter, waiter_for
-from eventhex_django_adapter._subscription_reads import EventSelection, read_after
+from eventhex_django_adapter._subscription.lag import check_blockers
+from eventhex_django_adapter._subscription.notify import Waiter, waiter_for
+from eventhex_django_adapter._subscription.reads import EventSelection, read_after
 
 __all__ = ["SubscriptionPlan", "batches"]
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.db import connections
 
-from eventhex_django_adapter._position import SHIFT_SQL
+from eventhex_django_adapter._position_clock import SHIFT_SQL
 from eventhex_django_adapter.models import Event
 
 __all__ = ["DEFAULT_LAG_WARNING_AFTER", "LagBlocker", "check_blockers", "subscription_lag_blockers"]

@@ -9,7 +9,7 @@ name and version) and carries the newest snapshot with ``start <= version < stop
 following rows (``kind`` 1) are the events to return: after that snapshot (and before
 ``stop``), or, without a snapshot, those with ``start <= version < stop`` plus the unversioned
 ones. No row at all means there is no stream. Rows are fetched as tuples (in binary with
-psycopg 3, see :func:`._subscription_reads.fetch`).
+psycopg 3, see :func:`.._db.fetch`).
 """
 
 from typing import Any
@@ -20,11 +20,16 @@ from django.db.models import Q
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
 
-from eventhex_django_adapter._datetimes import from_db
-from eventhex_django_adapter._records import raw_event, stream_id_of
-from eventhex_django_adapter._stream_rows import streams
-from eventhex_django_adapter._subscription_reads import driver_is_psycopg3, fetch
-from eventhex_django_adapter._subscription_records import context_sql, context_value, json_value
+from eventhex_django_adapter._codec import (
+    context_sql,
+    context_value,
+    from_db,
+    json_value,
+    raw_event,
+    stream_id_of,
+)
+from eventhex_django_adapter._db import driver_is_psycopg3, fetch
+from eventhex_django_adapter._storage.stream_rows import streams
 from eventhex_django_adapter.models import Event, Snapshot
 
 __all__ = ["LoadedStream", "load_postgres", "load_stream", "load_with_orm"]
@@ -69,7 +74,7 @@ def load_stream(
 ) -> list[RawEvent]:
     """The stream's events in ``[start, stop)``, from the newest snapshot in that range.
 
-    ``prepare``: let psycopg prepare the load on the connection (see :mod:`._db`).
+    ``prepare``: let psycopg prepare the load on the connection (see :mod:`.._db`).
     """
     if connections[alias].vendor == "postgresql":
         loaded = load_postgres(alias, tenant_id, stream_id, start, stop, prepare)

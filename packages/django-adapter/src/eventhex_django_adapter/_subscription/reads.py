@@ -7,33 +7,24 @@ reader's own transaction is the one exception: its events are readable to itself
 everything committed before it. Reads are ordered by ``(tx_id, id)`` and resume strictly after the
 decoded position, using the ``(tx_id, id)``, ``(category, tx_id, id)`` and ``(name, tx_id, id)``
 indexes. The horizon is taken from the statement's own snapshot, so every query sees a fresh one,
-and carries the store's shift like the stored ``tx_id`` (see :mod:`._position`).
+and carries the store's shift like the stored ``tx_id`` (see :mod:`.._position_clock`).
 
 SQLite: one writer at a time makes id order commit order; reads are ordered by id.
 """
 
-import json
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
-from typing import Any, cast
 
 from django.conf import settings
 from django.db import connections
 from event_sourcery.event import RecordedRaw
 
-from eventhex_django_adapter import _position
-from eventhex_django_adapter._db import adapter_statements
-from eventhex_django_adapter._subscription_records import EVENT_COLUMNS, RecordBuilder, fresh
+from eventhex_django_adapter import _codec
+from eventhex_django_adapter._db import driver_is_psycopg3, fetch
+from eventhex_django_adapter._position_clock import SHIFT_SQL
+from eventhex_django_adapter._subscription.records import EVENT_COLUMNS, RecordBuilder
 from eventhex_django_adapter.models import Event, Stream
 
-__all__ = [
-    "EventSelection",
-    "driver_is_psycopg3",
-    "fetch",
-    "newest_readable_position",
-    "read_after",
-]
+__all__ = ["EventSelection", "newest_readable_position", "read_after"]
 
 
 @dataclass(frozen=True)
@@ -48,10 +39,10 @@ HORIZON = f"""
 WITH horizon AS MATERIALIZED (
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint + clock.shift AS xmin,
            pg_current_xact_id_if_assigned()::text::bigint + clock.shift AS own
-    FROM (SELECT {_position.SHIFT_SQL} AS shift) clock
+    FROM (SELECT {SHIFT_SQL} AS shift) clock
 )"""
 """The read horizon of the statement's snapshot and the reader's own ``tx_id`` (if any), both
-shifted like the stamps (see :mod:`._position`)."""
+shifted like the stamps (see :mod:`.._position_clock`)."""
 
 READABLE = """
     AND e.tx_id < (SELECT GREATEST(xmin, own + 1) FROM horizon)
@@ -99,7 +90,7 @@ ORDER BY e.tx_id, e.id LIMIT %s"""
 def _read_postgres(
     alias: str, selection: EventSelection, after: int, limit: int, prepare: bool
 ) -> list[RecordedRaw]:
-    tx_id, event_id = _position.decode(after)
+    tx_id, event_id = _codec.decode(after)
     params: list[object]
     if selection.names is not None:
         params = [value for name in selection.names for value in (name, tx_id, event_id, limit)]
@@ -111,76 +102,7 @@ def _read_postgres(
     binary = driver_is_psycopg3()
     rows = fetch(alias, _postgres_sql(selection), params, binary, prepare)
     builder = RecordBuilder(naive_local=binary and not settings.USE_TZ)
-    return [builder.build(_position.encode(row[1], row[0]), row[2:]) for row in rows]
-
-
-def driver_is_psycopg3() -> bool:
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    return bool(is_psycopg3)
-
-
-def fetch(
-    alias: str,
-    sql: str,
-    params: Sequence[object] | Mapping[str, object],
-    binary: bool,
-    prepare: bool = True,
-) -> list[tuple[Any, ...]]:
-    """Run ``sql`` on the alias's connection; with psycopg 3, fetch rows in binary.
-
-    With psycopg 3 the statement is prepared on the connection unless ``prepare`` is false
-    (see :mod:`._db`).
-
-    Binary rows are cheaper to decode, but Django's cursors bind parameters client-side, which
-    rules binary results out; a psycopg cursor on the same connection (so in the same
-    transaction) is used instead, behind Django's thread, broken-transaction and
-    error-translation checks. With psycopg2, Django's own cursor reads text rows.
-    """
-    connection = connections[alias]
-    if not binary:
-        with connection.cursor() as cursor:
-            cursor.execute(sql, cast(Any, params if isinstance(params, Mapping) else list(params)))
-            return list(cursor.fetchall())
-    import psycopg
-
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    connection.validate_no_broken_transaction()
-    raw = connection.connection
-    with (
-        connection.wrap_database_errors,
-        adapter_statements(raw, prepare),
-        psycopg.Cursor(raw) as cursor,
-    ):
-        cursor.adapters.register_loader("jsonb", _jsonb_loader())
-        cursor.execute(sql, params, binary=True)
-        return cursor.fetchall()
-
-
-@cache
-def _jsonb_loader() -> type[Any]:
-    """A binary ``jsonb`` loader that decodes PostgreSQL's own JSON text with less overhead.
-
-    psycopg's loader hands bytes to ``json.loads``, which first detects their encoding; the text
-    PostgreSQL sends is always UTF-8 and one complete JSON value, so it is decoded to ``str``
-    and parsed by the same decoder directly (same values, about 40 % less time per column).
-    Objects come back as ``FreshJson``: each row is decoded for one read, so ``FastSerde`` may
-    hand them to events without copying.
-    """
-    from psycopg import DataError, adapt, pq
-
-    decode = json.JSONDecoder().raw_decode
-
-    class JsonbLoader(adapt.Loader):
-        format = pq.Format.BINARY
-
-        def load(self, data: Any) -> Any:
-            if data and data[0] != 1:
-                raise DataError(f"unknown jsonb binary format: {data[0]}")
-            return fresh(decode(str(data[1:], "utf-8"))[0])
-
-    return JsonbLoader
+    return [builder.build(_codec.encode(row[1], row[0]), row[2:]) for row in rows]
 
 
 def _read_sqlite(
@@ -213,7 +135,7 @@ def read_after(
 ) -> list[RecordedRaw]:
     """Return up to ``limit`` readable events after position ``after``, in commit order.
 
-    ``prepare``: let psycopg prepare the read on the connection (see :mod:`._db`).
+    ``prepare``: let psycopg prepare the read on the connection (see :mod:`.._db`).
     """
     if limit <= 0 or (selection.names is not None and not selection.names):
         return []
@@ -238,7 +160,7 @@ WHERE TRUE{READABLE}
 ORDER BY e.tx_id DESC, e.id DESC LIMIT 1"""
             )
             row = cursor.fetchone()
-            return _position.encode(row[0], row[1]) if row else 0
+            return _codec.encode(row[0], row[1]) if row else 0
         cursor.execute(f"SELECT MAX(id) FROM {events}")
         newest = cursor.fetchone()
         return int(newest[0]) if newest and newest[0] is not None else 0

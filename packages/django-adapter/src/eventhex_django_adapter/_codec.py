@@ -1,0 +1,141 @@
+"""How values are stored and read back: positions, datetimes, JSON columns and records.
+
+Positions: on PostgreSQL an event's place in commit order is the pair (``tx_id``, event id),
+encoded as ``(tx_id << 64) | id`` so that integer order is pair order (SQL builds the same
+number with :func:`position_sql`); on SQLite, where one writer at a time makes id order commit
+order, the position is the event id itself. How ``tx_id`` is stamped lives in
+:mod:`._position_clock`.
+
+Datetimes: event_sourcery stamps events with naive UTC datetimes. They are stored as that
+instant (aware UTC when ``USE_TZ`` is on, the same naive value when it is off) and always read
+back as naive UTC, so a loaded event compares equal to the appended one. Aware datetimes are
+converted to UTC.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from django.conf import settings
+from event_sourcery import StreamId
+from event_sourcery.event import Position, RawEvent
+
+from eventhex_core_ports.serde import FreshJson
+from eventhex_django_adapter.models import Event, Snapshot, Stream
+
+__all__ = [
+    "ID_BITS",
+    "CommitPoint",
+    "category_of",
+    "context_sql",
+    "context_value",
+    "decode",
+    "encode",
+    "encode_position",
+    "fresh",
+    "from_db",
+    "json_value",
+    "position_sql",
+    "raw_event",
+    "stream_id_of",
+    "to_db",
+]
+
+ID_BITS = 64
+_ID_MASK = (1 << ID_BITS) - 1
+
+
+class CommitPoint(NamedTuple):
+    """A decoded PostgreSQL position: the writing ``tx_id`` and the event id."""
+
+    tx_id: int
+    event_id: int
+
+
+def encode(tx_id: int, event_id: int) -> int:
+    """Encode (``tx_id``, event id) as one position; both must be non-negative."""
+    return (tx_id << ID_BITS) | event_id
+
+
+def decode(position: int | None) -> CommitPoint:
+    """Decode a position; ``None`` and negative values mean "before everything"."""
+    if position is None or position <= 0:
+        return CommitPoint(0, 0)
+    return CommitPoint(position >> ID_BITS, position & _ID_MASK)
+
+
+def encode_position(tx_id: int | None, row_id: int) -> Position:
+    """An event's position: its id on SQLite (no ``tx_id``), :func:`encode` on PostgreSQL."""
+    return row_id if tx_id is None else encode(tx_id, row_id)
+
+
+def position_sql(tx_id: str, event_id: str) -> str:
+    """PostgreSQL's :func:`encode` of the columns ``tx_id`` and ``event_id``, as ``numeric``."""
+    return f"{tx_id}::numeric * {1 << ID_BITS} + {event_id}"
+
+
+def to_db(value: datetime) -> datetime:
+    """The value to store for ``value`` under the current ``USE_TZ``."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.replace(tzinfo=UTC) if settings.USE_TZ else value
+
+
+def from_db(value: datetime) -> datetime:
+    """The naive UTC datetime for a value read from the database."""
+    if value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+_PLAIN_CONTEXT = '{"causation_id": null, "correlation_id": null}'
+"""The context event_sourcery stores for an event without correlation, causation or components."""
+
+
+def fresh(value: Any) -> Any:
+    """A JSON value decoded for one read, objects marked ``FreshJson`` (see ``FastSerde``)."""
+    return FreshJson(value) if type(value) is dict else value
+
+
+def json_value(value: Any) -> Any:
+    """A JSON column's value: decoded already (binary rows), or JSON text to decode."""
+    return fresh(json.loads(value)) if isinstance(value, (str, bytes)) else value
+
+
+def context_sql(column: str) -> str:
+    """Select the context ``column``, or NULL when it holds the plain context.
+
+    Most events carry the plain context; sending NULL instead saves PostgreSQL printing it and
+    Python parsing it, a fifth of the JSON of a typical row (read it with :func:`context_value`).
+    """
+    return f"NULLIF({column}, '{_PLAIN_CONTEXT}'::jsonb)"
+
+
+def context_value(value: Any) -> Any:
+    """The context selected with :func:`context_sql`."""
+    if value is None:
+        return FreshJson(causation_id=None, correlation_id=None)
+    return json_value(value)
+
+
+def category_of(stream_id: StreamId) -> str:
+    """The stored category of ``stream_id`` (``""`` for none)."""
+    return stream_id.category or ""
+
+
+def stream_id_of(stream: Stream) -> StreamId:
+    """The ``StreamId`` of a stored stream."""
+    return StreamId(uuid=stream.uuid, name=stream.name, category=stream.category or None)
+
+
+def raw_event(row: Event | Snapshot, stream_id: StreamId) -> RawEvent:
+    """The ``RawEvent`` stored in an event or snapshot row."""
+    return RawEvent(
+        uuid=row.uuid,
+        stream_id=stream_id,
+        created_at=from_db(row.created_at),
+        name=row.name,
+        data=row.data,
+        context=row.context,
+        version=row.version,
+    )
