@@ -14,14 +14,16 @@ converted to UTC.
 
 import json
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.conf import settings
 from event_sourcery import StreamId
 from event_sourcery.event import Position, RawEvent
 
 from eventhex_core_ports.serde import FreshJson
-from eventhex_django_adapter.models import Event, Snapshot, Stream
+
+if TYPE_CHECKING:  # the relay imports this (through its outbox rows) before Django is set up
+    from eventhex_django_adapter.models import Event, Snapshot, Stream
 
 __all__ = [
     "ID_BITS",
@@ -123,12 +125,12 @@ def category_of(stream_id: StreamId) -> str:
     return stream_id.category or ""
 
 
-def stream_id_of(stream: Stream) -> StreamId:
+def stream_id_of(stream: "Stream") -> StreamId:
     """The ``StreamId`` of a stored stream."""
     return StreamId(uuid=stream.uuid, name=stream.name, category=stream.category or None)
 
 
-def raw_event(row: Event | Snapshot, stream_id: StreamId) -> RawEvent:
+def raw_event(row: "Event | Snapshot", stream_id: StreamId) -> RawEvent:
     """The ``RawEvent`` stored in an event or snapshot row."""
     return RawEvent(
         uuid=row.uuid,
