@@ -40,8 +40,8 @@ def test_the_adapters_statements_are_prepared_under_djangos_default_options() ->
 
     prepared = _prepared()
     assert any("INSERT INTO eventhex_event" in sql for sql in prepared)  # the append
-    assert any("eventhex_snapshot" in sql for sql in prepared)  # the stream load
-    assert any("ORDER BY e.tx_id, e.id" in sql for sql in prepared)  # the subscription page
+    assert any("eventhex_load_stream" in sql for sql in prepared)  # the stream load
+    assert any("eventhex_read_category" in sql for sql in prepared)  # the subscription page
     assert not any("COUNT(*)" in sql for sql in prepared)  # the ORM's count stays unprepared
     assert connections["postgres"].connection.prepare_threshold is None
 

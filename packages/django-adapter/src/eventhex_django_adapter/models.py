@@ -35,8 +35,12 @@ class Stream(models.Model):
             models.UniqueConstraint(
                 fields=["tenant_id", "category", "uuid"], name="eventhex_stream_uuid_uniq"
             ),
+            # Partial, so that only a lookup by name can use it: a lookup by uuid matches its
+            # first two columns too, and taking it would filter every stream of the category.
             models.UniqueConstraint(
-                fields=["tenant_id", "category", "name"], name="eventhex_stream_name_uniq"
+                fields=["tenant_id", "category", "name"],
+                condition=Q(name__isnull=False),
+                name="eventhex_stream_name_uniq",
             ),
         ]
 

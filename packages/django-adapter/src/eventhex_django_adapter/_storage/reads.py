@@ -4,12 +4,13 @@
 unversioned stream carry no versions, so ``[start, stop)`` picks them by their order instead.
 On SQLite the ORM reads the stream, the snapshot and the events in three queries.
 
-On PostgreSQL one query reads all three. Its first row (``kind`` 0) describes the stream (its
-name and version) and carries the newest snapshot with ``start <= version < stop``, if any; the
-following rows (``kind`` 1) are the events to return: after that snapshot (and before
-``stop``), or, without a snapshot, those with ``start <= version < stop`` plus the unversioned
-ones. No row at all means there is no stream. Rows are fetched as tuples (in binary with
-psycopg 3, see :func:`.._db.fetch`).
+On PostgreSQL one query reads all three (migration 0006's ``eventhex_load_stream``, whose plan
+does not depend on the tables' statistics: ADR 0012). Its first row (``kind`` 0) describes the
+stream (its name and version) and carries the newest snapshot with ``start <= version < stop``,
+if any; the following rows (``kind`` 1) are the events to return, in order: after that
+snapshot (and before ``stop``), or, without a snapshot, those with ``start <= version < stop``
+plus the unversioned ones. No row at all means there is no stream. Rows are fetched as tuples
+(in binary with psycopg 3, see :func:`.._db.fetch`).
 """
 
 from typing import Any
@@ -34,34 +35,11 @@ from eventhex_django_adapter.models import Event, Snapshot
 
 __all__ = ["LoadedStream", "load_postgres", "load_stream", "load_with_orm"]
 
-_LOAD = f"""
-WITH s AS (
-    SELECT id, name, version FROM eventhex_stream
-    WHERE tenant_id = %(tenant)s AND category = %(category)s AND uuid = %(stream)s
-), snap AS (
-    SELECT p.uuid, p.name, p.data, {context_sql("p.context")} AS context, p.created_at, p.version
-    FROM eventhex_snapshot p JOIN s ON p.stream_id = s.id
-    WHERE (%(start)s::integer IS NULL OR p.version >= %(start)s::integer)
-      AND (%(stop)s::integer IS NULL OR p.version < %(stop)s::integer)
-    ORDER BY p.version DESC LIMIT 1
-)
-SELECT 0 AS kind, 0::bigint AS id, s.name, s.version,
-       snap.uuid, snap.name, snap.data, snap.context, snap.created_at, snap.version
-FROM s LEFT JOIN snap ON TRUE
-UNION ALL
-SELECT 1, e.id, NULL, NULL, e.uuid, e.name, e.data, {context_sql("e.context")},
-       e.created_at, e.version
-FROM eventhex_event e JOIN s ON e.stream_id = s.id
-WHERE CASE WHEN EXISTS (SELECT 1 FROM snap)
-    THEN e.version > (SELECT version FROM snap)
-         AND (%(stop)s::integer IS NULL OR e.version < %(stop)s::integer)
-    ELSE (%(start)s::integer IS NULL AND %(stop)s::integer IS NULL)
-         OR e.version IS NULL
-         OR ((%(start)s::integer IS NULL OR e.version >= %(start)s::integer)
-             AND (%(stop)s::integer IS NULL OR e.version < %(stop)s::integer))
-    END
-ORDER BY 1, 10, 2
-"""
+_LOAD = f"""SELECT r.kind, r.id, r.stream_name, r.stream_version, r.uuid, r.name, r.data,
+       {context_sql("r.context")}, r.created_at, r.version
+FROM eventhex_load_stream(%(tenant)s, %(category)s, %(stream)s, %(start)s, %(stop)s) r"""
+"""Migration 0006's function, whose plan does not depend on statistics; its rows come back in
+the order it returned them."""
 
 
 def load_stream(

@@ -9,13 +9,14 @@ from event_sourcery.event import RawEvent, RecordedRaw
 
 from eventhex_django_adapter._codec import context_sql, context_value, from_db, json_value
 
-__all__ = ["EVENT_COLUMNS", "RecordBuilder"]
+__all__ = ["READ_COLUMNS", "RecordBuilder"]
 
-EVENT_COLUMNS = (
-    f"e.uuid, e.name, e.data, {context_sql('e.context')}, e.created_at, e.version, e.category, "
-    "e.tenant_id, s.uuid, s.name"
+READ_COLUMNS = (
+    f"r.id, r.tx_id, r.uuid, r.name, r.data, {context_sql('r.context')}, r.created_at, "
+    "r.version, r.category, r.tenant_id, r.stream_uuid, r.stream_name"
 )
-"""The SQL select list (event alias ``e``, stream alias ``s``) that :class:`RecordBuilder` reads."""
+"""The select list over a read function's rows (alias ``r``): the event's id and ``tx_id``,
+then the columns :meth:`RecordBuilder.build` reads."""
 
 
 def _uuid(value: Any) -> UUID:
@@ -47,7 +48,7 @@ class RecordBuilder:
         return from_db(value.replace(tzinfo=None) if self._naive_local else value)
 
     def build(self, position: int, row: tuple[Any, ...]) -> RecordedRaw:
-        """The record of one row selected with :data:`EVENT_COLUMNS`."""
+        """The record of one row selected with :data:`READ_COLUMNS`, past id and ``tx_id``."""
         (uuid, name, data, context, created_at, version, category, tenant_id) = row[:8]
         entry = RawEvent(
             uuid=_uuid(uuid),
