@@ -70,6 +70,22 @@ def test_positions_increase_and_resume_strictly_after(backend: DjangoBackend) ->
     assert labels(rest) == ["2", "3", "4", "5"]
 
 
+def test_positions_past_any_stored_one_resume_after_them(backend: DjangoBackend) -> None:
+    """A position no event has (an id or ``tx_id`` part past PostgreSQL's bigint) still works."""
+    start = backend.event_store.position or 0
+    backend.event_store.append(Noted(label="a"), stream_id=new_stream())
+    backend.event_store.append(Noted(label="b"), stream_id=new_stream())
+    first = next(backend.subscriber.start_from(start).build_batch(2, QUICK))
+    between = first[0].position | (1 << 63)  # past every id of its transaction, if it has one
+
+    after_first = next(backend.subscriber.start_from(between).build_batch(10, QUICK))
+    beyond = next(backend.subscriber.start_from(1 << 130).build_batch(10, 0.1))
+
+    assert labels(first) == ["a", "b"]
+    assert labels(after_first) == labels([r for r in first if r.position > between])
+    assert beyond == []
+
+
 def test_full_batches_return_then_a_partial_one_at_the_time_limit(
     backend: DjangoBackend,
 ) -> None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # the relay imports this (through its outbox rows) before Dja
     from eventhex_django_adapter.models import Event, Snapshot, Stream
 
 __all__ = [
+    "BIGINT_MAX",
     "ID_BITS",
     "CommitPoint",
     "category_of",
@@ -45,6 +46,7 @@ __all__ = [
 
 ID_BITS = 64
 _ID_MASK = (1 << ID_BITS) - 1
+BIGINT_MAX = (1 << 63) - 1
 
 
 class CommitPoint(NamedTuple):
@@ -60,10 +62,14 @@ def encode(tx_id: int, event_id: int) -> int:
 
 
 def decode(position: int | None) -> CommitPoint:
-    """Decode a position; ``None`` and negative values mean "before everything"."""
+    """Decode a position; ``None`` and negative values mean "before everything".
+
+    Both parts fit PostgreSQL's ``bigint``: a part past the largest one (no stored ``tx_id`` or
+    id reaches it) is cut down to it, which leaves the events after the position unchanged.
+    """
     if position is None or position <= 0:
         return CommitPoint(0, 0)
-    return CommitPoint(position >> ID_BITS, position & _ID_MASK)
+    return CommitPoint(min(position >> ID_BITS, BIGINT_MAX), min(position & _ID_MASK, BIGINT_MAX))
 
 
 def encode_position(tx_id: int | None, row_id: int) -> Position:

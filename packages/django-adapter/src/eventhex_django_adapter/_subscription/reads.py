@@ -63,7 +63,7 @@ def _read_postgres(
 def _read_sqlite(
     alias: str, selection: EventSelection, after: int, limit: int
 ) -> list[RecordedRaw]:
-    events = Event.objects.using(alias).filter(id__gt=max(after, 0))
+    events = Event.objects.using(alias).filter(id__gt=min(max(after, 0), _codec.BIGINT_MAX))
     if selection.category is not None:
         events = events.filter(category=selection.category)
     if selection.names is not None:
