@@ -93,6 +93,23 @@ $$;
 """
 
 
+AFTER_SNAPSHOT = """e.version > snap.version AND (in_stop IS NULL OR e.version < in_stop)"""
+
+IN_RANGE = """((in_start IS NULL AND in_stop IS NULL) OR e.version IS NULL
+               OR ((in_start IS NULL OR e.version >= in_start)
+                   AND (in_stop IS NULL OR e.version < in_stop)))"""
+
+
+def _stream_events(condition: str, order: str) -> str:
+    """The loaded stream's events that meet ``condition``, as ``eventhex_load_stream`` rows."""
+    return f"""
+        SELECT 1, e.id, NULL::varchar, NULL::bigint, e.uuid, e.name, e.data, e.context,
+               e.created_at, e.version
+        FROM eventhex_event e
+        WHERE e.stream_id = stream_row.id AND {condition}
+        ORDER BY {order}"""
+
+
 NAMES_PAGE = f"""SELECT e.* FROM unnest(names) AS wanted(name)
         CROSS JOIN LATERAL ({_page("e.name = wanted.name AND ")}) e
         ORDER BY e.tx_id, e.id
@@ -148,23 +165,11 @@ BEGIN
         snap.uuid::uuid, snap.name::varchar, snap.data::jsonb, snap.context::jsonb,
         snap.created_at::timestamptz, snap.version::integer;
     IF snap.uuid IS NOT NULL THEN
-        RETURN QUERY
-        SELECT 1, e.id, NULL::varchar, NULL::bigint, e.uuid, e.name, e.data, e.context,
-               e.created_at, e.version
-        FROM eventhex_event e
-        WHERE e.stream_id = stream_row.id AND e.version > snap.version
-          AND (in_stop IS NULL OR e.version < in_stop)
-        ORDER BY e.version, e.id;
+        RETURN QUERY{_stream_events(AFTER_SNAPSHOT, "e.version")};
+    ELSIF stream_row.version IS NOT NULL THEN  -- one event per version: the index's order
+        RETURN QUERY{_stream_events(IN_RANGE, "e.version")};
     ELSE  -- an unversioned stream's events have no version: the caller picks its range
-        RETURN QUERY
-        SELECT 1, e.id, NULL::varchar, NULL::bigint, e.uuid, e.name, e.data, e.context,
-               e.created_at, e.version
-        FROM eventhex_event e
-        WHERE e.stream_id = stream_row.id
-          AND ((in_start IS NULL AND in_stop IS NULL) OR e.version IS NULL
-               OR ((in_start IS NULL OR e.version >= in_start)
-                   AND (in_stop IS NULL OR e.version < in_stop)))
-        ORDER BY e.version, e.id;
+        RETURN QUERY{_stream_events(IN_RANGE, "e.version, e.id")};
     END IF;
 END
 $$;
