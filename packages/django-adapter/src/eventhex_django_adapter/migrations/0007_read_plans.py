@@ -1,4 +1,4 @@
-"""PostgreSQL reads through functions whose plan does not depend on statistics (ADR 0012).
+"""PostgreSQL reads through functions whose plan does not depend on statistics (ADR 0014).
 
 An events table is read right after bursts of writes (a new deployment, a bulk import, a busy
 hour between autovacuum runs), so its statistics are often missing or stale. With them, the
@@ -196,7 +196,7 @@ def drop_functions(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("eventhex", "0005_position_shift")]
+    dependencies = [("eventhex", "0006_projections")]
 
     operations = [
         migrations.RemoveConstraint(model_name="stream", name="eventhex_stream_name_uniq"),
