@@ -3,7 +3,7 @@
 An events table is often read right after a burst of writes, before anything has analyzed it.
 With no statistics, or with statistics of a much smaller table, PostgreSQL planned a subscription
 page as a bitmap scan of the whole remaining backlog, a join with every stream and a sort (ADR
-0014). Each read now runs one of migration 0007's functions, whose planner settings are fixed.
+0015). Each read now runs one of migration 0008's functions, whose planner settings are fixed.
 
 The tests fill 100,000 events (1,000 streams, 10 events per transaction) inside the test's
 transaction, then make the adapter itself read: a 500-event page of all events, of a category
@@ -224,7 +224,7 @@ def test_every_read_walks_an_index_up_to_its_limit(statistics: str) -> None:
     assert found == {}
 
 
-_BEFORE_0007 = """
+_BEFORE_0008 = """
 WITH horizon AS MATERIALIZED (
     SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint + clock.shift AS xmin,
            pg_current_xact_id_if_assigned()::text::bigint + clock.shift AS own
@@ -236,7 +236,7 @@ WHERE (e.tx_id, e.id) > (%s, %s)
   AND e.tx_id < (SELECT GREATEST(xmin, own + 1) FROM horizon)
   AND (e.tx_id < (SELECT xmin FROM horizon) OR e.tx_id = (SELECT own FROM horizon))
 ORDER BY e.tx_id, e.id LIMIT %s"""
-"""The page query the adapter sent before migration 0007, planned with the session's settings."""
+"""The page query the adapter sent before migration 0008, planned with the session's settings."""
 
 
 @pytest.mark.parametrize("statistics", ["none", "of a smaller table"])
@@ -244,6 +244,6 @@ def test_the_store_reproduces_pages_that_sort_the_backlog(statistics: str) -> No
     """Without fixed settings, a page of this store sorts the whole backlog (issue 14)."""
     _store(statistics)
 
-    explained = _execute(f"EXPLAIN (FORMAT JSON) {_BEFORE_0007}", [EVENTS // 50, 0, 500])
+    explained = _execute(f"EXPLAIN (FORMAT JSON) {_BEFORE_0008}", [EVENTS // 50, 0, 500])
 
     assert "events sorted before their limit" in _problems(explained[0][0][0]["Plan"])

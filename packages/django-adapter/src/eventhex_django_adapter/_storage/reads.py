@@ -4,8 +4,8 @@
 unversioned stream carry no versions, so ``[start, stop)`` picks them by their order instead.
 On SQLite the ORM reads the stream, the snapshot and the events in three queries.
 
-On PostgreSQL one query reads all three (migration 0007's ``eventhex_load_stream``, whose plan
-does not depend on the tables' statistics: ADR 0014). Its first row (``kind`` 0) describes the
+On PostgreSQL one query reads all three (migration 0008's ``eventhex_load_stream``, whose plan
+does not depend on the tables' statistics: ADR 0015). Its first row (``kind`` 0) describes the
 stream (its name and version) and carries the newest snapshot with ``start <= version < stop``,
 if any; the following rows (``kind`` 1) are the events to return, in order: after that
 snapshot (and before ``stop``), or, without a snapshot, those with ``start <= version < stop``
@@ -38,7 +38,7 @@ __all__ = ["LoadedStream", "load_postgres", "load_stream", "load_with_orm"]
 _LOAD = f"""SELECT r.kind, r.id, r.stream_name, r.stream_version, r.uuid, r.name, r.data,
        {context_sql("r.context")}, r.created_at, r.version
 FROM eventhex_load_stream(%(tenant)s, %(category)s, %(stream)s, %(start)s, %(stop)s) r"""
-"""Migration 0007's function, whose plan does not depend on statistics; its rows come back in
+"""Migration 0008's function, whose plan does not depend on statistics; its rows come back in
 the order it returned them."""
 
 

@@ -1,4 +1,4 @@
-"""PostgreSQL reads through functions whose plan does not depend on statistics (ADR 0014).
+"""PostgreSQL reads through functions whose plan does not depend on statistics (ADR 0015).
 
 An events table is read right after bursts of writes (a new deployment, a bulk import, a busy
 hour between autovacuum runs), so its statistics are often missing or stale. With them, the
@@ -7,7 +7,7 @@ with every stream and a sort, so a catch-up cost O(backlog) per page.
 
 Every read now goes through a PL/pgSQL function declared with fixed planner settings (no
 sequential or bitmap scans, no sorts, hash or merge joins, no JIT), which PostgreSQL applies
-while the function runs and restores afterwards, as ``eventhex_outbox_due`` does (0004). What
+while the function runs and restores afterwards, as ``eventhex_outbox_due`` does (0007). What
 is left to the planner is an index walk in the order the read needs, stopped by its limit, and
 one primary-key lookup per returned row. PL/pgSQL keeps each statement's plan for the session,
 so nothing is planned per call once a connection has warmed up.
@@ -196,7 +196,7 @@ def drop_functions(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
 
 
 class Migration(migrations.Migration):
-    dependencies = [("eventhex", "0006_projections")]
+    dependencies = [("eventhex", "0007_outbox_stream_runs")]
 
     operations = [
         migrations.RemoveConstraint(model_name="stream", name="eventhex_stream_name_uniq"),
