@@ -85,12 +85,12 @@ def test_a_runner_killed_mid_batch_loses_and_repeats_nothing(
     ]
     writer = _Writer(start_at=300)
     try:
-        # Three runners share four projections two and two; the third stands by.
+        # Three runners share four projections (two and two once they settle; on a loaded
+        # machine a third may still hold one): every projection has one live owner.
         wait_for(
-            lambda: len(rows := _owners()) == 4
-            and all(r.owner for r in rows.values())
-            and len({r.owner for r in rows.values()}) == 2,
-            "the projections to be shared between two runners",
+            lambda: len(rows := _owners()) == 4 and all(r.owner for r in rows.values()),
+            "every projection to be owned by a runner",
+            timeout=180,
         )
         writer.start()
         victim_owner = _owners()["test.all"].owner
