@@ -64,7 +64,7 @@ def test_a_rebuild_shows_progress_and_ends_equal_to_the_live_model(alias: str) -
         assert lines[-1].startswith(f"rebuild test.item_counts: {EVENTS:,} events replayed")
         row = ProjectionState.objects.using(alias).get(name="test.item_counts")
         # The live runner may already own it again: the rebuild hands the projection back.
-    assert (row.state, row.applied) == ("running", EVENTS)
+        assert (row.state, row.applied) == ("running", EVENTS)
 
         # Both keep running live afterwards: the runner claims the rebuilt one again.
         append_events(backend, 50, start=EVENTS)
