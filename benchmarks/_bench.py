@@ -1,5 +1,5 @@
-"""What every benchmark group runs with: the PostgreSQL server, the options, fresh databases and
-measurements in their own processes."""
+"""What every benchmark group runs with: the mode, the PostgreSQL server, the options, fresh
+databases and measurements in their own processes."""
 
 from __future__ import annotations
 
@@ -23,6 +23,59 @@ Row = dict[str, Any]
 
 
 @dataclass(frozen=True)
+class Mode:
+    """The conditions a run measures under.
+
+    Attributes:
+        name: ``headline`` or ``cpu``; results go to ``out/<name>/``.
+        title: How the report names it.
+        server_defaults: PostgreSQL with its own durability defaults (``fsync``,
+            ``synchronous_commit``, ``full_page_writes`` on); otherwise all three off.
+        atomic: Every write, and every stream load, is a unit of work in
+            ``transaction.atomic()`` (a command handler, ``ATOMIC_REQUESTS``); the floor opens a
+            transaction. Otherwise appends run in autocommit.
+        django_options: ``DATABASES["default"]["OPTIONS"]`` on PostgreSQL.
+        analyze: Whether a group may ``ANALYZE`` a table it filled before reading it.
+        dbs: The databases this mode measures on.
+    """
+
+    name: str
+    title: str
+    server_defaults: bool
+    atomic: bool
+    django_options: dict[str, Any]
+    analyze: bool
+    dbs: tuple[str, ...]
+
+
+MODES = {
+    "headline": Mode(
+        name="headline",
+        title="users' conditions: durable PostgreSQL with its default settings, every unit of "
+        "work in transaction.atomic(), Django's default connection OPTIONS, no ANALYZE "
+        "between writing and reading",
+        server_defaults=True,
+        atomic=True,
+        django_options={},
+        analyze=False,
+        dbs=("postgres",),
+    ),
+    "cpu": Mode(
+        name="cpu",
+        title="CPU only: PostgreSQL with fsync, synchronous_commit and full_page_writes off, "
+        "appends in autocommit, prepare_threshold 5 in Django's OPTIONS (SQLite: "
+        "synchronous=OFF)",
+        server_defaults=False,
+        atomic=False,
+        django_options={"prepare_threshold": 5},
+        analyze=True,
+        dbs=("postgres", "sqlite"),
+    ),
+}
+"""The two modes: README's table comes from ``headline``."""
+
+
+@dataclass(frozen=True)
 class Options:
     """How a run repeats and sizes its measurements.
 
@@ -31,12 +84,14 @@ class Options:
         sqlite_reps: At most this many repetitions on SQLite.
         dbs: The databases to measure on (``postgres``, ``sqlite``).
         scale: Factor on every scenario's size; only runs at 1 are comparable.
+        mode: The conditions (see :data:`MODES`).
     """
 
     reps: int = 3
     sqlite_reps: int = 2
     dbs: tuple[str, ...] = ("postgres", "sqlite")
     scale: float = 1.0
+    mode: Mode = MODES["headline"]
 
 
 class Bench:
@@ -77,14 +132,20 @@ class Bench:
             for leftover in self._sqlite_dir.glob(f"{path.name}*"):
                 leftover.unlink()
 
-    def measure(self, spec: dict[str, Any], prefix: str = "bench") -> Row:
-        """Run ``spec`` in a worker process on a fresh database of ``spec["db"]``."""
+    @property
+    def dbs(self) -> list[str]:
+        """The databases this run measures on: asked for, and in the mode."""
+        return [db for db in self.options.dbs if db in self.options.mode.dbs]
+
+    def measure(self, spec: dict[str, Any], prefix: str = "bench", timeout: float = 1800) -> Row:
+        """Run ``spec`` in a worker process on a fresh database of ``spec["db"]``, in the
+        run's mode."""
         fresh = self.postgres_database(prefix) if spec["db"] == "postgres" else self.sqlite_file()
         with fresh as target:
-            return run_worker(spec | {"target": target})
+            return run_worker(spec | {"target": target, "mode": self.options.mode.name}, timeout)
 
 
-def run_worker(spec: dict[str, Any], timeout: float = 600) -> Row:
+def run_worker(spec: dict[str, Any], timeout: float = 1800) -> Row:
     """One measurement in its own process (:mod:`benchmarks.worker`); a failure becomes a row
     with ``error``."""
     started = time.perf_counter()
@@ -96,7 +157,7 @@ def run_worker(spec: dict[str, Any], timeout: float = 600) -> Row:
         timeout=timeout,
         check=False,
     )
-    row = {k: spec[k] for k in ("impl", "db", "scenario", "n")}
+    row = {k: spec[k] for k in ("impl", "db", "scenario", "n", "mode")}
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-1:] or ["no output"]
         print(

@@ -9,24 +9,32 @@ unchanged against either.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
+
+from benchmarks._bench import MODES, Mode
 
 APPS = {"eventhex": "eventhex_django_adapter", "upstream": "event_sourcery_django"}
 
+Unit = Callable[[], AbstractContextManager[Any]]
+"""A unit of work: ``transaction.atomic`` or nothing."""
 
-def database_settings(db: str, target: str) -> dict[str, Any]:
+
+def database_settings(db: str, target: str, mode: Mode) -> dict[str, Any]:
     """Django's ``DATABASES["default"]`` for ``db`` (``postgres`` or ``sqlite``).
 
     Args:
         db: The vendor.
         target: A libpq URI for PostgreSQL, a file path for SQLite.
+        mode: The run's conditions: its PostgreSQL ``OPTIONS`` (none in the headline mode:
+            Django's defaults, as a user has them).
     """
     if db == "sqlite":
         return {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": target,
-            # No fsync, as the benchmark's PostgreSQL: the disk is shared and is not what we
-            # measure.
+            # No fsync, as the CPU-only PostgreSQL: the disk is not what this mode measures.
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,
@@ -42,19 +50,18 @@ def database_settings(db: str, target: str) -> dict[str, Any]:
         "USER": info.get("user", "postgres"),
         "HOST": info.get("host", "127.0.0.1"),
         "PORT": str(info.get("port", "")),
-        # Server-side prepared statements for both contenders (Django leaves them off by default
-        # for the sake of transaction-pooling proxies; docs/operations.md recommends them).
-        "OPTIONS": {"prepare_threshold": 5},
+        "OPTIONS": dict(mode.django_options),
     }
 
 
-def setup(impl: str, db: str, target: str, migrate: bool = True) -> None:
+def setup(impl: str, db: str, target: str, mode: str, migrate: bool = True) -> None:
     """Configure Django for ``impl`` on a fresh database and migrate it.
 
     Args:
         impl: ``eventhex`` or ``upstream``.
         db: ``postgres`` or ``sqlite``.
         target: See :func:`database_settings`.
+        mode: A name in :data:`benchmarks._bench.MODES`.
         migrate: Run ``migrate`` (skip when another process already did).
     """
     import django
@@ -63,7 +70,7 @@ def setup(impl: str, db: str, target: str, migrate: bool = True) -> None:
 
     settings.configure(
         INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", APPS[impl]],
-        DATABASES={"default": database_settings(db, target)},
+        DATABASES={"default": database_settings(db, target, MODES[mode])},
         USE_TZ=True,
         TIME_ZONE="UTC",
         DEFAULT_AUTO_FIELD="django.db.models.BigAutoField",
@@ -73,6 +80,31 @@ def setup(impl: str, db: str, target: str, migrate: bool = True) -> None:
     django.setup()
     if migrate:
         call_command("migrate", verbosity=0, interactive=False)
+
+
+def unit(mode: str) -> Unit:
+    """The unit of work of ``mode``: ``transaction.atomic`` or nothing."""
+    from django.db import transaction
+
+    return transaction.atomic if MODES[mode].atomic else nullcontext
+
+
+@contextmanager
+def unmeasured_commits() -> Iterator[None]:
+    """Commits that do not wait for the disk (PostgreSQL), for seeding data that is not what a
+    scenario measures; the session's setting is restored afterwards."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 def backend(impl: str, outbox: bool = False) -> Any:

@@ -1,4 +1,11 @@
-"""The events the benchmarks write: a realistic, modestly nested payload."""
+"""The events the benchmarks write.
+
+``Written`` is the payload every contender stores in the comparison groups (eventhex,
+python-event-sourcery 0.6.1, the psycopg floor and eventsourcing 9.5.6): the writer's number
+``w``, a sequence number ``seq`` and a 64-character ``pad``, about 100 bytes of JSON.
+``OrderPlaced`` (about 300 bytes, a nested list) carries the send time of the live-latency
+benchmarks.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +14,17 @@ import itertools
 from event_sourcery import StreamId
 from event_sourcery.event import Event
 from pydantic import BaseModel
+
+PAD = "p" * 64
+"""The 64-character padding of every ``Written`` event."""
+
+
+class Written(Event):
+    """The comparison payload: writer, sequence number, 64 characters of padding."""
+
+    w: int
+    seq: int
+    pad: str
 
 
 class OrderLine(BaseModel):
@@ -18,7 +36,7 @@ class OrderLine(BaseModel):
 
 
 class OrderPlaced(Event):
-    """The benchmark event: about 300 bytes of JSON with a nested list."""
+    """The live-latency event: about 300 bytes of JSON with a nested list."""
 
     order_id: str
     customer: str
@@ -29,6 +47,11 @@ class OrderPlaced(Event):
 
 
 _counter = itertools.count()
+
+
+def written(w: int = 0) -> Written:
+    """A fresh ``Written`` from writer ``w`` with the next sequence number."""
+    return Written(w=w, seq=next(_counter), pad=PAD)
 
 
 def order_placed(sent_at: float = 0.0) -> OrderPlaced:

@@ -5,6 +5,7 @@ The database is the libpq URI in ``EVENTHEX_BENCH_PROJECTIONS_DSN``.
 
 import os
 
+from benchmarks._bench import MODES
 from benchmarks._django import database_settings
 
 SECRET_KEY = "eventhex-benchmark-not-secret"
@@ -15,6 +16,10 @@ INSTALLED_APPS = [
     "django.contrib.auth",
     "eventhex_django_adapter",
 ]
-DATABASES = {"default": database_settings("postgres", os.environ["EVENTHEX_BENCH_PROJECTIONS_DSN"])}
+DATABASES = {
+    "default": database_settings(
+        "postgres", os.environ["EVENTHEX_BENCH_PROJECTIONS_DSN"], MODES["cpu"]
+    )
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 EVENTHEX_PROJECTIONS = ["benchmarks.projections.AmountRows"]

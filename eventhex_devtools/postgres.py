@@ -72,19 +72,34 @@ class ThrowawayPostgres:
         durable: Keep ``synchronous_commit`` and ``full_page_writes`` on, so that a crash loses
             nothing that was acknowledged (``fsync`` stays off: the disk is not under test).
         max_connections: The server's ``max_connections``.
+        server_defaults: Keep PostgreSQL's own defaults for ``fsync``, ``synchronous_commit``
+            and ``full_page_writes`` (all on), as on a user's server: every commit waits for
+            the disk. For measuring what users see (the benchmarks' headline mode); it
+            overrides ``durable``.
     """
 
     def __init__(
-        self, prefix: str = "eventhex-pg-", durable: bool = False, max_connections: int = 100
+        self,
+        prefix: str = "eventhex-pg-",
+        durable: bool = False,
+        max_connections: int = 100,
+        *,
+        server_defaults: bool = False,
     ) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix=prefix))
         self.datadir = self.workdir / "data"
         self.log = self.workdir / "server.log"
         self.server = PostgresServer(host="127.0.0.1", port=_free_port(), user="postgres")
-        relaxed = "" if durable else " -c synchronous_commit=off -c full_page_writes=off"
+        self.server_defaults = server_defaults
+        if server_defaults:
+            relaxed = ""
+        elif durable:
+            relaxed = " -c fsync=off"
+        else:
+            relaxed = " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._options = (
             f"-p {self.server.port} -c listen_addresses=127.0.0.1 "
-            f"-c unix_socket_directories={self.workdir} -c fsync=off{relaxed} "
+            f"-c unix_socket_directories={self.workdir}{relaxed} "
             f"-c max_connections={max_connections}"
         )
         self._bindir = _bindir()
