@@ -94,10 +94,10 @@ def _relay(
     source.close()
 
 
-def _migrate(dsn: str) -> None:
+def _migrate(dsn: str, mode: str) -> None:
     """Migrate the fresh database once, in a process of its own (Django is set up per process)."""
     migrator = multiprocessing.get_context("spawn").Process(
-        target=_django.setup, args=("eventhex", "postgres", dsn)
+        target=_django.setup, args=("eventhex", "postgres", dsn, mode)
     )
     migrator.start()
     migrator.join()
