@@ -107,6 +107,18 @@ def unmeasured_commits() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
+def watch_backend() -> None:
+    """Count the CPU time of Django's PostgreSQL connection's server process in the measured
+    parts (see :mod:`benchmarks._measured`)."""
+    from django.db import connection
+
+    from benchmarks._measured import watch_backend as watch
+
+    if connection.vendor == "postgresql":
+        connection.ensure_connection()
+        watch(connection.connection.info.backend_pid)
+
+
 def backend(impl: str, outbox: bool = False) -> Any:
     """A configured backend of ``impl`` (with the outbox when asked).
 

@@ -86,7 +86,7 @@ def comparison_table(rows: list[Row], db: str, targets: bool) -> str:
     return "\n".join(lines)
 
 
-def writers_table(rows: list[Row]) -> str:
+def writers_table(rows: list[Row], targets: bool = True) -> str:
     """Events/s of 1, 4 and 16 writer processes, with and without notifications."""
     data = medians(rows)
     counts = sorted({r["writers"] for r in rows if "writers" in r})
@@ -108,7 +108,7 @@ def writers_table(rows: list[Row]) -> str:
         floor, floor_quiet = value("floor", writers, True), value("floor", writers, False)
         peer = value("eventsourcing", writers, True)
         scaling_text, scaling = ratio_text(ours, one)
-        mark = f" {_target(scaling, 1.8)}" if writers == 4 else ""
+        mark = f" {_target(scaling, 1.8)}" if writers == 4 and targets else ""
         lines.append(
             f"| {writers} | {fmt(ours and ours['value'])} | {fmt(quiet and quiet['value'])} "
             f"| {fmt(floor and floor['value'])} | {fmt(floor_quiet and floor_quiet['value'])} "
@@ -166,32 +166,37 @@ def _autovacuum(rows: list[Row]) -> str:
 
 
 def time_split_table(rows: list[Row]) -> str:
-    """Per scenario and contender (PostgreSQL): client CPU and waiting, in ms of the measured
-    part (medians over repetitions, unprofiled runs)."""
+    """Per scenario and contender (PostgreSQL), where the measured part's wall-clock time went:
+    client CPU (of it, Python's garbage collector), the PostgreSQL backend's CPU, and the rest,
+    waiting (the disk flush on COMMIT, locks, a busy machine). Milliseconds, medians over the
+    repetitions, unprofiled runs."""
     data = medians(rows)
-    impls = ("eventhex", "floor", "eventsourcing", "upstream")
     lines = [
-        "| scenario | " + " | ".join(IMPL_TITLES[i] for i in impls) + " |",
-        "|---|" + "---:|" * len(impls),
+        "| scenario | contender | wall | client CPU | of it GC | server CPU | waiting |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
     for scenario in TITLES:
-        cells, found = [], False
-        for impl in impls:
-            found_rows = [
-                r for r in (data.get(("postgres", _floor_of(scenario) if impl == "floor"
-                                      else scenario, impl)) or {}).get("rows", [])
-                if r.get("measured_wall_s")
-            ]  # fmt: skip
-            if not found_rows:
-                cells.append("-")
-                continue
-            found = True
-            cpu = statistics.median(r["measured_cpu_s"] for r in found_rows) * 1000
-            wall = statistics.median(r["measured_wall_s"] for r in found_rows) * 1000
-            cells.append(f"{cpu:,.0f} / {max(wall - cpu, 0):,.0f}")
         ours = (data.get(("postgres", scenario, "eventhex")) or {}).get("rows", [])
-        if found and any(r.get("measured_wall_s") for r in ours):
-            lines.append(f"| {TITLES[scenario]} | " + " | ".join(cells) + " |")
+        if not any(r.get("measured_wall_s") for r in ours):
+            continue
+        for impl in ("eventhex", "floor", "eventsourcing", "upstream"):
+            key = ("postgres", _floor_of(scenario) if impl == "floor" else scenario, impl)
+            found = (data.get(key) or {}).get("rows", [])
+            measured = [r for r in found if r.get("measured_wall_s")]
+            if not measured:
+                continue
+
+            def ms(field: str, rows: list[Row] = measured) -> float | None:
+                values = [r[field] for r in rows if r.get(field) is not None]
+                return statistics.median(values) * 1000 if values else None
+
+            wall, cpu = ms("measured_wall_s"), ms("measured_cpu_s")
+            gc, server = ms("measured_gc_s"), ms("measured_server_cpu_s")
+            waiting = None if wall is None else max(wall - (cpu or 0) - (server or 0), 0.0)
+            lines.append(
+                f"| {TITLES[scenario]} | {IMPL_TITLES[impl]} | {fmt(wall)} | {fmt(cpu)} "
+                f"| {fmt(gc)} | {fmt(server)} | {fmt(waiting)} |"
+            )
     return "\n".join(lines) if len(lines) > 2 else ""
 
 

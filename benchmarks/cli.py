@@ -104,7 +104,8 @@ def main(argv: list[str]) -> int:
             table = _tables.comparison_table(shown, db, targets=mode == "headline")
             if table:
                 print(f"\n{mode}, {db}:\n{table}")
-        for table in (_tables.writers_table(shown), _tables.million_table(shown)):
+        headline = mode == "headline"
+        for table in (_tables.writers_table(shown, headline), _tables.million_table(shown)):
             if table:
                 print(f"\n{table}")
     if keep:

@@ -28,7 +28,7 @@ from event_sourcery import StreamId
 from event_sourcery.event import Context, Recorded, WrappedEvent
 
 from benchmarks._events import Written, new_stream, written
-from benchmarks._measured import measured
+from benchmarks._measured import measured, watch_backend
 
 Result = dict[str, Any]
 
@@ -118,6 +118,7 @@ def connect(dsn: str, schema: bool = True) -> psycopg.Connection[Any]:
     """An autocommit connection (``transaction()`` blocks open transactions); creates the
     tables on the first call for a database."""
     connection = psycopg.connect(dsn, autocommit=True)
+    watch_backend(connection.info.backend_pid)
     if schema:
         with connection.transaction():
             connection.execute(SCHEMA)

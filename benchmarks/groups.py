@@ -74,7 +74,6 @@ _GROUPS = (
         "writers",
         "1, 4 and 16 concurrent writer processes, with and without notifications",
         writers.run,
-        modes=("headline",),
     ),
     Group(
         "latency",

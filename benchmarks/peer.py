@@ -24,7 +24,7 @@ from eventsourcing.domain import Aggregate, event
 from psycopg.conninfo import conninfo_to_dict
 
 from benchmarks._events import PAD
-from benchmarks._measured import measured
+from benchmarks._measured import measured, watch_backend
 from benchmarks.floor import reset_peak_rss, rss_kib
 
 Result = dict[str, Any]
@@ -66,7 +66,10 @@ def environment(dsn: str, create_table: bool = True) -> dict[str, str]:
 
 def application(dsn: str, create_table: bool = True) -> LedgerApplication:
     """A :class:`LedgerApplication` on the database at ``dsn``."""
-    return LedgerApplication(env=environment(dsn, create_table))
+    app = LedgerApplication(env=environment(dsn, create_table))
+    with app.recorder.datastore.get_connection() as connection:  # type: ignore[attr-defined]
+        watch_backend(connection.info.backend_pid)  # the pool's one connection
+    return app
 
 
 def new_ledger(events: int, w: int = 0, seq: int = 0) -> Ledger:

@@ -52,9 +52,9 @@ def mode_section(mode: str) -> list[str]:
                       "range; > 1 means eventhex is faster", "", table]  # fmt: skip
     for title, table in (
         ("Concurrent writers (events/s, one event per new stream per unit of work)",
-         _tables.writers_table(rows)),
+         _tables.writers_table(rows, targets=headline)),
         ("Catch-up over 1,000,000 events", _tables.million_table(rows)),
-        ("Client CPU / waiting for PostgreSQL (ms of the measured part, medians)",
+        ("Where the time goes (ms of the measured part, medians of unprofiled runs)",
          _tables.time_split_table(rows)),
         ("Live latency detail", _tables.latency_section(rows)),
         ("Profiles: where the time goes, by component", _tables.profiles_section(rows)),

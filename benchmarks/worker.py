@@ -38,6 +38,7 @@ def _measure(spec: dict[str, Any]) -> Callable[[], dict[str, Any]]:
     warnings.filterwarnings("ignore", category=RuntimeWarning, message="DateTimeField")
     _django.setup(impl, spec["db"], target, spec["mode"])
     backend = _django.backend(impl, outbox=scenario.startswith("outbox_"))
+    _django.watch_backend()
     if scenario.startswith("latency_"):
         from benchmarks._live import live_latency
 
