@@ -62,9 +62,8 @@ MODES = {
     ),
     "cpu": Mode(
         name="cpu",
-        title="CPU only: PostgreSQL with fsync, synchronous_commit and full_page_writes off, "
-        "appends in autocommit, prepare_threshold 5 in Django's OPTIONS (SQLite: "
-        "synchronous=OFF)",
+        title="PostgreSQL with fsync, synchronous_commit and full_page_writes off, appends in "
+        "autocommit, prepare_threshold 5 in Django's OPTIONS (SQLite: synchronous=OFF)",
         server_defaults=False,
         atomic=False,
         django_options={"prepare_threshold": 5},

@@ -232,6 +232,14 @@ def profiles_section(rows: list[Row]) -> str:
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         total = " | ".join(f"**{sides[i]['profiled_s'] * 1000:,.0f}**" for i in impls)
         lines.append(f"| total | {total} |")
+        for field, label in (
+            ("measured_gc_s", "of the above, Python's garbage collector"),
+            ("measured_server_cpu_s", "PostgreSQL backend CPU (inside the waits above)"),
+        ):
+            cells = [sides[i].get(field) for i in impls]
+            if any(cell is not None for cell in cells):
+                shown = " | ".join("-" if c is None else f"{c * 1000:,.0f}" for c in cells)
+                lines.append(f"| {label} | {shown} |")
         out.append("\n".join(lines))
     return "\n\n".join(out)
 
