@@ -101,6 +101,8 @@ def assert_identical(expected: WrappedEvent[Any], actual: WrappedEvent[Any]) -> 
     assert actual.context.__pydantic_private__ == expected.context.__pydantic_private__
     assert actual.context.model_dump() == expected.context.model_dump()
     assert actual.__orig_class__ == expected.__orig_class__  # type: ignore[attr-defined]
+    assert vars(actual) == vars(expected)
+    assert list(vars(actual)) == list(vars(expected))
     assert type(actual.created_at) is type(expected.created_at)
 
 
@@ -327,6 +329,8 @@ def test_records_are_identical(keys: InMemoryKeyStorage) -> None:
     record = RecordedRaw(entry=raw, position=(7 << 64) | 12, tenant_id="tenant-a")
     expected, actual = slow.deserialize_record(record), fast.deserialize_record(record)
     assert actual == expected
+    assert type(actual) is type(expected)
+    assert list(vars(actual)) == list(vars(expected))
     assert actual.stream_id == expected.stream_id
     assert actual.stream_id.category == expected.stream_id.category
     assert_identical(expected.wrapped_event, actual.wrapped_event)

@@ -21,6 +21,7 @@ from django.db.models import Q
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
 
+from eventhex_core_ports import records
 from eventhex_django_adapter._codec import (
     context_sql,
     context_value,
@@ -109,14 +110,14 @@ def _raw_event(row: tuple[Any, ...], stream_id: StreamId, naive_local: bool) -> 
     created_at = row[8]
     if naive_local:
         created_at = created_at.replace(tzinfo=None)
-    return RawEvent(
-        uuid=row[4],
-        stream_id=stream_id,
-        created_at=from_db(created_at),
-        name=row[5],
-        data=json_value(row[6]),
-        context=context_value(row[7]),
-        version=row[9],
+    return records.raw_event(
+        row[4],
+        stream_id,
+        from_db(created_at),
+        row[5],
+        json_value(row[6]),
+        context_value(row[7]),
+        row[9],
     )
 
 

@@ -5,8 +5,9 @@ from typing import Any
 from uuid import UUID
 
 from event_sourcery import StreamId
-from event_sourcery.event import RawEvent, RecordedRaw
+from event_sourcery.event import RecordedRaw
 
+from eventhex_core_ports.records import raw_event, recorded_raw
 from eventhex_django_adapter._codec import context_sql, context_value, from_db, json_value
 
 __all__ = ["READ_COLUMNS", "RecordBuilder"]
@@ -50,13 +51,13 @@ class RecordBuilder:
     def build(self, position: int, row: tuple[Any, ...]) -> RecordedRaw:
         """The record of one row selected with :data:`READ_COLUMNS`, past id and ``tx_id``."""
         (uuid, name, data, context, created_at, version, category, tenant_id) = row[:8]
-        entry = RawEvent(
-            uuid=_uuid(uuid),
-            stream_id=self._stream_id(row[8], row[9], category),
-            created_at=self._created_at(created_at),
-            name=name,
-            data=json_value(data),
-            context=context_value(context),
-            version=version,
+        entry = raw_event(
+            _uuid(uuid),
+            self._stream_id(row[8], row[9], category),
+            self._created_at(created_at),
+            name,
+            json_value(data),
+            context_value(context),
+            version,
         )
-        return RecordedRaw(entry=entry, position=position, tenant_id=tenant_id)
+        return recorded_raw(entry, position, tenant_id)
