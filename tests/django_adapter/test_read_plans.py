@@ -6,17 +6,19 @@ page as a bitmap scan of the whole remaining backlog, a join with every stream a
 0015). Each read now runs one of migration 0008's functions, whose planner settings are fixed.
 
 The tests fill 100,000 events (1,000 streams, 10 events per transaction) inside the test's
-transaction, then make the adapter itself read: a 500-event page of all events, of a category
-and of two event names from the middle of the backlog, the current position, and three stream
-loads. ``auto_explain`` hands PostgreSQL's own plan of every statement the functions run to the
-test as a notice, for custom plans and for the generic plans a session settles on. Every scan
-of the events must be an index scan under a limit with no sort in between, the streams are
-found through their primary key or uuid, and no table is scanned whole.
+transaction, then make the adapter itself read: a 500-event page of all events, of a category and
+of two event names from the middle of the backlog, the current position, and three stream loads,
+and the check an append makes that its uuids are new (migration 0009). ``auto_explain`` hands
+PostgreSQL's own plan of every statement the functions run to the test as a notice, for custom
+plans and for the generic plans a session settles on. Every scan of the events must be an index
+scan under a limit with no sort in between, the streams are found through their primary key or
+uuid, and no table is scanned whole.
 """
 
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from django.db import connections
@@ -167,7 +169,8 @@ def _problems(plan: dict[str, Any]) -> list[str]:
                 found.append(f"{kind} of the events")
             limits = [i for i, parent in enumerate(above) if parent["Node Type"] == "Limit"]
             loaded_stream = "stream_id" in node.get("Index Cond", "")
-            if not limits and not loaded_stream:
+            by_uuid = node.get("Index Name") == "eventhex_event_uuid_key"  # unique: one row each
+            if not limits and not loaded_stream and not by_uuid:
                 found.append(f"events walked by {node.get('Index Name')} without a limit")
             if limits and any(p["Node Type"] == "Sort" for p in above[limits[-1] :]):
                 found.append("events sorted before their limit")
@@ -198,6 +201,15 @@ def _reads() -> dict[str, Callable[[], object]]:
     def load(stream: StreamId, start: int | None, stop: int | None) -> Callable[[], object]:
         return lambda: load_stream(ALIAS, "default", stream, start, stop)
 
+    stored = [row[0] for row in _execute("SELECT uuid FROM eventhex_event LIMIT 3")]
+
+    def uuids_stored() -> None:  # the check of every append (migration 0009)
+        found = _execute(
+            "SELECT eventhex_uuids_stored(%s::uuid[]), eventhex_uuids_stored(%s::uuid[])",
+            [[*stored, uuid4()], [uuid4() for _ in range(10)]],
+        )
+        assert found == [(True, False)]
+
     return {
         "all events": page(EventSelection()),
         "a category": page(EventSelection(category="plan3")),
@@ -206,6 +218,7 @@ def _reads() -> dict[str, Callable[[], object]]:
         "a stream": load(versioned, None, None),
         "a stream's range": load(versioned, 25, 75),
         "an unversioned stream": load(unversioned, None, None),
+        "an append's check of its uuids": uuids_stored,
     }
 
 

@@ -55,10 +55,9 @@ _VALUES = """v AS (
 )"""
 
 _UUIDS_FREE = """free AS (
-    SELECT NOT EXISTS (
-        SELECT 1 FROM eventhex_event WHERE uuid IN (SELECT uuid FROM v)
-    ) AS ok
+    SELECT NOT eventhex_uuids_stored(ARRAY(SELECT uuid FROM v)) AS ok
 )"""
+"""None of the events' uuids is stored yet (migration 0009: an index lookup per uuid)."""
 
 _INSERT_EVENTS = """e AS (
     INSERT INTO eventhex_event
