@@ -3,7 +3,9 @@
 import base64
 import copy
 import dataclasses
+import json
 from collections import OrderedDict
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID, uuid4
@@ -120,12 +122,38 @@ def compare(raw: RawEvent, keys: InMemoryKeyStorage) -> WrappedEvent[Any] | None
         with pytest.raises(type(failure)) as raised:
             fast.deserialize(raw)
         assert str(raised.value) == str(failure)
+        for stored in stored_forms(raw):
+            with pytest.raises(type(failure)) as raised:
+                fast.wrap_stored(*stored)
+            assert str(raised.value) == str(failure)
         assert dataclasses.asdict(raw) == before
         return None
     actual = fast.deserialize(raw)
     assert dataclasses.asdict(raw) == before
     assert_identical(expected, actual)
+    for stored in stored_forms(raw):
+        assert_identical(expected, fast.wrap_stored(*stored))
+    assert dataclasses.asdict(raw) == before
     return actual
+
+
+def stored_forms(raw: RawEvent) -> Iterator[tuple[Any, ...]]:
+    """``FastSerde.wrap_stored``'s arguments for ``raw`` in every form an adapter may pass:
+    the payload as a mapping (fresh or not) and as JSON text (``str`` and ``bytes``), the
+    context as a mapping and, when it is the plain one, as ``None``."""
+    datas: list[Any] = [raw.data, FreshJson(copy.deepcopy(raw.data))]
+    try:
+        text = json.dumps(raw.data)
+    except TypeError:  # not JSON: only a mapping can carry it
+        pass
+    else:
+        datas += [text, text.encode()]
+    contexts: list[Any] = [raw.context]
+    if raw.context == {"causation_id": None, "correlation_id": None}:
+        contexts.append(None)
+    for data in datas:
+        for context in contexts:
+            yield raw.name, data, context, raw.uuid, raw.created_at, raw.version, raw.stream_id
 
 
 def loaded(raw: RawEvent, keys: InMemoryKeyStorage) -> WrappedEvent[Any]:
@@ -474,3 +502,49 @@ def test_a_backend_with_the_serde_overridden_loads_the_same_events() -> None:
         assert_identical(want, got)
     recorded = next(backend.subscriber.start_from(0).build_batch(10, timelimit=0.1))
     assert [r.wrapped_event for r in recorded] == list(expected)
+
+
+class Normalised(Event):
+    """An event whose own ``__init__`` changes what it is given (``Serde`` calls it)."""
+
+    code: str
+
+    def __init__(self, **data: Any) -> None:
+        data["code"] = str(data["code"]).upper()
+        super().__init__(**data)
+
+
+def test_json_text_is_validated_straight_into_the_event(
+    keys: InMemoryKeyStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    raw = raw_event(everything(), keys)
+    expected = serdes(keys)[0].deserialize(raw)
+    _, fast = serdes(keys)
+
+    def no_decoding(text: Any) -> Any:
+        raise AssertionError("the payload was decoded before validation")
+
+    monkeypatch.setattr("eventhex_core_ports.serde.json.loads", no_decoding)
+    stored = fast.wrap_stored(
+        raw.name, json.dumps(raw.data), None, raw.uuid, raw.created_at, 3, raw.stream_id
+    )
+    assert_identical(expected, stored)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        Normalised(code="abc"),
+        Everything(name="n", count=1, ratio=1.0, flag=True, mapping={"dotted.key": 1}),
+    ],
+    ids=["own-init", "dotted-key"],
+)
+def test_json_text_takes_serdes_way_where_validation_would_differ(
+    keys: InMemoryKeyStorage, event: Event
+) -> None:
+    raw = raw_event(event, keys)
+    if isinstance(event, Normalised):
+        raw = dataclasses.replace(raw, data={"code": "lower"})
+    loaded_event = loaded(raw, keys).event
+    if isinstance(event, Normalised):
+        assert loaded_event == Normalised(code="LOWER")

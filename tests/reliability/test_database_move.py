@@ -19,6 +19,7 @@ database on the new cluster for each test. There, with no manual step:
   the rebased ``tx_id`` its events carry.
 """
 
+import importlib
 import json
 import threading
 from collections import Counter
@@ -50,6 +51,9 @@ from tests.examples._run import run_example
 
 from ._moved_database import burn_transaction_ids, create_database, dump, registered, restore
 from ._support import Noted
+
+UUID_CHECK = importlib.import_module("eventhex_django_adapter.migrations.0009_append_uuid_check")
+"""Migration 0009: the appends made at 0004 run today's code, whose uuid check is 0009's."""
 
 pytestmark = [pytest.mark.postgres]
 
@@ -174,6 +178,8 @@ def old_store(
     path = tmp_path_factory.mktemp("move") / "eventhex.dump"
     with django_db_blocker.unblock(), registered(OLD, old, "eventhex"):
         call_command("migrate", "eventhex", "0004", database=OLD, verbosity=0)
+        with connections[OLD].cursor() as cursor:  # today's append checks its uuids with it
+            cursor.execute(UUID_CHECK.CREATE)
         burn_transaction_ids(old, 20_000)
         backend = _backend(OLD)
         versions: dict[str, int] = {}

@@ -17,15 +17,15 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from dependency_injector import containers, providers
-from event_sourcery import DEFAULT_TENANT, EventStore, Outbox
+from event_sourcery import DEFAULT_TENANT, Outbox
 from event_sourcery.encryption import Encryption, NoEncryptionStrategy, NoKeyStorageStrategy
 from event_sourcery.in_transaction import Listeners
 from event_sourcery.interfaces import EncryptionKeyStorageStrategy, StorageStrategy
 from event_sourcery.outbox import NoOutboxStorageStrategy, no_filter
-from event_sourcery.subscription import SubscriptionBuilder
 
 from eventhex_core_ports.dispatch import ListenerAwareDispatcher
 from eventhex_core_ports.errors import BackendNotConfigured
+from eventhex_core_ports.reading import DecodingEventStore, DecodingSubscriptionBuilder
 from eventhex_core_ports.registry import ExplainingEventRegistry
 from eventhex_core_ports.serde import FastSerde
 
@@ -85,10 +85,10 @@ class CoreContainer(containers.DeclarativeContainer):
     outbox_storage = providers.Factory(NoOutboxStorageStrategy)
 
     event_store = providers.Factory(
-        EventStore,
+        DecodingEventStore,
         storage_strategy=tenant_storage,
         serde=serde,
         context_enrichers=context_enrichers,
     )
     outbox = providers.Factory(Outbox, strategy=outbox_storage, serde=serde)
-    subscriber = providers.Factory(SubscriptionBuilder, serde, subscription)
+    subscriber = providers.Factory(DecodingSubscriptionBuilder, serde, subscription)

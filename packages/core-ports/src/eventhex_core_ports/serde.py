@@ -15,11 +15,17 @@ to the event cannot alias anything the adapter keeps.
 """
 
 import dataclasses
+import json
+import re
 from collections.abc import Mapping
+from datetime import datetime
+from functools import cached_property
 from typing import Any
+from uuid import UUID
 
 from event_sourcery import StreamId
 from event_sourcery.event import Context, RawEvent, Recorded, RecordedRaw, Serde, WrappedEvent
+from pydantic import BaseModel, ValidationError
 
 from eventhex_core_ports.input_errors import InvalidEventData
 from eventhex_core_ports.records import recorded, wrapped_event
@@ -29,6 +35,13 @@ __all__ = ["FastSerde", "FreshJson"]
 _ATOMIC = frozenset({str, int, float, bool, type(None)})
 _CONTEXT_FIELDS = frozenset({"correlation_id", "causation_id", "components"})
 _set = object.__setattr__
+
+_PLAIN_CONTEXT: Mapping[str, Any] = {"causation_id": None, "correlation_id": None}
+"""The context event_sourcery stores for an event without ids or components."""
+
+_DOTTED_KEY = re.compile(r'"(?:[^"\\]|\\.)*\.(?:[^"\\]|\\.)*"\s*:')
+"""A JSON object key containing a dot, at any depth (a false match only costs the fast path)."""
+_DOTTED_KEY_BYTES = re.compile(_DOTTED_KEY.pattern.encode())
 
 
 class FreshJson(dict[str, Any]):
@@ -128,18 +141,105 @@ class FastSerde(Serde):
         raw_context = _copy(event.context)
         context = _empty_context(raw_context) or self._deserialize_context(raw_context)
         event_type = self.registry.type_for_name(event.name)
-        if self._needs_decryption(event_type, data):
-            if data is event.data:  # FreshJson, not copied: decryption would rewrite the record
-                data = _copy(dict(data))
-            data = self.encryption.decrypt(event_type, data, event.stream_id)
-        return wrapped_event(
-            WrappedEvent[event_type],  # type: ignore[valid-type]
-            event_type(**data),
+        return self._wrap(
+            event_type,
+            self._event(event_type, data, event.data, event.stream_id),
             event.version,
             event.uuid,
             event.created_at,
             context,
         )
+
+    def wrap_stored(
+        self,
+        name: str,
+        data: str | bytes | Mapping[str, Any],
+        context: Mapping[str, Any] | None,
+        uuid: UUID,
+        created_at: datetime,
+        version: int | None,
+        stream_id: StreamId,
+    ) -> WrappedEvent[Any]:
+        """The ``WrappedEvent`` of a stored event, straight from what an adapter read.
+
+        Equal to ``deserialize(RawEvent(...))`` of the same values, without the ``RawEvent``.
+
+        Args:
+            name: The stored event name.
+            data: The payload: JSON text as stored (validated straight into the event with
+                pydantic's ``model_validate_json`` when nothing has to be decrypted), or a
+                mapping the adapter decoded for this read alone (handed over without a copy).
+            context: The stored context decoded for this read alone, or ``None`` for the
+                plain context (no ids, no components, no other fields).
+            uuid, created_at, version: The event's.
+            stream_id: Its stream (decryption keys belong to the stream's data subject).
+        """
+        wrapped = _empty_context(_PLAIN_CONTEXT) if context is None else None
+        if wrapped is None:
+            fresh = context if type(context) is FreshJson else _copy(context)
+            wrapped = _empty_context(fresh) or self._deserialize_context(fresh)
+        event_type = self.registry.type_for_name(name)
+        if isinstance(data, (str, bytes)):
+            event = self._from_json(event_type, data, stream_id)
+        else:
+            fresh_data = data if type(data) is FreshJson else _copy(data)
+            event = self._event(event_type, fresh_data, data, stream_id)
+        return self._wrap(event_type, event, version, uuid, created_at, wrapped)
+
+    @staticmethod
+    def _wrap(
+        event_type: type[Any],
+        event: Any,
+        version: int | None,
+        uuid: UUID,
+        created_at: datetime,
+        context: Context,
+    ) -> WrappedEvent[Any]:
+        alias = WrappedEvent[event_type]  # type: ignore[valid-type]
+        return wrapped_event(alias, event, version, uuid, created_at, context)
+
+    def _event(self, event_type: type[Any], data: Any, stored: Any, stream_id: StreamId) -> Any:
+        """The event of a payload already decoded (``data``, copied from ``stored`` unless it
+        is ``FreshJson``), decrypted as ``Serde`` decrypts it."""
+        if self._needs_decryption(event_type, data):
+            if data is stored:  # FreshJson, not copied: decryption would rewrite the record
+                data = _copy(dict(data))
+            data = self.encryption.decrypt(event_type, data, stream_id)
+        return event_type(**data)
+
+    def _from_json(self, event_type: type[Any], text: str | bytes, stream_id: StreamId) -> Any:
+        """The event of a payload still in JSON text.
+
+        pydantic validates the text straight into the event when that gives what ``Serde``
+        gives: the type has no encrypted fields, no key contains a dot (``Encryption.decrypt``
+        would nest it), and the type keeps pydantic's own ``__init__`` (``Serde`` calls the
+        type). Otherwise, and to raise exactly ``Serde``'s error when the payload does not
+        validate, the text is decoded and goes the usual way.
+        """
+        if self._validates_json(event_type, text):
+            try:
+                return event_type.model_validate_json(text)
+            except ValidationError:
+                pass  # raised again below, worded as Serde words it
+        return self._event(event_type, FreshJson(json.loads(text)), None, stream_id)
+
+    def _validates_json(self, event_type: type[Any], text: str | bytes) -> bool:
+        plain = self._plain_types.get(event_type)
+        if plain is None:
+            plain = event_type.__init__ is BaseModel.__init__ and not (
+                self.registry.encrypted_fields(of=event_type)
+            )
+            self._plain_types[event_type] = plain
+        if not plain:
+            return False
+        if isinstance(text, bytes):
+            return b"." not in text or _DOTTED_KEY_BYTES.search(text) is None
+        return "." not in text or _DOTTED_KEY.search(text) is None
+
+    @cached_property
+    def _plain_types(self) -> dict[type[Any], bool]:
+        """Per event type: validated from JSON text directly (see :meth:`_from_json`)."""
+        return {}
 
     def deserialize_record(self, record: RecordedRaw) -> Recorded:
         """The ``Recorded`` stored in ``record``, equal to what ``Serde`` returns."""

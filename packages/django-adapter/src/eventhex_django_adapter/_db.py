@@ -89,11 +89,15 @@ def fetch(
     params: Sequence[object] | Mapping[str, object],
     binary: bool,
     prepare: bool = True,
+    *,
+    json_text: bool = False,
 ) -> list[tuple[Any, ...]]:
     """Run ``sql`` on the alias's connection; with psycopg 3, fetch rows in binary.
 
     With psycopg 3 the statement is prepared on the connection unless ``prepare`` is false
-    (see :func:`adapter_statements`).
+    (see :func:`adapter_statements`). ``jsonb`` columns come back decoded (objects as
+    ``FreshJson``), or as their JSON text when ``json_text`` (with psycopg2 they are always
+    text: Django does not decode them).
 
     Binary rows are cheaper to decode, but Django's cursors bind parameters client-side, which
     rules binary results out; a psycopg cursor on the same connection (so in the same
@@ -116,7 +120,8 @@ def fetch(
         adapter_statements(raw, prepare),
         psycopg.Cursor(raw) as cursor,
     ):
-        cursor.adapters.register_loader("jsonb", _jsonb_loader())
+        loader = _jsonb_text_loader() if json_text else _jsonb_loader()
+        cursor.adapters.register_loader("jsonb", loader)
         cursor.execute(sql, params, binary=True)
         return cursor.fetchall()
 
@@ -172,3 +177,19 @@ def _jsonb_loader() -> type[Any]:
             return fresh(decode(str(data[1:], "utf-8"))[0])
 
     return JsonbLoader
+
+
+@cache
+def _jsonb_text_loader() -> type[Any]:
+    """A binary ``jsonb`` loader that returns PostgreSQL's JSON text undecoded."""
+    from psycopg import DataError, adapt, pq
+
+    class JsonbTextLoader(adapt.Loader):
+        format = pq.Format.BINARY
+
+        def load(self, data: Any) -> Any:
+            if data and data[0] != 1:
+                raise DataError(f"unknown jsonb binary format: {data[0]}")
+            return str(data[1:], "utf-8")
+
+    return JsonbTextLoader

@@ -30,16 +30,17 @@ events after it), read as tuples (:mod:`._storage.reads`).
 """
 
 import copy
-from typing import Self
+from typing import Any, Self
 
 from django.db import IntegrityError, connections, transaction
 from django.db.models import QuerySet
 from event_sourcery import DEFAULT_TENANT, StreamId, TenantId
-from event_sourcery.event import Position, RawEvent, RecordedRaw
+from event_sourcery.event import Position, RawEvent, RecordedRaw, WrappedEvent
 from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import StorageStrategy, Versioning
 
 from eventhex_core_ports.dispatch import ListenerAwareDispatcher
+from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder, WrappedEventLoader
 from eventhex_core_ports.stream_claim import StreamClaim
 from eventhex_core_ports.validation import (
     DEFAULT_MAX_APPEND_BYTES,
@@ -58,7 +59,7 @@ from eventhex_django_adapter._storage.append_sql import (
 from eventhex_django_adapter._storage.checks import check_append, duplicate_uuid_error
 from eventhex_django_adapter._storage.claim import claim_row
 from eventhex_django_adapter._storage.orm_append import insert_event_rows
-from eventhex_django_adapter._storage.reads import load_stream
+from eventhex_django_adapter._storage.reads import load_stream, load_wrapped
 from eventhex_django_adapter._storage.stream_rows import claim_stream, get_or_create_stream, streams
 from eventhex_django_adapter._subscription.reads import newest_readable_position
 from eventhex_django_adapter.models import Snapshot, Stream
@@ -67,7 +68,7 @@ from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
 __all__ = ["DjangoStorageStrategy"]
 
 
-class DjangoStorageStrategy(StorageStrategy):
+class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
     """Streams, events and snapshots in the ``eventhex`` tables of one database alias.
 
     Args:
@@ -129,6 +130,20 @@ class DjangoStorageStrategy(StorageStrategy):
         """The stream's events in ``[start, stop)``, from the newest snapshot in that range."""
         check_stream_id(stream_id)
         return load_stream(self._database, self._tenant_id, stream_id, start, stop, self._prepare)
+
+    def load_wrapped(
+        self,
+        stream_id: StreamId,
+        start: int | None,
+        stop: int | None,
+        decoder: StoredEventDecoder,
+    ) -> list[WrappedEvent[Any]]:
+        """The events of :meth:`fetch_events`, each built by ``decoder`` from the row read
+        (``EventStore.load_stream`` through ``eventhex_core_ports.reading``)."""
+        check_stream_id(stream_id)
+        return load_wrapped(
+            self._database, self._tenant_id, stream_id, start, stop, decoder, self._prepare
+        )
 
     def insert_events(
         self,

@@ -35,10 +35,12 @@ caught-up reader polls, backing off from 5 ms to ``gap_retry_interval``.
 
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
-from event_sourcery.event import Position, RecordedRaw
+from event_sourcery.event import Position, Recorded, RecordedRaw
 from event_sourcery.interfaces import SubscriptionStrategy
 
+from eventhex_core_ports.ports.decoded_reads import RecordedSubscriptions, StoredEventDecoder
 from eventhex_django_adapter._subscription.lag import (
     DEFAULT_LAG_WARNING_AFTER,
     LagBlocker,
@@ -55,7 +57,7 @@ __all__ = [
 ]
 
 
-class DjangoSubscriptionStrategy(SubscriptionStrategy):
+class DjangoSubscriptionStrategy(SubscriptionStrategy, RecordedSubscriptions):
     """Subscriptions to all events, a category or event types in the configured database.
 
     Args:
@@ -107,13 +109,33 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy):
         selection = EventSelection(names=tuple(dict.fromkeys(events)))
         return self._subscribe(selection, start_from, batch_size, timelimit)
 
+    def subscribe_recorded(
+        self,
+        decoder: StoredEventDecoder,
+        start_from: Position,
+        batch_size: int,
+        timelimit: timedelta,
+        category: str | None = None,
+        event_names: list[str] | None = None,
+    ) -> Iterator[list[Recorded]]:
+        """The batches of :meth:`subscribe_to_all` (to a category or to event names when one
+        is given) as finished ``Recorded``s, each event built by ``decoder`` from the row read
+        (the subscription builder of ``eventhex_core_ports.reading``)."""
+        selection = EventSelection()
+        if event_names is not None:
+            selection = EventSelection(names=tuple(dict.fromkeys(event_names)))
+        elif category is not None:
+            selection = EventSelection(category=category or "")
+        return self._subscribe(selection, start_from, batch_size, timelimit, decoder)
+
     def _subscribe(
         self,
         selection: EventSelection,
         start_from: Position,
         batch_size: int,
         timelimit: timedelta,
-    ) -> Iterator[list[RecordedRaw]]:
+        decoder: StoredEventDecoder | None = None,
+    ) -> Iterator[list[Any]]:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         plan = SubscriptionPlan(
@@ -125,5 +147,6 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy):
             lag_warning_after=self._lag_warning_after,
             reconnect_timeout=self._reconnect_timeout,
             prepared_statements=self._prepared_statements,
+            decoder=decoder,
         )
         return batches(plan, start_from)

@@ -13,15 +13,17 @@ plus the unversioned ones. No row at all means there is no stream. Rows are fetc
 (in binary with psycopg 3, see :func:`.._db.fetch`).
 """
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import connections
 from django.db.models import Q
 from event_sourcery import StreamId
-from event_sourcery.event import RawEvent
+from event_sourcery.event import RawEvent, WrappedEvent
 
 from eventhex_core_ports import records
+from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._codec import (
     context_sql,
     context_value,
@@ -34,7 +36,10 @@ from eventhex_django_adapter._db import driver_is_psycopg3, fetch
 from eventhex_django_adapter._storage.stream_rows import streams
 from eventhex_django_adapter.models import Event, Snapshot
 
-__all__ = ["LoadedStream", "load_postgres", "load_stream", "load_with_orm"]
+__all__ = ["LoadedStream", "load_postgres", "load_stream", "load_with_orm", "load_wrapped"]
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 _LOAD = f"""SELECT r.kind, r.id, r.stream_name, r.stream_version, r.uuid, r.name, r.data,
        {context_sql("r.context")}, r.created_at, r.version
@@ -55,10 +60,58 @@ def load_stream(
 
     ``prepare``: let psycopg prepare the load on the connection (see :mod:`.._db`).
     """
+    return _load(alias, tenant_id, stream_id, start, stop, prepare, _raw_event, _same, False)
+
+
+def load_wrapped(
+    alias: str,
+    tenant_id: str,
+    stream_id: StreamId,
+    start: int | None,
+    stop: int | None,
+    decoder: StoredEventDecoder,
+    prepare: bool = True,
+) -> list[WrappedEvent[Any]]:
+    """What :func:`load_stream` returns, each event built by ``decoder``; on PostgreSQL the
+    payloads go to it as the JSON text read (see ``FastSerde.wrap_stored``)."""
+
+    def from_row(row: tuple[Any, ...], found: StreamId, naive_local: bool) -> WrappedEvent[Any]:
+        created_at = row[8].replace(tzinfo=None) if naive_local else row[8]
+        context = None if row[7] is None else json_value(row[7])
+        return decoder.wrap_stored(
+            row[5], row[6], context, row[4], from_db(created_at), row[9], found
+        )
+
+    def from_raw(raw: RawEvent) -> WrappedEvent[Any]:
+        return decoder.wrap_stored(
+            raw.name, raw.data, raw.context, raw.uuid, raw.created_at, raw.version, raw.stream_id
+        )
+
+    return _load(alias, tenant_id, stream_id, start, stop, prepare, from_row, from_raw, True)
+
+
+def _same(raw: RawEvent) -> RawEvent:
+    return raw
+
+
+def _load(
+    alias: str,
+    tenant_id: str,
+    stream_id: StreamId,
+    start: int | None,
+    stop: int | None,
+    prepare: bool,
+    from_row: Callable[[tuple[Any, ...], StreamId, bool], T],
+    from_raw: Callable[[RawEvent], T],
+    json_text: bool,
+) -> list[T]:
     if connections[alias].vendor == "postgresql":
-        loaded = load_postgres(alias, tenant_id, stream_id, start, stop, prepare)
+        loaded = load_postgres(
+            alias, tenant_id, stream_id, start, stop, prepare, from_row, json_text
+        )
     else:
-        loaded = load_with_orm(alias, tenant_id, stream_id, start, stop)
+        orm = load_with_orm(alias, tenant_id, stream_id, start, stop)
+        loaded = None if orm is None else orm.map(from_raw)
     if loaded is None:
         return []
     found = loaded.events
@@ -67,15 +120,20 @@ def load_stream(
     return [loaded.snapshot, *found] if loaded.snapshot is not None else found
 
 
-class LoadedStream:
+class LoadedStream(Generic[T]):
     """What one load query found: the stream's stored version and the events to return."""
 
     __slots__ = ("events", "snapshot", "version")
 
-    def __init__(self, version: int | None, snapshot: RawEvent | None, events: list[RawEvent]):
+    def __init__(self, version: int | None, snapshot: T | None, events: list[T]):
         self.version = version
         self.snapshot = snapshot
         self.events = events
+
+    def map(self, build: Callable[[T], U]) -> "LoadedStream[U]":
+        """The same stream with every event rebuilt by ``build``."""
+        snapshot = None if self.snapshot is None else build(self.snapshot)
+        return LoadedStream(self.version, snapshot, [build(event) for event in self.events])
 
 
 def load_postgres(
@@ -84,9 +142,13 @@ def load_postgres(
     stream_id: StreamId,
     start: int | None,
     stop: int | None,
-    prepare: bool = True,
-) -> LoadedStream | None:
-    """Read the stream ``stream_id`` of ``tenant_id``; ``None`` when it does not exist."""
+    prepare: bool,
+    from_row: Callable[[tuple[Any, ...], StreamId, bool], T],
+    json_text: bool = False,
+) -> LoadedStream[T] | None:
+    """Read the stream ``stream_id`` of ``tenant_id``, each event built by ``from_row`` (from
+    its row, its stream and whether ``created_at`` is to be read as naive local time); ``None``
+    when the stream does not exist. ``json_text``: read payloads as JSON text."""
     binary = driver_is_psycopg3()
     params = {
         "tenant": tenant_id,
@@ -95,14 +157,14 @@ def load_postgres(
         "start": start,
         "stop": stop,
     }
-    rows = fetch(alias, _LOAD, params, binary, prepare)
+    rows = fetch(alias, _LOAD, params, binary, prepare, json_text=json_text)
     if not rows:
         return None
     head = rows[0]
     found_id = StreamId(uuid=stream_id, name=head[2], category=stream_id.category or None)
     naive_local = binary and not settings.USE_TZ
-    events = [_raw_event(row, found_id, naive_local) for row in rows[1:]]
-    snapshot = _raw_event(head, found_id, naive_local) if head[4] is not None else None
+    events = [from_row(row, found_id, naive_local) for row in rows[1:]]
+    snapshot = from_row(head, found_id, naive_local) if head[4] is not None else None
     return LoadedStream(head[3], snapshot, events)
 
 
@@ -123,7 +185,7 @@ def _raw_event(row: tuple[Any, ...], stream_id: StreamId, naive_local: bool) -> 
 
 def load_with_orm(
     alias: str, tenant_id: str, stream_id: StreamId, start: int | None, stop: int | None
-) -> LoadedStream | None:
+) -> LoadedStream[RawEvent] | None:
     """Read the stream through the ORM (SQLite); ``None`` when it does not exist."""
     stream = streams(alias, tenant_id, stream_id).first()
     if stream is None:

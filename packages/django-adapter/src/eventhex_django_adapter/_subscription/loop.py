@@ -16,10 +16,11 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
-from event_sourcery.event import RecordedRaw
 
+from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._subscription.lag import check_blockers
 from eventhex_django_adapter._subscription.notify import Waiter, waiter_for
 from eventhex_django_adapter._subscription.reads import EventSelection, read_after
@@ -45,6 +46,8 @@ class SubscriptionPlan:
     lag_warning_after: timedelta
     reconnect_timeout: timedelta = timedelta(seconds=30)
     prepared_statements: bool = True
+    decoder: StoredEventDecoder | None = None
+    """Builds finished ``Recorded``s (``RecordedRaw``s without one)."""
 
 
 class _Cursor:
@@ -56,10 +59,10 @@ class _Cursor:
         threshold = plan.lag_warning_after.total_seconds()
         self.lag_check_every = min(_LAG_CHECK_EVERY, max(threshold, 0.05))
 
-    def next_batch(self) -> list[RecordedRaw]:
+    def next_batch(self) -> list[Any]:
         plan = self.plan
         deadline = time.monotonic() + plan.timelimit.total_seconds()
-        batch: list[RecordedRaw] = []
+        batch: list[Any] = []
         while True:
             found = self._read(plan.batch_size - len(batch))
             if found:
@@ -74,7 +77,7 @@ class _Cursor:
             self._check_lag()
             self.waiter.wait(remaining)
 
-    def _read(self, limit: int) -> list[RecordedRaw]:
+    def _read(self, limit: int) -> list[Any]:
         """Read after the current position, reconnecting if the connection died."""
         plan = self.plan
         failing_since: float | None = None
@@ -87,6 +90,7 @@ class _Cursor:
                     self.position,
                     limit,
                     plan.prepared_statements,
+                    plan.decoder,
                 )
             except (OperationalError, InterfaceError) as error:
                 connection = connections[plan.database]
@@ -125,7 +129,7 @@ def _close_quietly(alias: str) -> None:
         logger.debug("closing the broken connection of %r failed", alias, exc_info=True)
 
 
-def batches(plan: SubscriptionPlan, start_from: int | None) -> Iterator[list[RecordedRaw]]:
+def batches(plan: SubscriptionPlan, start_from: int | None) -> Iterator[list[Any]]:
     """Yield batches of events after ``start_from`` forever, per ``plan``."""
     waiter = waiter_for(plan.database, plan.longest_wait.total_seconds())
     cursor = _Cursor(plan, max(start_from or 0, 0), waiter)

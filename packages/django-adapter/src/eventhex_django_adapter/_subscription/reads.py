@@ -15,11 +15,12 @@ SQLite: one writer at a time makes id order commit order; reads are ordered by i
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connections
-from event_sourcery.event import RecordedRaw
 
+from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter import _codec
 from eventhex_django_adapter._db import driver_is_psycopg3, fetch
 from eventhex_django_adapter._subscription.records import READ_COLUMNS, RecordBuilder
@@ -45,8 +46,13 @@ _NEWEST = "SELECT tx_id, id FROM eventhex_newest_position()"
 
 
 def _read_postgres(
-    alias: str, selection: EventSelection, after: int, limit: int, prepare: bool
-) -> list[RecordedRaw]:
+    alias: str,
+    selection: EventSelection,
+    after: int,
+    limit: int,
+    prepare: bool,
+    decoder: StoredEventDecoder | None,
+) -> list[Any]:
     tx_id, event_id = _codec.decode(after)
     sql = _READ_ALL
     params: list[object] = [tx_id, event_id, limit]
@@ -55,14 +61,22 @@ def _read_postgres(
     elif selection.category is not None:
         sql, params = _READ_CATEGORY, [selection.category, *params]
     binary = driver_is_psycopg3()
-    rows = fetch(alias, sql, params, binary, prepare)
+    rows = fetch(alias, sql, params, binary, prepare, json_text=decoder is not None)
     builder = RecordBuilder(naive_local=binary and not settings.USE_TZ)
-    return [builder.build(_codec.encode(row[1], row[0]), row[2:]) for row in rows]
+    encode = _codec.encode
+    if decoder is not None:
+        build = builder.build_recorded
+        return [build(encode(row[1], row[0]), row[2:], decoder) for row in rows]
+    return [builder.build(encode(row[1], row[0]), row[2:]) for row in rows]
 
 
 def _read_sqlite(
-    alias: str, selection: EventSelection, after: int, limit: int
-) -> list[RecordedRaw]:
+    alias: str,
+    selection: EventSelection,
+    after: int,
+    limit: int,
+    decoder: StoredEventDecoder | None,
+) -> list[Any]:
     events = Event.objects.using(alias).filter(id__gt=min(max(after, 0), _codec.BIGINT_MAX))
     if selection.category is not None:
         events = events.filter(category=selection.category)
@@ -82,21 +96,29 @@ def _read_sqlite(
         "stream__name",
     )[:limit]
     builder = RecordBuilder()
+    if decoder is not None:
+        return [builder.build_recorded(row[0], row[1:], decoder) for row in rows]
     return [builder.build(row[0], row[1:]) for row in rows]
 
 
 def read_after(
-    alias: str, selection: EventSelection, after: int, limit: int, prepare: bool = True
-) -> list[RecordedRaw]:
-    """Return up to ``limit`` readable events after position ``after``, in commit order.
+    alias: str,
+    selection: EventSelection,
+    after: int,
+    limit: int,
+    prepare: bool = True,
+    decoder: StoredEventDecoder | None = None,
+) -> list[Any]:
+    """Return up to ``limit`` readable events after position ``after``, in commit order:
+    ``RecordedRaw``s, or ``Recorded``s built by ``decoder`` when one is given.
 
     ``prepare``: let psycopg prepare the read on the connection (see :mod:`.._db`).
     """
     if limit <= 0 or (selection.names is not None and not selection.names):
         return []
     if connections[alias].vendor == "postgresql":
-        return _read_postgres(alias, selection, after, limit, prepare)
-    return _read_sqlite(alias, selection, after, limit)
+        return _read_postgres(alias, selection, after, limit, prepare, decoder)
+    return _read_sqlite(alias, selection, after, limit, decoder)
 
 
 def newest_readable_position(alias: str) -> int:

@@ -1,13 +1,15 @@
-"""Turning event rows, as the subscription queries return them, into ``RecordedRaw``."""
+"""Turning event rows, as the subscription queries return them, into ``RecordedRaw``s, or into
+finished ``Recorded``s when a decoder builds the events."""
 
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from event_sourcery import StreamId
-from event_sourcery.event import RecordedRaw
+from event_sourcery.event import Recorded, RecordedRaw
 
-from eventhex_core_ports.records import raw_event, recorded_raw
+from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
+from eventhex_core_ports.records import raw_event, recorded, recorded_raw
 from eventhex_django_adapter._codec import context_sql, context_value, from_db, json_value
 
 __all__ = ["READ_COLUMNS", "RecordBuilder"]
@@ -61,3 +63,21 @@ class RecordBuilder:
             version,
         )
         return recorded_raw(entry, position, tenant_id)
+
+    def build_recorded(
+        self, position: int, row: tuple[Any, ...], decoder: StoredEventDecoder
+    ) -> Recorded:
+        """The finished ``Recorded`` of the same row, its event built by ``decoder`` (the
+        payload as read: JSON text, or a mapping)."""
+        (uuid, name, data, context, created_at, version, category, tenant_id) = row[:8]
+        stream_id = self._stream_id(row[8], row[9], category)
+        wrapped = decoder.wrap_stored(
+            name,
+            data,
+            None if context is None else json_value(context),
+            _uuid(uuid),
+            self._created_at(created_at),
+            version,
+            stream_id,
+        )
+        return recorded(wrapped, stream_id, position, tenant_id)
