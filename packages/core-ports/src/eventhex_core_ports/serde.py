@@ -36,9 +36,6 @@ _ATOMIC = frozenset({str, int, float, bool, type(None)})
 _CONTEXT_FIELDS = frozenset({"correlation_id", "causation_id", "components"})
 _set = object.__setattr__
 
-_PLAIN_CONTEXT: Mapping[str, Any] = {"causation_id": None, "correlation_id": None}
-"""The context event_sourcery stores for an event without ids or components."""
-
 _DOTTED_KEY = re.compile(r'"(?:[^"\\]|\\.)*\.(?:[^"\\]|\\.)*"\s*:')
 """A JSON object key containing a dot, at any depth (a false match only costs the fast path)."""
 _DOTTED_KEY_BYTES = re.compile(_DOTTED_KEY.pattern.encode())
@@ -96,12 +93,34 @@ def _empty_context(stored: Mapping[str, Any]) -> Context | None:
         return None
     if "components" in stored and type(stored["components"]) is not dict:
         return None
+    return _plain_context()
+
+
+def _plain_context() -> Context:
+    """A new ``Context`` without ids, components or legacy fields (see :func:`_empty_context`)."""
     context = Context.__new__(Context)
     _set(context, "__dict__", {"correlation_id": None, "causation_id": None, "components": {}})
     _set(context, "__pydantic_fields_set__", set(_CONTEXT_FIELDS))
     _set(context, "__pydantic_extra__", None)
     _set(context, "__pydantic_private__", {"_legacy_fields": {}})
     return context
+
+
+def _has_dotted_key(text: str | bytes) -> bool:
+    if isinstance(text, bytes):
+        return b"." in text and _DOTTED_KEY_BYTES.search(text) is not None
+    return "." in text and _DOTTED_KEY.search(text) is not None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _EventKind:
+    """An event type as ``FastSerde`` uses it."""
+
+    type: type[Any]
+    alias: Any
+    """``WrappedEvent[type]``, which ``Serde`` instantiates (and ``typing`` records)."""
+    from_json: bool
+    """Validated straight from JSON text: pydantic's own ``__init__``, no encrypted fields."""
 
 
 class FastSerde(Serde):
@@ -140,10 +159,10 @@ class FastSerde(Serde):
         data = _copy(event.data)
         raw_context = _copy(event.context)
         context = _empty_context(raw_context) or self._deserialize_context(raw_context)
-        event_type = self.registry.type_for_name(event.name)
-        return self._wrap(
-            event_type,
-            self._event(event_type, data, event.data, event.stream_id),
+        kind = self._kind(event.name)
+        return wrapped_event(
+            kind.alias,
+            self._event(kind.type, data, event.data, event.stream_id),
             event.version,
             event.uuid,
             event.created_at,
@@ -174,29 +193,37 @@ class FastSerde(Serde):
             uuid, created_at, version: The event's.
             stream_id: Its stream (decryption keys belong to the stream's data subject).
         """
-        wrapped = _empty_context(_PLAIN_CONTEXT) if context is None else None
-        if wrapped is None:
+        if context is None:
+            wrapped = _plain_context()
+        else:
             fresh = context if type(context) is FreshJson else _copy(context)
             wrapped = _empty_context(fresh) or self._deserialize_context(fresh)
-        event_type = self.registry.type_for_name(name)
+        kind = self._kind(name)
         if isinstance(data, (str, bytes)):
-            event = self._from_json(event_type, data, stream_id)
+            event = self._from_json(kind, data, stream_id)
         else:
             fresh_data = data if type(data) is FreshJson else _copy(data)
-            event = self._event(event_type, fresh_data, data, stream_id)
-        return self._wrap(event_type, event, version, uuid, created_at, wrapped)
+            event = self._event(kind.type, fresh_data, data, stream_id)
+        return wrapped_event(kind.alias, event, version, uuid, created_at, wrapped)
 
-    @staticmethod
-    def _wrap(
-        event_type: type[Any],
-        event: Any,
-        version: int | None,
-        uuid: UUID,
-        created_at: datetime,
-        context: Context,
-    ) -> WrappedEvent[Any]:
-        alias = WrappedEvent[event_type]  # type: ignore[valid-type]
-        return wrapped_event(alias, event, version, uuid, created_at, context)
+    def _kind(self, name: str) -> _EventKind:
+        """What this serde knows about the event type stored under ``name`` (as
+        ``registry.type_for_name`` finds it, and raises when it does not)."""
+        kind = self._kinds.get(name)
+        if kind is None:
+            event_type = self.registry.type_for_name(name)
+            kind = _EventKind(
+                type=event_type,
+                alias=WrappedEvent[event_type],  # type: ignore[valid-type]
+                from_json=event_type.__init__ is BaseModel.__init__
+                and not self.registry.encrypted_fields(of=event_type),
+            )
+            self._kinds[name] = kind
+        return kind
+
+    @cached_property
+    def _kinds(self) -> dict[str, _EventKind]:
+        return {}
 
     def _event(self, event_type: type[Any], data: Any, stored: Any, stream_id: StreamId) -> Any:
         """The event of a payload already decoded (``data``, copied from ``stored`` unless it
@@ -207,7 +234,7 @@ class FastSerde(Serde):
             data = self.encryption.decrypt(event_type, data, stream_id)
         return event_type(**data)
 
-    def _from_json(self, event_type: type[Any], text: str | bytes, stream_id: StreamId) -> Any:
+    def _from_json(self, kind: _EventKind, text: str | bytes, stream_id: StreamId) -> Any:
         """The event of a payload still in JSON text.
 
         pydantic validates the text straight into the event when that gives what ``Serde``
@@ -216,30 +243,12 @@ class FastSerde(Serde):
         type). Otherwise, and to raise exactly ``Serde``'s error when the payload does not
         validate, the text is decoded and goes the usual way.
         """
-        if self._validates_json(event_type, text):
+        if kind.from_json and not _has_dotted_key(text):
             try:
-                return event_type.model_validate_json(text)
+                return kind.type.model_validate_json(text)
             except ValidationError:
                 pass  # raised again below, worded as Serde words it
-        return self._event(event_type, FreshJson(json.loads(text)), None, stream_id)
-
-    def _validates_json(self, event_type: type[Any], text: str | bytes) -> bool:
-        plain = self._plain_types.get(event_type)
-        if plain is None:
-            plain = event_type.__init__ is BaseModel.__init__ and not (
-                self.registry.encrypted_fields(of=event_type)
-            )
-            self._plain_types[event_type] = plain
-        if not plain:
-            return False
-        if isinstance(text, bytes):
-            return b"." not in text or _DOTTED_KEY_BYTES.search(text) is None
-        return "." not in text or _DOTTED_KEY.search(text) is None
-
-    @cached_property
-    def _plain_types(self) -> dict[type[Any], bool]:
-        """Per event type: validated from JSON text directly (see :meth:`_from_json`)."""
-        return {}
+        return self._event(kind.type, FreshJson(json.loads(text)), None, stream_id)
 
     def deserialize_record(self, record: RecordedRaw) -> Recorded:
         """The ``Recorded`` stored in ``record``, equal to what ``Serde`` returns."""

@@ -89,6 +89,16 @@ def to_db(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if settings.USE_TZ else value
 
 
+def created_at_sql(column: str, use_tz: bool) -> str:
+    """Select the ``timestamptz`` ``column`` as the naive datetime eventhex returns.
+
+    Under ``USE_TZ`` that is UTC (what :func:`from_db` makes of an aware value); without it,
+    the connection's local time, as Django's ORM returns it (Django sets the session's time
+    zone to ``TIME_ZONE``). PostgreSQL converts it, so rows need no conversion in Python.
+    """
+    return f"({column} AT TIME ZONE 'UTC')" if use_tz else f"{column}::timestamp"
+
+
 def from_db(value: datetime) -> datetime:
     """The naive UTC datetime for a value read from the database."""
     if value.tzinfo is not None:

@@ -27,6 +27,7 @@ from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._codec import (
     context_sql,
     context_value,
+    created_at_sql,
     from_db,
     json_value,
     raw_event,
@@ -41,10 +42,14 @@ __all__ = ["LoadedStream", "load_postgres", "load_stream", "load_with_orm", "loa
 T = TypeVar("T")
 U = TypeVar("U")
 
-_LOAD = f"""SELECT r.kind, r.id, r.stream_name, r.stream_version, r.uuid, r.name, r.data,
-       {context_sql("r.context")}, r.created_at, r.version
+_LOADS = {
+    use_tz: f"""SELECT r.kind, r.id, r.stream_name, r.stream_version, r.uuid, r.name, r.data,
+       {context_sql("r.context")}, {created_at_sql("r.created_at", use_tz)}, r.version
 FROM eventhex_load_stream(%(tenant)s, %(category)s, %(stream)s, %(start)s, %(stop)s) r"""
-"""Migration 0008's function, whose plan does not depend on statistics; its rows come back in
+    for use_tz in (True, False)
+}
+"""Migration 0008's function, whose plan does not depend on statistics, by ``USE_TZ``
+(``created_at`` comes back naive, see :func:`.._codec.created_at_sql`); its rows come back in
 the order it returned them."""
 
 
@@ -75,12 +80,9 @@ def load_wrapped(
     """What :func:`load_stream` returns, each event built by ``decoder``; on PostgreSQL the
     payloads go to it as the JSON text read (see ``FastSerde.wrap_stored``)."""
 
-    def from_row(row: tuple[Any, ...], found: StreamId, naive_local: bool) -> WrappedEvent[Any]:
-        created_at = row[8].replace(tzinfo=None) if naive_local else row[8]
+    def from_row(row: tuple[Any, ...], found: StreamId) -> WrappedEvent[Any]:
         context = None if row[7] is None else json_value(row[7])
-        return decoder.wrap_stored(
-            row[5], row[6], context, row[4], from_db(created_at), row[9], found
-        )
+        return decoder.wrap_stored(row[5], row[6], context, row[4], from_db(row[8]), row[9], found)
 
     def from_raw(raw: RawEvent) -> WrappedEvent[Any]:
         return decoder.wrap_stored(
@@ -101,7 +103,7 @@ def _load(
     start: int | None,
     stop: int | None,
     prepare: bool,
-    from_row: Callable[[tuple[Any, ...], StreamId, bool], T],
+    from_row: Callable[[tuple[Any, ...], StreamId], T],
     from_raw: Callable[[RawEvent], T],
     json_text: bool,
 ) -> list[T]:
@@ -143,12 +145,12 @@ def load_postgres(
     start: int | None,
     stop: int | None,
     prepare: bool,
-    from_row: Callable[[tuple[Any, ...], StreamId, bool], T],
+    from_row: Callable[[tuple[Any, ...], StreamId], T],
     json_text: bool = False,
 ) -> LoadedStream[T] | None:
     """Read the stream ``stream_id`` of ``tenant_id``, each event built by ``from_row`` (from
-    its row, its stream and whether ``created_at`` is to be read as naive local time); ``None``
-    when the stream does not exist. ``json_text``: read payloads as JSON text."""
+    its row and its stream); ``None`` when the stream does not exist. ``json_text``: read
+    payloads as JSON text."""
     binary = driver_is_psycopg3()
     params = {
         "tenant": tenant_id,
@@ -157,25 +159,21 @@ def load_postgres(
         "start": start,
         "stop": stop,
     }
-    rows = fetch(alias, _LOAD, params, binary, prepare, json_text=json_text)
+    rows = fetch(alias, _LOADS[settings.USE_TZ], params, binary, prepare, json_text=json_text)
     if not rows:
         return None
     head = rows[0]
     found_id = StreamId(uuid=stream_id, name=head[2], category=stream_id.category or None)
-    naive_local = binary and not settings.USE_TZ
-    events = [from_row(row, found_id, naive_local) for row in rows[1:]]
-    snapshot = from_row(head, found_id, naive_local) if head[4] is not None else None
+    events = [from_row(row, found_id) for row in rows[1:]]
+    snapshot = from_row(head, found_id) if head[4] is not None else None
     return LoadedStream(head[3], snapshot, events)
 
 
-def _raw_event(row: tuple[Any, ...], stream_id: StreamId, naive_local: bool) -> RawEvent:
-    created_at = row[8]
-    if naive_local:
-        created_at = created_at.replace(tzinfo=None)
+def _raw_event(row: tuple[Any, ...], stream_id: StreamId) -> RawEvent:
     return records.raw_event(
         row[4],
         stream_id,
-        from_db(created_at),
+        from_db(row[8]),
         row[5],
         json_value(row[6]),
         context_value(row[7]),

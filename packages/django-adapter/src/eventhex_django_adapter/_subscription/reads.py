@@ -23,7 +23,7 @@ from django.db import connections
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter import _codec
 from eventhex_django_adapter._db import driver_is_psycopg3, fetch
-from eventhex_django_adapter._subscription.records import READ_COLUMNS, RecordBuilder
+from eventhex_django_adapter._subscription.records import RecordBuilder, read_columns
 from eventhex_django_adapter.models import Event
 
 __all__ = ["EventSelection", "newest_readable_position", "read_after"]
@@ -37,10 +37,17 @@ class EventSelection:
     names: tuple[str, ...] | None = None
 
 
-_READ_ALL = f"SELECT {READ_COLUMNS} FROM eventhex_read_all(%s, %s, %s) r"
-_READ_CATEGORY = f"SELECT {READ_COLUMNS} FROM eventhex_read_category(%s, %s, %s, %s) r"
-_READ_NAMES = f"SELECT {READ_COLUMNS} FROM eventhex_read_names(%s::text[], %s, %s, %s) r"
-"""A function's rows come back in the order it returned them: no ``ORDER BY`` is needed."""
+_READS = {
+    (kind, use_tz): f"SELECT {read_columns(use_tz)} FROM {call} r"
+    for kind, call in (
+        ("all", "eventhex_read_all(%s, %s, %s)"),
+        ("category", "eventhex_read_category(%s, %s, %s, %s)"),
+        ("names", "eventhex_read_names(%s::text[], %s, %s, %s)"),
+    )
+    for use_tz in (True, False)
+}
+"""The page queries by selection and ``USE_TZ``. A function's rows come back in the order it
+returned them: no ``ORDER BY`` is needed."""
 
 _NEWEST = "SELECT tx_id, id FROM eventhex_newest_position()"
 
@@ -54,15 +61,14 @@ def _read_postgres(
     decoder: StoredEventDecoder | None,
 ) -> list[Any]:
     tx_id, event_id = _codec.decode(after)
-    sql = _READ_ALL
-    params: list[object] = [tx_id, event_id, limit]
+    kind, params = "all", list[object]([tx_id, event_id, limit])
     if selection.names is not None:
-        sql, params = _READ_NAMES, [list(selection.names), *params]
+        kind, params = "names", [list(selection.names), *params]
     elif selection.category is not None:
-        sql, params = _READ_CATEGORY, [selection.category, *params]
-    binary = driver_is_psycopg3()
-    rows = fetch(alias, sql, params, binary, prepare, json_text=decoder is not None)
-    builder = RecordBuilder(naive_local=binary and not settings.USE_TZ)
+        kind, params = "category", [selection.category, *params]
+    sql = _READS[kind, settings.USE_TZ]
+    rows = fetch(alias, sql, params, driver_is_psycopg3(), prepare, json_text=decoder is not None)
+    builder = RecordBuilder()
     encode = _codec.encode
     if decoder is not None:
         build = builder.build_recorded

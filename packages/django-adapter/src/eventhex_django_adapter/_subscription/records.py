@@ -1,7 +1,6 @@
 """Turning event rows, as the subscription queries return them, into ``RecordedRaw``s, or into
 finished ``Recorded``s when a decoder builds the events."""
 
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,16 +9,26 @@ from event_sourcery.event import Recorded, RecordedRaw
 
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_core_ports.records import raw_event, recorded, recorded_raw
-from eventhex_django_adapter._codec import context_sql, context_value, from_db, json_value
-
-__all__ = ["READ_COLUMNS", "RecordBuilder"]
-
-READ_COLUMNS = (
-    f"r.id, r.tx_id, r.uuid, r.name, r.data, {context_sql('r.context')}, r.created_at, "
-    "r.version, r.category, r.tenant_id, r.stream_uuid, r.stream_name"
+from eventhex_django_adapter._codec import (
+    context_sql,
+    context_value,
+    created_at_sql,
+    from_db,
+    json_value,
 )
-"""The select list over a read function's rows (alias ``r``): the event's id and ``tx_id``,
-then the columns :meth:`RecordBuilder.build` reads."""
+
+__all__ = ["RecordBuilder", "read_columns"]
+
+
+def read_columns(use_tz: bool) -> str:
+    """The select list over a read function's rows (alias ``r``): the event's id and ``tx_id``,
+    then the columns :meth:`RecordBuilder.build` reads (``created_at`` naive, see
+    :func:`.._codec.created_at_sql`)."""
+    return (
+        f"r.id, r.tx_id, r.uuid, r.name, r.data, {context_sql('r.context')}, "
+        f"{created_at_sql('r.created_at', use_tz)}, "
+        "r.version, r.category, r.tenant_id, r.stream_uuid, r.stream_name"
+    )
 
 
 def _uuid(value: Any) -> UUID:
@@ -27,16 +36,9 @@ def _uuid(value: Any) -> UUID:
 
 
 class RecordBuilder:
-    """Builds the records of one batch; each stream's id is built once.
+    """Builds the records of one batch; each stream's id is built once."""
 
-    Args:
-        naive_local: Drop the time zone of ``created_at`` before the usual conversion (rows
-            read in binary on PostgreSQL under ``USE_TZ = False`` come back aware in the
-            session's time zone, where the ORM would return the naive local value).
-    """
-
-    def __init__(self, naive_local: bool = False) -> None:
-        self._naive_local = naive_local
+    def __init__(self) -> None:
         self._streams: dict[tuple[Any, Any, Any], StreamId] = {}
 
     def _stream_id(self, uuid: Any, name: Any, category: Any) -> StreamId:
@@ -47,16 +49,13 @@ class RecordBuilder:
             self._streams[key] = found
         return found
 
-    def _created_at(self, value: datetime) -> datetime:
-        return from_db(value.replace(tzinfo=None) if self._naive_local else value)
-
     def build(self, position: int, row: tuple[Any, ...]) -> RecordedRaw:
-        """The record of one row selected with :data:`READ_COLUMNS`, past id and ``tx_id``."""
+        """The record of one row selected with :func:`read_columns`, past id and ``tx_id``."""
         (uuid, name, data, context, created_at, version, category, tenant_id) = row[:8]
         entry = raw_event(
             _uuid(uuid),
             self._stream_id(row[8], row[9], category),
-            self._created_at(created_at),
+            from_db(created_at),
             name,
             json_value(data),
             context_value(context),
@@ -76,7 +75,7 @@ class RecordBuilder:
             data,
             None if context is None else json_value(context),
             _uuid(uuid),
-            self._created_at(created_at),
+            from_db(created_at),
             version,
             stream_id,
         )
