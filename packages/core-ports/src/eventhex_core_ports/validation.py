@@ -185,9 +185,11 @@ def _json_problem(value: Any, label: str) -> str | None:
         kind = type(item)
         if item is None or kind is bool or kind is int:
             continue
-        if kind is float:
+        if isinstance(item, float):
             if not math.isfinite(item):
                 return f"{_path(label, trail, parent, key)} is {item!r}, which JSON cannot hold"
+            continue
+        if isinstance(item, int):  # an int subclass (an IntEnum) is written as its number
             continue
         if isinstance(item, str):
             problem = _text_problem(item)
@@ -231,6 +233,27 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+def _plain_json(value: Any) -> str | None:
+    """``value`` as compact JSON when it is plain JSON by a quick test, else ``None``.
+
+    The quick test: the text encodes without error and without NaN or infinities, decodes back
+    to an equal value (so no key was turned into a string and nothing but lists, objects,
+    strings, numbers, booleans and null went in), holds no NUL character, no unpaired
+    surrogate, and too few brackets to nest past ``MAX_JSON_DEPTH``. ``None`` sends the value
+    to :func:`_json_problem`, which finds (and words) the problem, or passes it.
+    """
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        return None
+    if "\\u0000" in text or text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+        return None
+    if json.loads(text) != value:
+        return None
+    return text
+
+
 def check_event(event: RawEvent, max_event_bytes: int) -> None:
     """Check one raw event (or snapshot): its name, stream id and payload.
 
@@ -261,16 +284,18 @@ def _encode_checked(event: RawEvent, max_event_bytes: int) -> tuple[str, str, in
             f"event class (1 to {MAX_IDENTIFIER_LENGTH} characters, no NUL characters)."
         )
     check_stream_id(event.stream_id)
-    for label, value in (("data", event.data), ("context", event.context)):
-        problem = _json_problem(value, label)
-        if problem:
-            raise InvalidEventData(
-                f"Event {event.name!r} ({event.uuid}) cannot be stored: {problem}. Give the "
-                "event fields that serialise to plain JSON (strings without NUL characters, "
-                f"finite numbers, lists, objects with string keys, nested at most {MAX_JSON_DEPTH} "
-                "levels deep)."
-            )
-    data, context = _compact_json(event.data), _compact_json(event.context)
+    data, context = _plain_json(event.data), _plain_json(event.context)
+    if data is None or context is None:
+        for label, value in (("data", event.data), ("context", event.context)):
+            problem = _json_problem(value, label)
+            if problem:
+                raise InvalidEventData(
+                    f"Event {event.name!r} ({event.uuid}) cannot be stored: {problem}. Give "
+                    "the event fields that serialise to plain JSON (strings without NUL "
+                    "characters, finite numbers, lists, objects with string keys, nested at "
+                    f"most {MAX_JSON_DEPTH} levels deep)."
+                )
+        data, context = _compact_json(event.data), _compact_json(event.context)
     size = len(data.encode("utf-8")) + len(context.encode("utf-8"))
     if size > max_event_bytes:
         raise EventTooLarge(
