@@ -119,12 +119,13 @@ def watch_backend() -> None:
         watch(connection.connection.info.backend_pid)
 
 
-def backend(impl: str, outbox: bool = False) -> Any:
+def backend(impl: str, outbox: bool = False, notifications: bool = True) -> Any:
     """A configured backend of ``impl`` (with the outbox when asked).
 
     Args:
         impl: ``eventhex`` or ``upstream``.
         outbox: Write appended events to the outbox.
+        notifications: eventhex's ``DjangoConfig.notifications``.
     """
     if impl == "upstream":
         from event_sourcery_django import DjangoBackend, DjangoConfig
@@ -134,5 +135,5 @@ def backend(impl: str, outbox: bool = False) -> Any:
     from eventhex_django_adapter import DjangoBackend as EventhexBackend
     from eventhex_django_adapter import DjangoConfig as EventhexConfig
 
-    ours = EventhexBackend().configure(EventhexConfig())
+    ours = EventhexBackend().configure(EventhexConfig(notifications=notifications))
     return ours.with_outbox() if outbox else ours

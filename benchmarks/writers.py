@@ -5,9 +5,9 @@ floor, an ``Application`` for eventsourcing 9.5.6) that appends one event to a n
 unit of work of the run's mode, for a fixed time after a common start signal. The rate is all
 writers' events divided by the time from the signal to the last writer's end.
 
-"Without notifications" drops the notify trigger in that benchmark's database (eventhex's
-``eventhex_event_notify``, the floor's ``event_notify``): the adapter has no switch for it.
-eventsourcing always ``NOTIFY``s inside its insert, so it runs with notifications only.
+"Without notifications" is eventhex configured with ``DjangoConfig(notifications=False)`` and the
+floor without its notify trigger. eventsourcing always ``NOTIFY``s inside its insert, so it runs
+with notifications only.
 """
 
 from __future__ import annotations
@@ -32,14 +32,10 @@ VARIANTS = (
 
 
 def _prepare(impl: str, dsn: str, mode: str, notify: bool) -> None:
-    """Create the contender's tables in a fresh database; drop the notify trigger if asked."""
+    """Create the contender's tables in a fresh database (the floor's without its notify trigger
+    if asked)."""
     if impl == "eventhex":
         _django.setup("eventhex", "postgres", dsn, mode)
-        if not notify:
-            from django.db import connection
-
-            with connection.cursor() as cursor:
-                cursor.execute("DROP TRIGGER eventhex_event_notify ON eventhex_event")
     elif impl == "floor":
         from benchmarks import floor
 
@@ -52,13 +48,14 @@ def _prepare(impl: str, dsn: str, mode: str, notify: bool) -> None:
         peer.application(dsn).close()
 
 
-def _appender(impl: str, dsn: str, mode: str, w: int) -> Any:
+def _appender(impl: str, dsn: str, mode: str, w: int, notify: bool) -> Any:
     """A function that appends one event to a new stream as one unit of work."""
     from benchmarks._events import new_stream, written
 
     if impl == "eventhex":
         _django.setup("eventhex", "postgres", dsn, mode, migrate=False)
-        store, unit = _django.backend("eventhex").event_store, _django.unit(mode)
+        backend = _django.backend("eventhex", notifications=notify)
+        store, unit = backend.event_store, _django.unit(mode)
 
         def append() -> None:
             with unit():
@@ -84,9 +81,17 @@ def _appender(impl: str, dsn: str, mode: str, w: int) -> Any:
 
 
 def _write(
-    impl: str, dsn: str, mode: str, w: int, seconds: float, ready: Any, start: Any, results: Any
+    impl: str,
+    dsn: str,
+    mode: str,
+    w: int,
+    notify: bool,
+    seconds: float,
+    ready: Any,
+    start: Any,
+    results: Any,
 ) -> None:
-    append = _appender(impl, dsn, mode, w)
+    append = _appender(impl, dsn, mode, w, notify)
     append()  # warm-up: connect, prepare
     ready.release()
     while start.value == 0.0:
@@ -133,7 +138,7 @@ def measure(bench: Bench, impl: str, notify: bool, writers: int, seconds: float)
         ready, start, results = context.Semaphore(0), context.Value("d", 0.0), context.Queue()
         processes = [
             context.Process(
-                target=_write, args=(impl, dsn, mode, w, seconds, ready, start, results)
+                target=_write, args=(impl, dsn, mode, w, notify, seconds, ready, start, results)
             )
             for w in range(writers)
         ]

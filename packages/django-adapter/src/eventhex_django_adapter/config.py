@@ -84,6 +84,19 @@ class DjangoConfig(BaseModel):
     SQLite.
     """
 
+    notifications: bool = True
+    """Wake subscribers and relays up on every append (PostgreSQL; default on).
+
+    Each appending transaction sends a ``LISTEN/NOTIFY`` notification at commit, so a caught-up
+    subscriber or relay reads new events within milliseconds. PostgreSQL serializes the commits
+    of transactions that notified; with many processes appending at once that costs throughput
+    (``benchmarks/RESULTS.md``, concurrent writers). With ``False`` this backend's appends send
+    none (for the rest of their transaction, outbox entries included), and subscribers and
+    relays find the events when they next poll: within ``gap_retry_interval`` for a subscriber,
+    within its poll interval for a relay. Other backends and processes keep notifying. No
+    effect on SQLite, which has no notifications.
+    """
+
     subscription_reconnect_timeout: timedelta = Field(default=timedelta(seconds=30))
     """How long a subscription keeps trying to reconnect after its database connection dies.
 

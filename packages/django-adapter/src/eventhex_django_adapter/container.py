@@ -37,6 +37,7 @@ def _storage(
         max_append_bytes=config.max_append_bytes,
         max_append_events=config.max_append_events,
         prepared_statements=config.prepared_statements,
+        notifications=config.notifications,
     )
 
 

@@ -52,6 +52,7 @@ from eventhex_core_ports.validation import (
 )
 from eventhex_django_adapter._codec import to_db
 from eventhex_django_adapter._storage.append_sql import (
+    QUIET,
     append_statement,
     appended_records,
     run_append,
@@ -80,6 +81,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         max_append_bytes: The most payload bytes one append accepts, all events together.
         max_append_events: The most events one append accepts.
         prepared_statements: Let psycopg prepare the adapter's statements (see ``_db``).
+        notifications: Notify subscribers and relays of appends (``DjangoConfig``).
 
     Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` before any
     statement runs, so a rejected append, snapshot, read or deletion leaves nothing behind.
@@ -95,8 +97,10 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES,
         max_append_events: int = DEFAULT_MAX_APPEND_EVENTS,
         prepared_statements: bool = True,
+        notifications: bool = True,
     ) -> None:
         check_tenant_id(tenant_id)
+        self._notify = notifications
         self._max_event_bytes = max_event_bytes
         self._append_limits = (max_event_bytes, max_append_bytes, max_append_events)
         self._prepare = prepared_statements
@@ -184,7 +188,13 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
     ) -> None:
         """Append checked, non-empty ``events`` in one statement, or on the slow path."""
         sql, params = append_statement(
-            claim.stream_id, self._tenant_id, claim.version, events, payloads, self._outbox
+            claim.stream_id,
+            self._tenant_id,
+            claim.version,
+            events,
+            payloads,
+            self._outbox,
+            self._notify,
         )
         if not self._listened_to(events):
             # One statement is atomic on its own: no BEGIN/COMMIT round trips in autocommit,
@@ -219,6 +229,9 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         Raises the exact error when the stream cannot be claimed; PostgreSQL comes here only
         when its one-statement append could not claim the stream.
         """
+        if not self._notify and connections[self._database].vendor == "postgresql":
+            with connections[self._database].cursor() as cursor:
+                cursor.execute(f"SELECT {QUIET}")
         stream = claimed
         if stream is None:
             stream = claim_stream(self._database, self._tenant_id, claim.stream_id, claim, events)

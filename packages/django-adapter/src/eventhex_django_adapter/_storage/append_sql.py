@@ -47,6 +47,9 @@ __all__ = [
     "run_append",
 ]
 
+QUIET = "set_config('eventhex.notify', 'off', true)"
+"""Switches off the notify triggers for the rest of the transaction (migration 0010)."""
+
 _VALUES = """v AS (
     SELECT * FROM jsonb_to_recordset(%(events)s::jsonb) AS v(
         n integer, uuid uuid, name text, data jsonb, context jsonb, created_at timestamptz,
@@ -58,6 +61,13 @@ _UUIDS_FREE = """free AS (
     SELECT NOT eventhex_uuids_stored(ARRAY(SELECT uuid FROM v)) AS ok
 )"""
 """None of the events' uuids is stored yet (migration 0009: an index lookup per uuid)."""
+
+_UUIDS_FREE_QUIET = f"""free AS (
+    SELECT CASE WHEN {QUIET} IS NOT NULL
+           THEN NOT eventhex_uuids_stored(ARRAY(SELECT uuid FROM v)) END AS ok
+)"""
+"""The same check, after switching the transaction's notifications off (``CASE`` fixes the
+order: the setting is made before anything is inserted, so before the triggers run)."""
 
 _INSERT_EVENTS = """e AS (
     INSERT INTO eventhex_event
@@ -84,7 +94,7 @@ _INSERT_OUTBOX = f"""o AS (
     ORDER BY e.id
 )"""
 
-_SQL_CACHE: dict[tuple[ClaimKind, bool], str] = {}
+_SQL_CACHE: dict[tuple[ClaimKind, bool, bool], str] = {}
 
 
 def append_statement(
@@ -94,15 +104,17 @@ def append_statement(
     events: Sequence[RawEvent],
     payloads: Sequence[tuple[str, str]],
     outbox: DjangoOutboxStorageStrategy | None,
+    notify: bool = True,
 ) -> tuple[str, dict[str, Any]]:
     """The statement that appends ``events`` with ``expected`` version, and its parameters.
 
-    It writes outbox rows only when ``outbox`` accepts one of the events at least.
+    It writes outbox rows only when ``outbox`` accepts one of the events at least, and sends
+    no notification (for the rest of its transaction) unless ``notify``.
     """
     claim = claim_kind(expected)
     if outbox is not None and not any(outbox.accepts(raw) for raw in events):
         outbox = None
-    sql = append_sql(claim, outbox is not None)
+    sql = append_sql(claim, outbox is not None, notify)
     params = append_parameters(
         stream_id,
         tenant_id,
@@ -139,12 +151,14 @@ def appended_records(
     ]
 
 
-def append_sql(claim: ClaimKind, outbox: bool) -> str:
-    """The statement for a ``claim`` of the stream, writing outbox rows when ``outbox``."""
-    key = (claim, outbox)
+def append_sql(claim: ClaimKind, outbox: bool, notify: bool = True) -> str:
+    """The statement for a ``claim`` of the stream, writing outbox rows when ``outbox``,
+    notifying when ``notify``."""
+    key = (claim, outbox, notify)
     sql = _SQL_CACHE.get(key)
     if sql is None:
-        parts = [_VALUES, _UUIDS_FREE, *claim_ctes(claim, "(SELECT ok FROM free)"), _INSERT_EVENTS]
+        free = _UUIDS_FREE if notify else _UUIDS_FREE_QUIET
+        parts = [_VALUES, free, *claim_ctes(claim, "(SELECT ok FROM free)"), _INSERT_EVENTS]
         if outbox:
             parts.append(_INSERT_OUTBOX)
         sql = _SQL_CACHE[key] = (
