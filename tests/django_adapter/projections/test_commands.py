@@ -111,4 +111,5 @@ def test_sigterm_finishes_the_batch_and_exits_0(
     assert (row.owner, row.state) == ("", "running")
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     assert any(line["message"].startswith("projection runner") for line in lines)
+    assert any("froze" in line["message"] for line in lines)
     assert {"ts", "level", "logger", "message", "owner"} <= set(lines[0])

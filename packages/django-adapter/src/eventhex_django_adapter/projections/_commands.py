@@ -1,5 +1,7 @@
 """What the ``eventhex_projections`` management command does, apart from parsing arguments."""
 
+import gc
+import logging
 import threading
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -21,8 +23,11 @@ from eventhex_django_adapter.projections.metrics import (
 )
 from eventhex_django_adapter.projections.models import ParkedEvent
 
+logger = logging.getLogger("eventhex_django_adapter.projections")
+
 __all__ = [
     "act_on_parked",
+    "freeze_start_up_heap",
     "parked_rows",
     "parked_table",
     "rebuild",
@@ -52,9 +57,30 @@ def run(
     if metrics_port is not None:
         metrics = PrometheusProjectionMetrics(lambda: projection_statuses(backend, projections))
         metrics.serve(metrics_port, metrics_address)
-    ProjectionRunner(
+    runner = ProjectionRunner(
         projections, backend, stop, claim_interval=claim_interval, metrics=metrics
-    ).run()
+    )
+    frozen = freeze_start_up_heap()
+    logger.info(
+        "projection runner %s froze %d start-up objects out of the garbage collector's sight",
+        runner.owner,
+        frozen,
+        extra={"owner": runner.owner},
+    )
+    runner.run()
+
+
+def freeze_start_up_heap() -> int:
+    """Move every object alive after start-up out of the garbage collector's sight.
+
+    Applying events builds a dozen short-lived objects per event, so the collector runs full
+    collections often, and each one would walk Django's start-up objects again: a catch-up of
+    20,000 events ran 1.8 times as fast with them frozen (``docs/operations.md``). The daemon is its
+    own process, so this process-wide choice is its to make. Returns how many were frozen.
+    """
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count()
 
 
 def statuses() -> list[ProjectionStatus]:
