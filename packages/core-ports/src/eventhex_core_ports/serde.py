@@ -156,17 +156,14 @@ class FastSerde(Serde):
 
     def deserialize(self, event: RawEvent) -> WrappedEvent[Any]:
         """The ``WrappedEvent`` stored in ``event``, equal to what ``Serde`` returns."""
-        data = _copy(event.data)
-        raw_context = _copy(event.context)
-        context = _empty_context(raw_context) or self._deserialize_context(raw_context)
-        kind = self._kind(event.name)
-        return wrapped_event(
-            kind.alias,
-            self._event(kind.type, data, event.data, event.stream_id),
-            event.version,
+        return self.wrap_stored(
+            event.name,
+            event.data,
+            event.context,
             event.uuid,
             event.created_at,
-            context,
+            event.version,
+            event.stream_id,
         )
 
     def wrap_stored(
@@ -193,16 +190,16 @@ class FastSerde(Serde):
             uuid, created_at, version: The event's.
             stream_id: Its stream (decryption keys belong to the stream's data subject).
         """
+        fresh_data = data if isinstance(data, (str, bytes)) else _copy(data)  # first, as Serde
         if context is None:
             wrapped = _plain_context()
         else:
-            fresh = context if type(context) is FreshJson else _copy(context)
+            fresh = _copy(context)
             wrapped = _empty_context(fresh) or self._deserialize_context(fresh)
         kind = self._kind(name)
         if isinstance(data, (str, bytes)):
             event = self._from_json(kind, data, stream_id)
         else:
-            fresh_data = data if type(data) is FreshJson else _copy(data)
             event = self._event(kind.type, fresh_data, data, stream_id)
         return wrapped_event(kind.alias, event, version, uuid, created_at, wrapped)
 

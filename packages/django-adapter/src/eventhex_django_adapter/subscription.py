@@ -95,7 +95,7 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy, RecordedSubscriptions):
         category: str,
     ) -> Iterator[list[RecordedRaw]]:
         """Batches of the events of streams in ``category`` after ``start_from``."""
-        selection = EventSelection(category=category or "")
+        selection = EventSelection.of(category=category or "")
         return self._subscribe(selection, start_from, batch_size, timelimit)
 
     def subscribe_to_events(
@@ -106,7 +106,7 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy, RecordedSubscriptions):
         events: list[str],
     ) -> Iterator[list[RecordedRaw]]:
         """Batches of the events named in ``events`` after ``start_from``."""
-        selection = EventSelection(names=tuple(dict.fromkeys(events)))
+        selection = EventSelection.of(names=events)
         return self._subscribe(selection, start_from, batch_size, timelimit)
 
     def subscribe_recorded(
@@ -121,11 +121,7 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy, RecordedSubscriptions):
         """The batches of :meth:`subscribe_to_all` (to a category or to event names when one
         is given) as finished ``Recorded``s, each event built by ``decoder`` from the row read
         (the subscription builder of ``eventhex_core_ports.reading``)."""
-        selection = EventSelection()
-        if event_names is not None:
-            selection = EventSelection(names=tuple(dict.fromkeys(event_names)))
-        elif category is not None:
-            selection = EventSelection(category=category or "")
+        selection = EventSelection.of(category, event_names)
         return self._subscribe(selection, start_from, batch_size, timelimit, decoder)
 
     def _subscribe(

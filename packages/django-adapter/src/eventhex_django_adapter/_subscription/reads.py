@@ -14,6 +14,7 @@ id)`` or ``(name, tx_id, id)`` index and stop after ``limit`` rows (ADR 0015).
 SQLite: one writer at a time makes id order commit order; reads are ordered by id.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,16 @@ class EventSelection:
 
     category: str | None = None
     names: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(
+        cls, category: str | None = None, names: Iterable[str] | None = None
+    ) -> "EventSelection":
+        """Events with one of ``names`` (repeats dropped) when given, else the events of
+        ``category`` when given, else all events."""
+        if names is not None:
+            return cls(names=tuple(dict.fromkeys(names)))
+        return cls(category=category)
 
 
 _READS = {
@@ -72,8 +83,8 @@ def _read_postgres(
     encode = _codec.encode
     if decoder is not None:
         build = builder.build_recorded
-        return [build(encode(row[1], row[0]), row[2:], decoder) for row in rows]
-    return [builder.build(encode(row[1], row[0]), row[2:]) for row in rows]
+        return [build(encode(row[1], row[0]), row, decoder) for row in rows]
+    return [builder.build(encode(row[1], row[0]), row) for row in rows]
 
 
 def _read_sqlite(
@@ -88,8 +99,11 @@ def _read_sqlite(
         events = events.filter(category=selection.category)
     if selection.names is not None:
         events = events.filter(name__in=selection.names)
-    rows = events.order_by("id").values_list(
+    rows = events.order_by(
+        "id"
+    ).values_list(
         "id",
+        "id",  # where PostgreSQL's rows have the tx_id: the rows' layout is the same
         "uuid",
         "name",
         "data",
@@ -103,8 +117,8 @@ def _read_sqlite(
     )[:limit]
     builder = RecordBuilder()
     if decoder is not None:
-        return [builder.build_recorded(row[0], row[1:], decoder) for row in rows]
-    return [builder.build(row[0], row[1:]) for row in rows]
+        return [builder.build_recorded(row[0], row, decoder) for row in rows]
+    return [builder.build(row[0], row) for row in rows]
 
 
 def read_after(

@@ -50,33 +50,33 @@ class RecordBuilder:
         return found
 
     def build(self, position: int, row: tuple[Any, ...]) -> RecordedRaw:
-        """The record of one row selected with :func:`read_columns`, past id and ``tx_id``."""
-        (uuid, name, data, context, created_at, version, category, tenant_id) = row[:8]
+        """The record at ``position`` of one row selected with :func:`read_columns`."""
+        _, _, uuid, name, data, context, created, version, category, tenant, s_uuid, s_name = row
         entry = raw_event(
             _uuid(uuid),
-            self._stream_id(row[8], row[9], category),
-            from_db(created_at),
+            self._stream_id(s_uuid, s_name, category),
+            from_db(created),
             name,
             json_value(data),
             context_value(context),
             version,
         )
-        return recorded_raw(entry, position, tenant_id)
+        return recorded_raw(entry, position, tenant)
 
     def build_recorded(
         self, position: int, row: tuple[Any, ...], decoder: StoredEventDecoder
     ) -> Recorded:
         """The finished ``Recorded`` of the same row, its event built by ``decoder`` (the
         payload as read: JSON text, or a mapping)."""
-        (uuid, name, data, context, created_at, version, category, tenant_id) = row[:8]
-        stream_id = self._stream_id(row[8], row[9], category)
+        _, _, uuid, name, data, context, created, version, category, tenant, s_uuid, s_name = row
+        stream_id = self._stream_id(s_uuid, s_name, category)
         wrapped = decoder.wrap_stored(
             name,
             data,
             None if context is None else json_value(context),
             _uuid(uuid),
-            from_db(created_at),
+            from_db(created),
             version,
             stream_id,
         )
-        return recorded(wrapped, stream_id, position, tenant_id)
+        return recorded(wrapped, stream_id, position, tenant)
