@@ -26,10 +26,15 @@ def _projection_settings(settings: object, alias_for_projections: str) -> Iterat
     settings.EVENTHEX_PROJECTIONS = REGISTERED  # type: ignore[attr-defined]
     settings.EVENTHEX_TEST_PROJECTION_DATABASE = alias_for_projections  # type: ignore[attr-defined]
     settings.EVENTHEX_PROJECTIONS_BACKEND = "tests.projection_app.backends.projections_backend"  # type: ignore[attr-defined]
+    _clean_recordings()
+    yield
+    _clean_recordings()  # tests elsewhere (tests/reliability) use these projections too
+
+
+def _clean_recordings() -> None:
     for cls in (AllEvents, CartEvents, Removals):
         cls.fail_on = set()
         cls.calls = []
-    return
 
 
 @pytest.fixture
