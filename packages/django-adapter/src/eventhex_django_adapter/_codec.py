@@ -35,6 +35,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_position",
+    "format_position",
     "fresh",
     "from_db",
     "json_value",
@@ -75,6 +76,19 @@ def decode(position: int | None) -> CommitPoint:
 def encode_position(tx_id: int | None, row_id: int) -> Position:
     """An event's position: its id on SQLite (no ``tx_id``), :func:`encode` on PostgreSQL."""
     return row_id if tx_id is None else encode(tx_id, row_id)
+
+
+def format_position(position: int | None) -> str:
+    """A position as people read it: ``"725:1234"`` (``tx_id``:event id) on PostgreSQL.
+
+    Positions that fit one 64-bit part (SQLite's event ids, the start) print as plain numbers;
+    ``None`` and negative values print as ``"0"`` (before everything). For display only: the
+    API and JSON output keep the integer.
+    """
+    if position is None or position <= 0:
+        return "0"
+    tx_id, event_id = position >> ID_BITS, position & _ID_MASK
+    return str(event_id) if tx_id == 0 else f"{tx_id}:{event_id}"
 
 
 def position_sql(tx_id: str, event_id: str) -> str:
