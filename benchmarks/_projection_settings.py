@@ -15,6 +15,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "eventhex_django_adapter",
+    "eventhex_django_adapter.projections",
 ]
 DATABASES = {
     "default": database_settings(

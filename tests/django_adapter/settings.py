@@ -18,6 +18,7 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.staticfiles",
     "eventhex_django_adapter",
+    "eventhex_django_adapter.projections",
     "eventhex_django_adapter.contrib.upstream_import",
     "tests.projection_app",
 ]

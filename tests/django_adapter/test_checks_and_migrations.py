@@ -1,14 +1,22 @@
 """System checks, shipped migrations and the management command."""
 
+import re
+from importlib import import_module
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connections
+from django.db.migrations.loader import MigrationLoader
 from django.test import override_settings
 
 from eventhex_django_adapter import DjangoBackend, DjangoConfig, checks
+from eventhex_django_adapter.migration_operations import sql_file
+
+APPS = ("eventhex", "eventhex_projections")
+INITIAL = import_module("eventhex_django_adapter.migrations.0001_initial")
 
 
 class OnlyTo:
@@ -91,9 +99,60 @@ def test_postgres_version_is_checked_against_13(monkeypatch: pytest.MonkeyPatch)
 @pytest.mark.django_db(databases=["default"])
 def test_models_and_migrations_agree() -> None:
     out = StringIO()
-    call_command("makemigrations", "eventhex", "--check", "--dry-run", stdout=out, stderr=out)
+    call_command("makemigrations", *APPS, "--check", "--dry-run", stdout=out, stderr=out)
 
     assert "No changes detected" in out.getvalue()
+
+
+def test_each_app_ships_one_initial_migration() -> None:
+    graph = MigrationLoader(None, ignore_no_migrations=True).graph
+
+    for app in APPS:
+        assert [node for node in graph.nodes if node[0] == app] == [(app, "0001_initial")]
+    parents = graph.node_map[("eventhex_projections", "0001_initial")].parents
+    assert ("eventhex", "0001_initial") in {parent.key for parent in parents}
+
+
+def _created_functions(sql: str) -> set[str]:
+    return set(re.findall(r"CREATE FUNCTION (eventhex_\w+)", sql))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["postgres"])
+def test_sqlmigrate_prints_every_statement_the_migration_runs() -> None:
+    out = StringIO()
+    call_command("sqlmigrate", "eventhex", "0001", database="postgres", stdout=out)
+    printed = out.getvalue()
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute("SELECT proname FROM pg_proc WHERE proname LIKE 'eventhex%'")
+        installed = {name for (name,) in cursor.fetchall()}
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'eventhex%'"
+        )
+        triggers = {name for (name,) in cursor.fetchall()}
+
+    assert "CANNOT BE WRITTEN AS SQL" not in printed
+    assert _created_functions(printed) == installed
+    assert set(re.findall(r"CREATE TRIGGER (eventhex_\w+)", printed)) == triggers
+    assert "CREATE TABLE eventhex_position_shift" in printed
+
+
+def test_unapplying_the_initial_migration_drops_every_function_it_created() -> None:
+    created = "".join(sql_file(path) for path in INITIAL.SQL_FILES)
+    dropped = set(re.findall(r"DROP FUNCTION IF EXISTS (eventhex_\w+)", sql_file("0001/drop.sql")))
+
+    assert _created_functions(created) == dropped
+
+
+def test_projections_without_their_app_are_an_error() -> None:
+    installed = [app for app in settings.INSTALLED_APPS if app != checks.PROJECTIONS_APP]
+    with override_settings(INSTALLED_APPS=installed, EVENTHEX_PROJECTIONS=["x.Projection"]):
+        (error,) = checks.check_projections_app()
+
+    assert error.id == "eventhex.E004"
+    assert checks.PROJECTIONS_APP in (error.hint or "")
+    with override_settings(EVENTHEX_PROJECTIONS=["x.Projection"]):
+        assert checks.check_projections_app() == []
 
 
 @pytest.mark.postgres

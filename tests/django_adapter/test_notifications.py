@@ -1,5 +1,5 @@
 """``DjangoConfig(notifications=False)``: appends send no PostgreSQL notification, for events
-and outbox entries alike (migration 0010), and subscribers still receive them by polling."""
+and outbox entries alike (``notify.sql``), and subscribers still receive them by polling."""
 
 from collections.abc import Iterator
 from datetime import timedelta

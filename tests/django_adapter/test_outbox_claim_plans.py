@@ -1,8 +1,8 @@
 """Outbox claims on PostgreSQL stop after ``limit`` rows whatever the table's statistics say.
 
 A queue table's statistics are nearly always stale. The claims of ``Outbox.run`` and of the
-relay go through ``eventhex_outbox_due`` (migration 0007), whose plan must be an index scan in id
-order that stops after ``limit`` rows, never a scan and sort of every due row (which made each
+relay go through ``eventhex_outbox_due`` (``outbox_due.sql``), whose plan must be an index scan
+in id order that stops after ``limit`` rows, never a scan and sort of every due row (which made each
 batch cost time in proportion to the whole backlog), passing the rows of streams held by a lease
 or a retry through a hash table of those streams. ``auto_explain`` hands PostgreSQL's own plan
 of the function's query to the test as a notice; the tests read it for a backlog of 20,000 rows

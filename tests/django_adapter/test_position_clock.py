@@ -5,7 +5,6 @@ editing what the clock remembers (the cluster it was checked on, or the stored `
 ``tests/reliability/test_database_move.py`` moves a database between two clusters for real.
 """
 
-from importlib import import_module
 from io import StringIO
 
 import pytest
@@ -114,19 +113,6 @@ def test_a_read_only_transaction_refuses_to_read_with_a_stale_shift() -> None:
 
     with pytest.raises(DatabaseError, match=r"manage\.py eventhex_rebase"):
         _read_only("SELECT eventhex_position_shift()")
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(databases=[PG])
-def test_migration_0005_is_not_unapplied_once_positions_were_rebased() -> None:
-    migration = import_module("eventhex_django_adapter.migrations.0005_position_shift")
-    _execute("UPDATE eventhex_position_shift SET shift = 5")
-
-    with (
-        pytest.raises(DatabaseError, match="cannot unapply eventhex 0005"),
-        transaction.atomic(using=PG),
-    ):
-        _execute(migration.DROP)
 
 
 @on_sqlite

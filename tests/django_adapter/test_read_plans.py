@@ -3,12 +3,12 @@
 An events table is often read right after a burst of writes, before anything has analyzed it.
 With no statistics, or with statistics of a much smaller table, PostgreSQL planned a subscription
 page as a bitmap scan of the whole remaining backlog, a join with every stream and a sort (ADR
-0015). Each read now runs one of migration 0008's functions, whose planner settings are fixed.
+0015). Each read now runs one of ``reads.sql``'s functions, whose planner settings are fixed.
 
 The tests fill 100,000 events (1,000 streams, 10 events per transaction) inside the test's
 transaction, then make the adapter itself read: a 500-event page of all events, of a category and
 of two event names from the middle of the backlog, the current position, and three stream loads,
-and the check an append makes that its uuids are new (migration 0009). ``auto_explain`` hands
+and the check an append makes that its uuids are new (``uuids_stored.sql``). ``auto_explain`` hands
 PostgreSQL's own plan of every statement the functions run to the test as a notice, for custom
 plans and for the generic plans a session settles on. Every scan of the events must be an index
 scan under a limit with no sort in between, the streams are found through their primary key or
@@ -203,7 +203,7 @@ def _reads() -> dict[str, Callable[[], object]]:
 
     stored = [row[0] for row in _execute("SELECT uuid FROM eventhex_event LIMIT 3")]
 
-    def uuids_stored() -> None:  # the check of every append (migration 0009)
+    def uuids_stored() -> None:  # the check of every append (``uuids_stored.sql``)
         found = _execute(
             "SELECT eventhex_uuids_stored(%s::uuid[]), eventhex_uuids_stored(%s::uuid[])",
             [[*stored, uuid4()], [uuid4() for _ in range(10)]],
@@ -249,7 +249,7 @@ WHERE (e.tx_id, e.id) > (%s, %s)
   AND e.tx_id < (SELECT GREATEST(xmin, own + 1) FROM horizon)
   AND (e.tx_id < (SELECT xmin FROM horizon) OR e.tx_id = (SELECT own FROM horizon))
 ORDER BY e.tx_id, e.id LIMIT %s"""
-"""The page query the adapter sent before migration 0008, planned with the session's settings."""
+"""The page query the adapter sent before ``reads.sql``, planned with the session's settings."""
 
 
 @pytest.mark.parametrize("statistics", ["none", "of a smaller table"])

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "eventhex_django_adapter",
+    "eventhex_django_adapter.projections",
     "ledger",
     # Only while moving from event_sourcery_django (docs/migrating.md); the import tests use it.
     "eventhex_django_adapter.contrib.upstream_import",

@@ -112,7 +112,7 @@ def test_projections_and_parked_events_in_the_admin(
     AllEvents.fail_on = set()  # the bug is fixed
     User.objects.create_superuser("admin", "admin@example.com", "secret")
 
-    browser.get(f"{live_server.url}/admin/login/?next=/admin/eventhex/projectionstate/")
+    browser.get(f"{live_server.url}/admin/login/?next=/admin/eventhex_projections/projectionstate/")
     browser.find_element(By.NAME, "username").send_keys("admin")
     browser.find_element(By.NAME, "password").send_keys("secret")
     browser.find_element(By.CSS_SELECTOR, 'input[type="submit"]').click()
@@ -142,6 +142,6 @@ def test_projections_and_parked_events_in_the_admin(
     assert statuses == ["retried", "skipped"]
     assert len(applied("default", "test.all")) == 11  # 12 events, one skipped
 
-    browser.get(f"{live_server.url}/admin/eventhex/projectionstate/")
+    browser.get(f"{live_server.url}/admin/eventhex_projections/projectionstate/")
     assert _rows(browser)["test.all"][-1] == "0"
     _shot(browser, "5-projections-after")

@@ -1,10 +1,11 @@
 """The position clock: how PostgreSQL stamps ``tx_id``, and its rebase after a move (ADR 0010).
 
 A position encodes (``tx_id``, event id) (see :mod:`._codec`). ``tx_id`` is the writing
-transaction's id plus the store's *shift* (migration 0005), which is raised when the database
-finds itself on another cluster, so positions keep growing across a ``pg_dump``/``pg_restore``.
-SQL that stamps or reads uses :data:`TX_ID_SQL` and :data:`SHIFT_SQL`; nothing else in the
-adapter knows about the shift. SQLite has no clock: its positions are event ids.
+transaction's id plus the store's *shift* (``migrations/sql/0001/position_clock.sql``), which
+is raised when the database finds itself on another cluster, so positions keep growing across
+a ``pg_dump``/``pg_restore``. SQL that stamps or reads uses :data:`TX_ID_SQL` and
+:data:`SHIFT_SQL`; nothing else in the adapter knows about the shift.
+SQLite has no clock: its positions are event ids.
 """
 
 from dataclasses import dataclass

@@ -74,7 +74,3 @@ class OutboxEntryAdmin(ReadOnlyAdmin):
     list_filter = ("dead",)
     search_fields = ("event_name", "stream_name", "stream_category", "=event_uuid")
     ordering = ("id",)
-
-
-# The projections' pages live with the projections; importing them registers them.
-from eventhex_django_adapter.projections import admin as projections_admin  # noqa: E402, F401

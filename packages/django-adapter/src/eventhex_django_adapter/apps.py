@@ -16,7 +16,5 @@ class EventhexConfig(AppConfig):
     def ready(self) -> None:
         """Register the system checks; nothing else happens at start-up."""
         from eventhex_django_adapter import checks
-        from eventhex_django_adapter.projections import checks as projection_checks
 
         checks.register()
-        projection_checks.register()

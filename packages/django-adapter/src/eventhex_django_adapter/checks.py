@@ -11,7 +11,9 @@ aliases the database routers let the ``eventhex`` app migrate to, or ``default``
   fail with "database is locked" instead of waiting their turn;
 * ``eventhex.W002`` the PostgreSQL database has moved to another cluster (``pg_dump`` and
   ``pg_restore``, logical replication) and its positions are due a rebase, which the first
-  append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0010).
+  append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0010);
+* ``eventhex.E004`` ``EVENTHEX_PROJECTIONS`` names projections but their app,
+  ``eventhex_django_adapter.projections``, is not installed (no tables, no runner command).
 
 :func:`check_configured_alias` (``DjangoBackend.configure`` calls it) rejects an alias that is not
 in ``settings.DATABASES`` at once.
@@ -152,6 +154,29 @@ def register() -> None:
     checks.register(check_aliases, checks.Tags.compatibility)
     checks.register(check_server_version, checks.Tags.database)
     checks.register(check_position_clock, checks.Tags.database)
+    checks.register(check_projections_app, checks.Tags.compatibility)
+
+
+PROJECTIONS_APP = "eventhex_django_adapter.projections"
+"""The projections' Django app, installed next to the core app when a project has projections."""
+
+
+def check_projections_app(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """``eventhex.E004``: projections are configured but their app is not installed."""
+    from django.apps import apps
+
+    if not getattr(settings, "EVENTHEX_PROJECTIONS", None) or apps.is_installed(PROJECTIONS_APP):
+        return []
+    return [
+        checks.Error(
+            "EVENTHEX_PROJECTIONS names projections, but their app is not installed: it holds "
+            "their checkpoints, parked events and the eventhex_projections command.",
+            hint=f'Add "{PROJECTIONS_APP}" to INSTALLED_APPS, then run "manage.py migrate".',
+            id="eventhex.E004",
+        )
+    ]
 
 
 def _vendor(engine: str) -> str:

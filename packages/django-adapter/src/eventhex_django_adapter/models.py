@@ -1,8 +1,9 @@
 """The event store schema (app label ``eventhex``, tables ``eventhex_*``).
 
 On PostgreSQL, ``Event.tx_id`` is the writing transaction's id plus the store's shift (ADR 0010),
-stamped by the trigger of migrations 0002 and 0005 when a row arrives without one; it makes
-commit order readable (see the subscription module). On SQLite it stays NULL and the event id
+stamped by the column default or, for a row that arrives without one, by a trigger
+(``migrations/sql/0001/position_clock.sql``); it makes commit order readable (see the
+subscription module). On SQLite it stays NULL and the event id
 alone orders events.
 """
 
@@ -13,9 +14,7 @@ __all__ = [
     "EncryptionKey",
     "Event",
     "OutboxEntry",
-    "ParkedEvent",
     "ProjectionCursor",
-    "ProjectionState",
     "Snapshot",
     "Stream",
 ]
@@ -173,7 +172,3 @@ class ProjectionCursor(models.Model):
                 fields=["name", "stream_uuid", "category"], name="eventhex_cursor_uniq"
             ),
         ]
-
-
-# The projections' tables live in their own module; importing them here registers them with the app.
-from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState  # noqa: E402

@@ -7,7 +7,7 @@ stream's later entries stay held back while any of its earlier ones is leased or
 retry, whatever the other relays are doing. A relay that fails entry k of a run fails it
 (``retry_later`` or ``dead_letter``) and releases the entries after it; they come back after k.
 
-Relays wake on ``LISTEN eventhex_outbox`` on PostgreSQL (migration 0003 installs the trigger) and
+Relays wake on ``LISTEN eventhex_outbox`` on PostgreSQL (a trigger of ``notify.sql``) and
 poll elsewhere. :func:`outbox_source` is the ``django`` entry point of the
 ``eventhex.outbox_sources`` group that ``eventhex-relay --source django`` loads.
 """
@@ -48,7 +48,7 @@ class DjangoOutboxSource(OutboxSource):
 
     Args:
         database: The ``settings.DATABASES`` alias holding the eventhex tables.
-        channel: The NOTIFY channel of migration 0003 (PostgreSQL only).
+        channel: The NOTIFY channel of ``notify.sql`` (PostgreSQL only).
     """
 
     def __init__(self, database: str = "default", channel: str = CHANNEL) -> None:

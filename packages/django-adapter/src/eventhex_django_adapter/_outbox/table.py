@@ -10,7 +10,7 @@ The rules (the in-memory adapter's outbox table keeps the same ones):
   it thus takes a run: its oldest live entry (the head) and the entries right after it.
   ``Outbox.run`` locks such a claim for its transaction; a relay stamps it with a lease.
 
-On PostgreSQL both claims go through ``eventhex_outbox_due`` (migration 0007): entries locked
+On PostgreSQL both claims go through ``eventhex_outbox_due`` (``outbox_due.sql``): entries locked
 with ``FOR UPDATE SKIP LOCKED``, a stream's entries only by the claim that locked its head, the
 plan fixed whatever the statistics say (ADR 0006). SQLite has one writer at a time, so an ORM
 query states the same rule.

@@ -9,7 +9,7 @@ Nothing is claimed while one of the events' uuids is already stored, so the stat
 fail on a duplicate uuid (short of a concurrent writer inserting the same uuid): it claims
 nothing, and the slow path reports the duplicate. That lets an append inside the caller's
 transaction run without a savepoint. The events are inserted only when the claim touched a
-row, and migration 0002's trigger stamps their ``tx_id`` (the transaction's id plus migration
+row, and the initial migration.s trigger stamps their ``tx_id`` (the transaction's id plus migration
 0005's shift); outbox rows are written from the inserted events (their positions, see
 :mod:`.._codec`). The result is the inserted events' ``(id, tx_id)`` in insertion order, or no
 row at all when the stream could not be claimed: the caller then finds out why (a conflict, a
@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 QUIET = "set_config('eventhex.notify', 'off', true)"
-"""Switches off the notify triggers for the rest of the transaction (migration 0010)."""
+"""Switches off the notify triggers for the rest of the transaction (``notify.sql``)."""
 
 _VALUES = """v AS (
     SELECT * FROM jsonb_to_recordset(%(events)s::jsonb) AS v(
@@ -60,7 +60,7 @@ _VALUES = """v AS (
 _UUIDS_FREE = """free AS (
     SELECT NOT eventhex_uuids_stored(ARRAY(SELECT uuid FROM v)) AS ok
 )"""
-"""None of the events' uuids is stored yet (migration 0009: an index lookup per uuid)."""
+"""None of the events' uuids is stored yet (``uuids_stored.sql``: an index lookup per uuid)."""
 
 _UUIDS_FREE_QUIET = f"""free AS (
     SELECT CASE WHEN {QUIET} IS NOT NULL

@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 EVENT_UUID_CONSTRAINT = "eventhex_event_uuid_key"
-"""PostgreSQL's name for the unique constraint on ``eventhex_event.uuid`` (migration 0001)."""
+"""PostgreSQL's name for the unique constraint on ``eventhex_event.uuid`` """
 
 EVENT_VERSION_CONSTRAINT = "eventhex_event_version_uniq"
 """The unique constraint on ``eventhex_event (stream_id, version)``."""

@@ -4,7 +4,7 @@
 unversioned stream carry no versions, so ``[start, stop)`` picks them by their order instead.
 On SQLite the ORM reads the stream, the snapshot and the events in three queries.
 
-On PostgreSQL one query reads all three (migration 0008's ``eventhex_load_stream``, whose plan
+On PostgreSQL one query reads all three (``eventhex_load_stream``, whose plan
 does not depend on the tables' statistics: ADR 0015). Its first row (``kind`` 0) describes the
 stream (its name and version) and carries the newest snapshot with ``start <= version < stop``,
 if any; the following rows (``kind`` 1) are the events to return, in order: after that

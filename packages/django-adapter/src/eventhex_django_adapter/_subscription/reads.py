@@ -7,9 +7,9 @@ reader's own transaction is the one exception: its events are readable to itself
 everything committed before it. Reads are ordered by ``(tx_id, id)`` and resume strictly after the
 decoded position. The horizon is taken from the statement's own snapshot, so every query sees a
 fresh one, and carries the store's shift like the stored ``tx_id`` (see
-:mod:`.._position_clock`). Each read is a call of one of migration 0008's functions, whose plans
-do not depend on the table's statistics: they walk the ``(tx_id, id)``, ``(category, tx_id,
-id)`` or ``(name, tx_id, id)`` index and stop after ``limit`` rows (ADR 0015).
+:mod:`.._position_clock`). Each read is a call of one of the SQL functions of ``reads.sql``,
+whose plans do not depend on the table's statistics: they walk the ``(tx_id, id)``,
+``(category, tx_id, id)`` or ``(name, tx_id, id)`` index and stop after ``limit`` rows (ADR 0015).
 
 SQLite: one writer at a time makes id order commit order; reads are ordered by id.
 """

@@ -1,37 +1,22 @@
-"""PostgreSQL: positions that survive a move to another cluster (ADR 0010); SQLite untouched.
+-- Positions in commit order that survive a move to another cluster (ADR 0003, ADR 0010).
+--
+-- Every event row records its writer's transaction id plus a stored *shift* (tx_id); readers add
+-- the same shift to their horizon. The shift lives in the one-row table eventhex_position_shift,
+-- next to the PostgreSQL system identifier it was checked against.
+--
+-- * eventhex_position_shift(): the shift, cached for the session in the setting
+--   eventhex.position_shift; a session's first call runs eventhex_check_positions().
+-- * eventhex_check_positions(force): when the store finds itself on another cluster (the system
+--   identifier changed) or behind its own events (as after pg_dump/pg_restore into a new
+--   cluster), it raises the shift so that new tx_ids land 2^32 past every stored one. In a
+--   read-only transaction or on a standby it refuses, naming manage.py eventhex_rebase. force
+--   rebases anyway (after a physical restore to an earlier point) once no one else is connected.
+-- * eventhex_position_state(): the same diagnosis, read-only (system check, commands).
+-- * eventhex_tx_id(): the stamp, used as the column default; the BEFORE INSERT trigger stamps
+--   rows that arrive without a tx_id (an ORM insert of an explicit NULL), and rows copied in
+--   (pg_restore --data-only) keep theirs.
 
-An event's ``tx_id`` becomes its writer's transaction id plus a stored *shift*, and readers add
-the same shift to their horizon. The shift lives in the one-row table
-``eventhex_position_shift``, next to the PostgreSQL system identifier it was checked against.
-It is 0 here, so every stored position keeps its value.
-
-* ``eventhex_position_shift()``: the shift, cached for the session in the setting
-  ``eventhex.position_shift``; the session's first call runs ``eventhex_check_positions()``.
-* ``eventhex_check_positions()``: when the store finds itself on another cluster (the system
-  identifier changed) or behind its own events (the next transaction id plus the shift is not
-  past the largest stored ``tx_id``, as after a ``pg_dump``/``pg_restore`` into a new cluster), it
-  locks the row and raises the shift so that every transaction id from now on lands at least
-  2^32 past the largest stored ``tx_id`` and outbox position. In a read-only transaction or on a
-  standby it refuses instead, naming ``manage.py eventhex_rebase``. ``force`` rebases anyway
-  (after a physical restore to an earlier point), once no other session is connected.
-* ``eventhex_position_state()``: the same diagnosis, read-only (system check, commands).
-* ``eventhex_tx_id()``: the stamp (the column default and the ORM path); 0002's trigger now
-  stamps only rows that arrive without a ``tx_id``, so rows copied in keep theirs.
-
-The migration ends by checking the clock, so a database restored elsewhere before this
-migration ran is rebased by ``migrate`` itself. No model state changes, so
-``makemigrations --check`` stays clean.
-"""
-
-from django.apps.registry import Apps
-from django.db import migrations
-from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-
-MARGIN = 1 << 32
-"""How far past the largest stored ``tx_id`` a rebase puts the next one."""
-
-CREATE = f"""
-CREATE TABLE IF NOT EXISTS eventhex_position_shift (
+CREATE TABLE eventhex_position_shift (
     id smallint PRIMARY KEY CHECK (id = 1),
     shift bigint NOT NULL DEFAULT 0 CHECK (shift >= 0),
     system_identifier bigint,
@@ -40,7 +25,7 @@ CREATE TABLE IF NOT EXISTS eventhex_position_shift (
 );
 INSERT INTO eventhex_position_shift (id) VALUES (1) ON CONFLICT DO NOTHING;
 
-CREATE OR REPLACE FUNCTION eventhex_system_identifier() RETURNS bigint
+CREATE FUNCTION eventhex_system_identifier() RETURNS bigint
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN (SELECT system_identifier FROM pg_control_system());
@@ -49,7 +34,7 @@ EXCEPTION WHEN OTHERS THEN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION eventhex_position_state(
+CREATE FUNCTION eventhex_position_state(
     OUT shift bigint, OUT stored_system_identifier bigint, OUT system_identifier bigint,
     OUT next_xid bigint, OUT newest_tx_id bigint, OUT moved boolean, OUT behind boolean)
 LANGUAGE plpgsql STABLE AS $$
@@ -67,7 +52,7 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION eventhex_check_positions(force boolean DEFAULT false)
+CREATE FUNCTION eventhex_check_positions(force boolean DEFAULT false)
 RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     state record;
@@ -110,7 +95,7 @@ BEGIN
              FROM eventhex_outboxentry o));
         new_shift := GREATEST(
             state.shift,
-            COALESCE(floor_tx_id, 0) + {MARGIN}
+            COALESCE(floor_tx_id, 0) + 4294967296
                 - pg_snapshot_xmin(pg_current_snapshot())::text::bigint);
         UPDATE eventhex_position_shift
         SET shift = new_shift, system_identifier = state.system_identifier,
@@ -132,18 +117,18 @@ $$;
 
 -- SQL, so that the planner inlines it: the hot path is a setting read, no function call
 -- (COALESCE evaluates the check only when the session has no shift yet).
-CREATE OR REPLACE FUNCTION eventhex_position_shift() RETURNS bigint
+CREATE FUNCTION eventhex_position_shift() RETURNS bigint
 LANGUAGE sql VOLATILE AS $$
     SELECT COALESCE(NULLIF(current_setting('eventhex.position_shift', true), '')::bigint,
                     eventhex_check_positions())
 $$;
 
-CREATE OR REPLACE FUNCTION eventhex_tx_id() RETURNS bigint
+CREATE FUNCTION eventhex_tx_id() RETURNS bigint
 LANGUAGE sql VOLATILE AS $$
     SELECT pg_current_xact_id()::text::bigint + eventhex_position_shift()
 $$;
 
-CREATE OR REPLACE FUNCTION eventhex_stamp_tx_id() RETURNS trigger
+CREATE FUNCTION eventhex_stamp_tx_id() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.tx_id IS NULL THEN  -- a row copied in (pg_restore --data-only) keeps its tx_id
@@ -153,48 +138,7 @@ BEGIN
 END;
 $$;
 ALTER TABLE eventhex_event ALTER COLUMN tx_id SET DEFAULT eventhex_tx_id();
-SELECT eventhex_check_positions();
-"""
 
-DROP = """
-DO $$
-BEGIN
-    IF (SELECT shift FROM eventhex_position_shift WHERE id = 1) <> 0 THEN
-        RAISE EXCEPTION 'cannot unapply eventhex 0005: positions were rebased after a move '
-            'to another cluster, and without the shift new events would sort before stored ones'
-            USING HINT = 'Stay on eventhex migration 0005 or later on this database.';
-    END IF;
-END;
-$$;
-ALTER TABLE eventhex_event ALTER COLUMN tx_id SET DEFAULT pg_current_xact_id()::text::bigint;
-CREATE OR REPLACE FUNCTION eventhex_stamp_tx_id() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    NEW.tx_id := pg_current_xact_id()::text::bigint;
-    RETURN NEW;
-END;
-$$;
-DROP FUNCTION IF EXISTS eventhex_tx_id();
-DROP FUNCTION IF EXISTS eventhex_position_shift();
-DROP FUNCTION IF EXISTS eventhex_check_positions(boolean);
-DROP FUNCTION IF EXISTS eventhex_position_state();
-DROP FUNCTION IF EXISTS eventhex_system_identifier();
-DROP TABLE IF EXISTS eventhex_position_shift;
-SELECT set_config('eventhex.position_shift', '', false);
-"""
-
-
-def create_shift(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE)
-
-
-def drop_shift(apps: Apps, schema_editor: BaseDatabaseSchemaEditor) -> None:
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
-
-
-class Migration(migrations.Migration):
-    dependencies = [("eventhex", "0004_outbox_claim_indexes")]
-
-    operations = [migrations.RunPython(create_shift, drop_shift, elidable=False)]
+CREATE TRIGGER eventhex_event_tx_id
+    BEFORE INSERT ON eventhex_event
+    FOR EACH ROW EXECUTE FUNCTION eventhex_stamp_tx_id();

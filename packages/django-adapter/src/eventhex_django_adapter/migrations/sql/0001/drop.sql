@@ -1,0 +1,22 @@
+-- Unapplying 0001 on PostgreSQL: what the SQL files created, before its tables are dropped.
+DROP TRIGGER IF EXISTS eventhex_event_tx_id ON eventhex_event;
+DROP TRIGGER IF EXISTS eventhex_event_notify ON eventhex_event;
+DROP TRIGGER IF EXISTS eventhex_outbox_notify ON eventhex_outboxentry;
+ALTER TABLE eventhex_event ALTER COLUMN tx_id DROP DEFAULT;
+DROP FUNCTION IF EXISTS eventhex_uuids_stored(uuid[]);
+DROP FUNCTION IF EXISTS eventhex_load_stream(text, text, uuid, integer, integer);
+DROP FUNCTION IF EXISTS eventhex_newest_position();
+DROP FUNCTION IF EXISTS eventhex_read_names(text[], bigint, bigint, integer);
+DROP FUNCTION IF EXISTS eventhex_read_category(text, bigint, bigint, integer);
+DROP FUNCTION IF EXISTS eventhex_read_all(bigint, bigint, integer);
+DROP FUNCTION IF EXISTS eventhex_outbox_due(timestamptz, integer);
+DROP FUNCTION IF EXISTS eventhex_notify_outbox();
+DROP FUNCTION IF EXISTS eventhex_notify_events();
+DROP FUNCTION IF EXISTS eventhex_stamp_tx_id();
+DROP FUNCTION IF EXISTS eventhex_tx_id();
+DROP FUNCTION IF EXISTS eventhex_position_shift();
+DROP FUNCTION IF EXISTS eventhex_check_positions(boolean);
+DROP FUNCTION IF EXISTS eventhex_position_state();
+DROP FUNCTION IF EXISTS eventhex_system_identifier();
+DROP TABLE IF EXISTS eventhex_position_shift;
+SELECT set_config('eventhex.position_shift', '', false);
