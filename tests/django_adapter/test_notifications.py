@@ -14,6 +14,7 @@ from event_sourcery.event import Event
 from event_sourcery.exceptions import ConcurrentStreamWriteError
 
 from eventhex_django_adapter._storage.quiet import held_quiet
+from tests.reliability._report import report
 
 from .conftest import backend_on
 
@@ -97,10 +98,12 @@ NONE = dict.fromkeys(CHANNELS, 0)
 def test_a_quiet_append_silences_only_itself_in_its_transaction(
     listener: psycopg.Connection[Any], order: tuple[bool, ...], heard: dict[str, int]
 ) -> None:
+    report.tried("quiet append beside others in one transaction")
     with transaction.atomic(using="postgres"):
         for n, notifications in enumerate(order, start=10):
             _append(notifications, n)
     assert _count(listener) == heard
+    report.handled("quiet append beside others in one transaction")
 
 
 def test_an_append_that_writes_no_outbox_row_leaves_the_outbox_trigger_armed(
