@@ -10,8 +10,8 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from eventhex_core_ports._internal.logs import LOGGERS
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
-from eventhex_core_ports.logs import LOGGERS
 from eventhex_core_ports.ports.relay import OutboxSource, Publisher
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay._backoff import Backoff

@@ -25,7 +25,7 @@ from event_sourcery.event import RawEvent
 from event_sourcery.exceptions import ConcurrentStreamWriteError, EventStoreException
 from event_sourcery.interfaces import Versioning
 
-from eventhex_core_ports.input_errors import InvalidEventVersions
+from eventhex_core_ports.errors import InvalidEventVersions
 
 __all__ = ["StreamClaim"]
 
