@@ -10,7 +10,7 @@ Use it in a Django project's ``LOGGING`` too::
 
     LOGGING = {
         "version": 1,
-        "formatters": {"eventhex": {"()": "eventhex_core_ports._internal.logs.formatter", "fmt":
+        "formatters": {"eventhex": {"()": "eventhex_django_adapter.logs.formatter", "fmt":
         "json"}}, "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter":
         "eventhex"}}, "loggers": {"eventhex_django_adapter": {"handlers": ["stderr"], "level":
         "INFO"}},
