@@ -103,7 +103,11 @@ def test_the_documented_logging_config_renders_json_lines() -> None:
                     "eventhex": {"()": "eventhex_django_adapter.logs.formatter", "fmt": "json"}
                 },
                 "handlers": {
-                    "s": {"class": "logging.StreamHandler", "formatter": "eventhex", "stream": stream},
+                    "s": {
+                        "class": "logging.StreamHandler",
+                        "formatter": "eventhex",
+                        "stream": stream,
+                    },
                 },
                 "loggers": {logger.name: {"handlers": ["s"], "level": "INFO", "propagate": False}},
             }
