@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -79,15 +78,6 @@ def reliability() -> ReliabilityReport:
 @pytest.fixture
 def memory_source() -> InMemoryOutboxSource:
     return InMemoryOutboxSource()
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    """Poll ``condition`` until it holds; fail the test after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {seconds}s")
-        time.sleep(0.005)
 
 
 def fill(
