@@ -124,15 +124,11 @@ def _rebuild_duplicate(
 
 
 class InvalidEventVersions(InvalidInput):
-    """An append's event versions do not continue the stream.
+    """An append's event versions do not continue the stream (the rule: the guarantees page,
+    "Appends"); the message names the versions required.
 
-    A versioned append with ``expected_version=N`` (N > 0) must carry versions ``N + 1`` to
-    ``N + k`` for its k events, in order. One with the default ``expected_version=0`` states no
-    expected version: its events must carry consecutive versions that start right after the
-    stream's current version (what ``EventStore.append`` gives plain events on a new stream). An
-    unversioned one (``NO_VERSIONING``) must carry ``None``. The whole append is rolled back: no
-    event, no stream change, no outbox row. Inside the caller's transaction only the append is
-    undone; the transaction stays usable.
+    The whole append is rolled back: no event, no stream change, no outbox row. Inside the
+    caller's transaction only the append is undone; the transaction stays usable.
 
     Attributes:
         stream_id: The stream the append was for.
