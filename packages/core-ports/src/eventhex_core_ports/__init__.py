@@ -4,6 +4,8 @@ the in-memory reference adapter and the contract kit (``eventhex_core_ports.test
 Importable without Django.
 """
 
+from importlib.metadata import version as _version
+
 from eventhex_core_ports.backend import ContainerBackend
 from eventhex_core_ports.container import CoreContainer, not_configured
 from eventhex_core_ports.errors import BackendNotConfigured
@@ -15,5 +17,9 @@ __all__ = [
     "CoreContainer",
     "InMemoryBackend",
     "InMemoryConfig",
+    "__version__",
     "not_configured",
 ]
+
+__version__ = _version("eventhex-core-ports")
+"""This package's version (all three eventhex packages share it)."""
