@@ -1,7 +1,8 @@
 """eventhex core: ports, the container that wires event_sourcery, a backend facade,
-the in-memory reference adapter and the contract kit (``eventhex_core_ports.testing``).
+the in-memory reference adapter, the contract kit (``eventhex_core_ports.testing``) and the
+errors (``eventhex_core_ports.errors``).
 
-Importable without Django.
+Importable without Django. ``eventhex_core_ports._internal`` is for eventhex's own packages.
 """
 
 from importlib.metadata import version as _version
