@@ -67,9 +67,10 @@ class KafkaPublisher(Publisher):
     messages of a partition, and the key (the partition key ``tenant:category:stream-uuid``,
     hashed with murmur2 like the Java client) keeps every stream in one partition: a stream's
     messages reach the topic in the order of the batch. A message counts as delivered only when
-    its delivery report arrives without error. Once a message of a stream fails, the later ones
-    of that stream in the batch are not produced (or, already produced, not counted delivered):
-    they are reported not attempted and come back after the failed one.
+    its delivery report arrives without error. Once a message of a stream fails before it was
+    produced, the later ones of that stream in the batch are not produced (reported not
+    attempted); one already produced behind a refused one is reported as the cluster answered,
+    and the relay, which keeps each stream's order, acknowledges none of them.
 
     Headers: ``event_uuid``, ``event_name``, ``partition_key`` and ``content-type``
     (``application/json``); ``traceparent`` and ``tracestate`` when the event carries a trace
