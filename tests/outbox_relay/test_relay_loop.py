@@ -19,7 +19,7 @@ from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
 from eventhex_core_ports.ports.relay import OutboxMessage, Publisher, PublishOutcome
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay._backoff import Backoff
-from eventhex_outbox_relay.publishers._order import HELD_BACK, delivered_in_order, in_stream_order
+from eventhex_outbox_relay.publishers._order import HELD_BACK
 from eventhex_outbox_relay.publishers.stdout import StdoutPublisher
 from eventhex_outbox_relay.publishers.webhook import WebhookPublisher
 from tests.outbox_relay._webhook_sink import WebhookSink
@@ -213,27 +213,3 @@ def test_held_back_entries_are_released_without_an_attempt(
     [again] = memory_source.claim("check", 10, timedelta(seconds=1))
     assert (again.entry_id, again.attempts) == (held.entry_id, 0)  # due at once, uncharged
     assert other.entry_id not in {m.entry_id for m in memory_source.dead_letters()}
-
-
-def _stream_messages(source: InMemoryOutboxSource) -> list[OutboxMessage]:
-    a, b = uuid4(), uuid4()
-    return [source.enqueue(stream_uuid=s) for s in (a, b, a, b, a)]
-
-
-def test_nothing_after_a_failed_message_of_a_stream_counts(
-    memory_source: InMemoryOutboxSource,
-) -> None:
-    a1, b1, a2, b2, a3 = batch = _stream_messages(memory_source)
-    outcomes = [
-        PublishOutcome(a1.entry_id, True),
-        PublishOutcome(b1.entry_id, False, "refused"),
-        PublishOutcome(a2.entry_id, False, "refused"),
-        PublishOutcome(b2.entry_id, True),  # the broker took it, but b1 failed before it
-        PublishOutcome(a3.entry_id, True),
-    ]
-    kept = in_stream_order(batch, outcomes)
-    assert [(o.delivered, o.attempted) for o in kept] == [
-        (True, True), (False, True), (False, True), (False, False), (False, False),
-    ]  # fmt: skip
-    delivered = {a1.entry_id, b2.entry_id, a3.entry_id}
-    assert delivered_in_order(batch, delivered) == [a1.entry_id]

@@ -13,6 +13,7 @@ Importing this package does not need ``django.setup()``; the adapter classes tha
 """
 
 from importlib import import_module
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 from eventhex_django_adapter.backend import DjangoBackend
@@ -31,7 +32,11 @@ __all__ = [
     "DjangoKeyStorage",
     "DjangoOutboxStorageStrategy",
     "DjangoStorageStrategy",
+    "__version__",
 ]
+
+__version__ = _version("eventhex-django-adapter")
+"""This package's version (all three eventhex packages share it)."""
 
 _LAZY = {
     "DjangoCursorsDao": "eventhex_django_adapter.cursors",

@@ -39,10 +39,9 @@ from event_sourcery.event import Position, RawEvent, RecordedRaw, WrappedEvent
 from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import StorageStrategy, Versioning
 
-from eventhex_core_ports.dispatch import ListenerAwareDispatcher
-from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder, WrappedEventLoader
-from eventhex_core_ports.stream_claim import StreamClaim
-from eventhex_core_ports.validation import (
+from eventhex_core_ports._internal.dispatch import ListenerAwareDispatcher
+from eventhex_core_ports._internal.stream_claim import StreamClaim
+from eventhex_core_ports._internal.validation import (
     DEFAULT_MAX_APPEND_BYTES,
     DEFAULT_MAX_APPEND_EVENTS,
     DEFAULT_MAX_EVENT_BYTES,
@@ -50,6 +49,7 @@ from eventhex_core_ports.validation import (
     check_stream_id,
     check_tenant_id,
 )
+from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder, WrappedEventLoader
 from eventhex_django_adapter._codec import to_db
 from eventhex_django_adapter._storage.append_sql import (
     append_statement,
@@ -83,8 +83,8 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         prepared_statements: Let psycopg prepare the adapter's statements (see ``_db``).
         notifications: Notify subscribers and relays of appends (``DjangoConfig``).
 
-    Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` before any
-    statement runs, so a rejected append, snapshot, read or deletion leaves nothing behind.
+    Identifiers and payloads are checked by :mod:`eventhex_core_ports._internal.validation` before
+    any statement runs, so a rejected append, snapshot, read or deletion leaves nothing behind.
     """
 
     def __init__(
@@ -143,7 +143,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         decoder: StoredEventDecoder,
     ) -> list[WrappedEvent[Any]]:
         """The events of :meth:`fetch_events`, each built by ``decoder`` from the row read
-        (``EventStore.load_stream`` through ``eventhex_core_ports.reading``)."""
+        (``EventStore.load_stream`` through ``eventhex_core_ports._internal.reading``)."""
         check_stream_id(stream_id)
         return load_wrapped(
             self._database, self._tenant_id, stream_id, start, stop, decoder, self._prepare

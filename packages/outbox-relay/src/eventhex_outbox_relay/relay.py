@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-from eventhex_core_ports.logs import bind
+from eventhex_core_ports._internal.logs import bind
 from eventhex_core_ports.ports.relay import (
     OutboxMessage,
     OutboxSource,
