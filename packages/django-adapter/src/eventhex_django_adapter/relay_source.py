@@ -14,6 +14,7 @@ poll elsewhere. :func:`outbox_source` is the ``django`` entry point of the
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import time
@@ -199,19 +200,48 @@ def outbox_source(database: str = "default") -> DjangoOutboxSource:
             ``--source-option database=ALIAS`` here.
 
     Raises:
-        RuntimeError: ``DJANGO_SETTINGS_MODULE`` is not set.
+        RuntimeError: ``DJANGO_SETTINGS_MODULE`` is not set or cannot be imported, the
+            ``eventhex_django_adapter`` app is not in ``INSTALLED_APPS``, or ``database`` is not
+            in ``settings.DATABASES``; the message says how to fix it.
     """
-    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+    module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if not module:
         raise RuntimeError(
             "the django outbox source needs DJANGO_SETTINGS_MODULE: set it to your project's "
             "settings module (e.g. DJANGO_SETTINGS_MODULE=mysite.settings)"
         )
+    _import_settings(module)
     import django
+    from django.apps import apps
 
     django.setup()
+    if not apps.is_installed("eventhex_django_adapter"):
+        raise RuntimeError(
+            f"the eventhex app is not installed in {module}: "
+            "add 'eventhex_django_adapter' to INSTALLED_APPS"
+        )
     if database not in settings.DATABASES:
         raise RuntimeError(
             f"the django outbox source's database {database!r} is not in settings.DATABASES "
             f"(known aliases: {sorted(settings.DATABASES)}); fix --source-option database=..."
         )
     return DjangoOutboxSource(database=database)
+
+
+def _import_settings(module: str) -> None:
+    """Import the settings module first, so that a missing one is told apart from a missing
+    package its settings import."""
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        missing = error.name or ""
+        if missing and (module == missing or module.startswith(missing + ".")):
+            top = module.partition(".")[0]
+            raise RuntimeError(
+                f"DJANGO_SETTINGS_MODULE={module} cannot be imported: {error}; run "
+                f"eventhex-relay from the folder that contains {top}/ or set PYTHONPATH"
+            ) from None
+        raise RuntimeError(
+            f"DJANGO_SETTINGS_MODULE={module} cannot be imported: {error} (raised while "
+            "importing the settings); install what it needs"
+        ) from error

@@ -10,12 +10,16 @@ Commands:
 
 Every setting is a flag and an ``EVENTHEX_RELAY_*`` environment variable; flags win. Exit codes:
 0 done, 1 runtime failure, 2 invalid settings or usage.
+
+Like gunicorn and celery, the relay runs from the project's folder: the working directory comes
+first on ``sys.path``, so ``DJANGO_SETTINGS_MODULE=mysite.settings`` imports without PYTHONPATH.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -30,7 +34,7 @@ from eventhex_outbox_relay.container import RelayContainer
 from eventhex_outbox_relay.operations import OperationsServer
 from eventhex_outbox_relay.relay import Relay
 from eventhex_outbox_relay.settings import RelaySettings, SettingsError, load_settings
-from eventhex_outbox_relay.sources import SourceError
+from eventhex_outbox_relay.sources import SourceError, SourceStartFailed
 
 __all__ = ["main"]
 
@@ -128,6 +132,7 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
     Returns:
         The process exit code.
     """
+    _project_folder_on_path()
     container = container or RelayContainer()
     try:
         args = _parser().parse_args(argv)
@@ -143,6 +148,9 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
     container.settings.override(providers.Object(settings))
     try:
         source: OutboxSource = container.source()
+    except SourceStartFailed as error:
+        print(f"eventhex-relay {args.command}: {error}", file=sys.stderr)
+        return 2
     except SourceError as error:
         print(f"invalid setting EVENTHEX_RELAY_SOURCE (--source): {error}", file=sys.stderr)
         return 2
@@ -160,6 +168,14 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
             return 1
     finally:
         source.close()
+
+
+def _project_folder_on_path() -> None:
+    """Put the working directory first on ``sys.path`` (``python -m`` does it; a console script
+    does not), so that the project's settings module imports as it does for ``manage.py``."""
+    folder = os.getcwd()
+    if not sys.path or sys.path[0] not in ("", folder):
+        sys.path.insert(0, folder)
 
 
 _EXTRAS = {
