@@ -18,7 +18,13 @@ SECRET_KEY = "not-secret"
 USE_TZ = True
 INSTALLED_APPS = {apps!r}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": {name!r}}}}}
+DATABASES = {{
+    "default": {{
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": {name!r},
+        "OPTIONS": {{"transaction_mode": "IMMEDIATE"}},
+    }}
+}}
 """
 
 
@@ -124,3 +130,61 @@ def test_a_project_without_the_app_is_told_to_install_it(tmp_path: Path) -> None
     assert "add 'eventhex_django_adapter' to INSTALLED_APPS" in done.stderr
     assert "app_label" not in done.stderr
     assert "invalid setting" not in done.stderr
+
+
+@pytest.fixture
+def unmigrated_project(tmp_path: Path) -> Path:
+    """A project whose SQLite database ``migrate`` never ran on."""
+    return make_project(tmp_path)
+
+
+MIGRATE_HINT = "run `python manage.py migrate`"
+
+
+@pytest.mark.parametrize("command", ["run", "drain"])
+def test_the_relay_stops_on_an_unmigrated_database(unmigrated_project: Path, command: str) -> None:
+    done = relay(unmigrated_project, command, "--source", "django", "--publisher", "null:")
+    assert done.returncode == 1
+    assert (
+        f"eventhex-relay {command}: stopped: the eventhex tables or functions are missing in "
+        "database 'default' (no such table: eventhex_outboxentry): run `python manage.py migrate`"
+    ) in done.stderr
+    assert done.stderr.count(MIGRATE_HINT) == 1
+    assert "Traceback" not in done.stderr
+
+
+def test_status_on_an_unmigrated_database_names_migrate(unmigrated_project: Path) -> None:
+    done = relay(unmigrated_project, "status", "--source", "django")
+    assert done.returncode == 1
+    assert done.stderr.count(MIGRATE_HINT) == 1
+    assert "Traceback" not in done.stderr
+
+
+def manage(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args],
+        cwd=project,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_tells_an_unmigrated_project_to_migrate(unmigrated_project: Path) -> None:
+    before = manage(unmigrated_project, "check")
+    migrate(unmigrated_project)
+    after = manage(unmigrated_project, "check")
+
+    assert before.returncode == 0  # a warning: migrate and the other commands still run
+    assert "eventhex.W003" in before.stderr
+    assert "Run `python manage.py migrate`." in before.stderr
+    assert after.returncode == 0
+    assert "eventhex.W003" not in after.stderr
+    assert "System check identified no issues" in after.stdout
+
+
+def test_migrate_itself_does_not_warn(unmigrated_project: Path) -> None:
+    done = manage(unmigrated_project, "migrate", "-v", "1")
+    assert done.returncode == 0, done.stderr
+    assert "eventhex.W003" not in done.stdout + done.stderr

@@ -16,7 +16,12 @@ import pytest
 
 from eventhex_core_ports.in_memory._store import InMemoryStore
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
-from eventhex_core_ports.ports.relay import OutboxMessage, Publisher, PublishOutcome
+from eventhex_core_ports.ports.relay import (
+    OutboxMessage,
+    OutboxSourceUnusable,
+    Publisher,
+    PublishOutcome,
+)
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay._backoff import Backoff
 from eventhex_outbox_relay.publishers._order import HELD_BACK, delivered_in_order, in_stream_order
@@ -237,3 +242,30 @@ def test_nothing_after_a_failed_message_of_a_stream_counts(
     ]  # fmt: skip
     delivered = {a1.entry_id, b2.entry_id, a3.entry_id}
     assert delivered_in_order(batch, delivered) == [a1.entry_id]
+
+
+class UnmigratedSource(InMemoryOutboxSource):
+    """A source whose tables are missing: every claim says so; counts claims and releases."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claims = 0
+        self.releases = 0
+
+    def claim(self, owner: str, limit: int, lease: timedelta) -> list[OutboxMessage]:
+        self.claims += 1
+        raise OutboxSourceUnusable("tables missing: run `python manage.py migrate`")
+
+    def release(self, owner: str, entry_ids: Sequence[int] | None = None) -> int:
+        self.releases += 1
+        return super().release(owner, entry_ids)
+
+
+def test_an_unusable_source_stops_the_relay_instead_of_retrying(
+    quick_relay: Callable[..., Relay],
+) -> None:
+    source = UnmigratedSource()
+    relay = quick_relay(source, StdoutPublisher(io.StringIO()))
+    with pytest.raises(OutboxSourceUnusable, match=r"manage\.py migrate"):
+        relay.run()
+    assert (source.claims, source.releases) == (1, 0)

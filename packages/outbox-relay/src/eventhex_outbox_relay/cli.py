@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dependency_injector import providers
 
 from eventhex_core_ports.logs import configure_logging, printable
-from eventhex_core_ports.ports.relay import OutboxSource
+from eventhex_core_ports.ports.relay import OutboxSource, OutboxSourceUnusable
 from eventhex_outbox_relay._inspect import dead_letters, status
 from eventhex_outbox_relay._output import progress
 from eventhex_outbox_relay.container import RelayContainer
@@ -161,6 +161,9 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
             if args.command == "status":
                 return status(source, as_json=args.json)
             return dead_letters(source, args)
+        except OutboxSourceUnusable as error:
+            print(f"eventhex-relay {args.command}: {printable(str(error))}", file=sys.stderr)
+            return 1
         except Exception as error:  # the outbox's database is down or refuses us
             logger.debug("outbox source failed", exc_info=True)
             text = printable(f"{type(error).__name__}: {error}")
@@ -251,6 +254,10 @@ def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -
                 report = relay.run(drain=True)
         else:
             report = relay.run()
+    except OutboxSourceUnusable as error:
+        command = "drain" if drain else "run"
+        print(f"eventhex-relay {command}: stopped: {printable(str(error))}", file=sys.stderr)
+        return 1
     finally:
         publisher.close()
         if server is not None:

@@ -19,6 +19,7 @@ from eventhex_core_ports.logs import bind
 from eventhex_core_ports.ports.relay import (
     OutboxMessage,
     OutboxSource,
+    OutboxSourceUnusable,
     Publisher,
     PublisherUnavailable,
     PublishOutcome,
@@ -114,12 +115,17 @@ class Relay:
 
         Returns:
             What was done.
+
+        Raises:
+            OutboxSourceUnusable: The source cannot work until someone acts (its tables are
+                not migrated): retrying would only repeat the error.
         """
         started = time.monotonic()
         bind(owner=self.owner)
         logger.info(
             "relay started", extra={"owner": self.owner, "drain": drain, "batch": self.batch_size}
         )
+        unusable = False  # then it holds no claims, and releasing would fail the same way
         try:
             while not self._stopping.is_set():
                 self.last_beat = time.monotonic()
@@ -130,11 +136,14 @@ class Relay:
                         break
                     self._keep_publisher_alive()
                     self.source.wait_for_entries(self.poll_interval)
+                except OutboxSourceUnusable:
+                    unusable = True
+                    raise
                 except Exception:  # the outbox's database is away: keep trying, calmly
                     logger.exception("outbox source failed", extra={"owner": self.owner})
                     self._stopping.wait(self.backoff.delay(1))
         finally:
-            released = self._release_all()
+            released = 0 if unusable else self._release_all()
             self.report.seconds = time.monotonic() - started
             logger.info(
                 "relay stopped",
