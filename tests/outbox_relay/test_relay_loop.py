@@ -20,9 +20,10 @@ from eventhex_core_ports.ports.relay import (
     OutboxMessage,
     OutboxSourceUnusable,
     Publisher,
+    PublisherUnavailable,
     PublishOutcome,
 )
-from eventhex_outbox_relay import Relay
+from eventhex_outbox_relay import DrainGaveUp, Relay
 from eventhex_outbox_relay._backoff import Backoff
 from eventhex_outbox_relay.publishers._order import HELD_BACK, delivered_in_order, in_stream_order
 from eventhex_outbox_relay.publishers.stdout import StdoutPublisher
@@ -269,3 +270,51 @@ def test_an_unusable_source_stops_the_relay_instead_of_retrying(
     with pytest.raises(OutboxSourceUnusable, match=r"manage\.py migrate"):
         relay.run()
     assert (source.claims, source.releases) == (1, 0)
+
+
+class FlakyBroker(StdoutPublisher):
+    """A broker that is unreachable for its first ``outages`` batches."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__(io.StringIO())
+        self.outages = outages
+
+    def publish(self, batch: Sequence[OutboxMessage]) -> list[PublishOutcome]:
+        if self.outages:
+            self.outages -= 1
+            raise PublisherUnavailable("connection refused")
+        return super().publish(batch)
+
+
+def test_a_drain_gives_up_on_a_broker_that_stays_away(
+    memory_source: InMemoryOutboxSource, quick_relay: Callable[..., Relay]
+) -> None:
+    fill(memory_source, streams=2, per_stream=2)
+    relay = quick_relay(memory_source, FlakyBroker(outages=10**9))
+    with pytest.raises(DrainGaveUp, match="broker unavailable: connection refused") as gave_up:
+        relay.run(drain=True, give_up_after=0.2)
+    assert gave_up.value.seconds >= 0.2
+    assert relay.report.outages >= 2
+    assert memory_source.stats().pending == 4  # released, nothing charged
+
+
+def test_a_drain_rides_out_a_short_outage(
+    memory_source: InMemoryOutboxSource, quick_relay: Callable[..., Relay]
+) -> None:
+    fill(memory_source, streams=2, per_stream=2)
+    relay = quick_relay(memory_source, FlakyBroker(outages=3))
+    report = relay.run(drain=True, give_up_after=60)
+    assert (report.published, report.outages) == (4, 3)
+
+
+class AwayDatabase(InMemoryOutboxSource):
+    """An outbox whose database does not answer."""
+
+    def claim(self, owner: str, limit: int, lease: timedelta) -> list[OutboxMessage]:
+        raise ConnectionError("database is away")
+
+
+def test_a_drain_gives_up_on_an_outbox_that_stays_away(quick_relay: Callable[..., Relay]) -> None:
+    relay = quick_relay(AwayDatabase(), FlakyBroker(outages=0))
+    with pytest.raises(DrainGaveUp, match="ConnectionError: database is away"):
+        relay.run(drain=True, give_up_after=0.2)

@@ -2,7 +2,8 @@
 
 Commands:
     run                  Relay until SIGTERM or SIGINT.
-    drain                Relay until no live entry is left, then exit.
+    drain                Relay until no live entry is left, then exit (exit 1 after
+                         --drain-timeout seconds without reaching the broker or the outbox).
     status               Print pending, in-flight and dead counts and the oldest entry's age.
     dead-letters list    Show dead-lettered entries with their last error.
     dead-letters replay  Re-queue dead letters (chosen ids, or --all).
@@ -32,7 +33,7 @@ from eventhex_outbox_relay._inspect import dead_letters, status
 from eventhex_outbox_relay._output import progress
 from eventhex_outbox_relay.container import RelayContainer
 from eventhex_outbox_relay.operations import OperationsServer
-from eventhex_outbox_relay.relay import Relay
+from eventhex_outbox_relay.relay import DrainGaveUp, Relay
 from eventhex_outbox_relay.settings import RelaySettings, SettingsError, load_settings
 from eventhex_outbox_relay.sources import SourceError, SourceStartFailed
 
@@ -105,7 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", parents=[relay], help="relay until SIGTERM")
-    commands.add_parser("drain", parents=[relay], help="relay until the outbox is empty")
+    drain = commands.add_parser("drain", parents=[relay], help="relay until the outbox is empty")
+    _add(
+        drain,
+        "drain_timeout",
+        float,
+        "give up (exit 1) after this many seconds without reaching the broker or the outbox "
+        "(default 60)",
+    )
     status = commands.add_parser("status", parents=[common], help="print outbox statistics")
     status.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -251,12 +259,19 @@ def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -
     try:
         if drain:
             with progress(_backlog(relay), lambda: _settled(relay), "draining"):
-                report = relay.run(drain=True)
+                report = relay.run(drain=True, give_up_after=settings.drain_timeout)
         else:
             report = relay.run()
     except OutboxSourceUnusable as error:
         command = "drain" if drain else "run"
         print(f"eventhex-relay {command}: stopped: {printable(str(error))}", file=sys.stderr)
+        return 1
+    except DrainGaveUp as error:
+        print(
+            f"eventhex-relay drain: {printable(str(error)).rstrip('.')}; the entries stay in "
+            "the outbox (to wait longer: --drain-timeout or EVENTHEX_RELAY_DRAIN_TIMEOUT)",
+            file=sys.stderr,
+        )
         return 1
     finally:
         publisher.close()
