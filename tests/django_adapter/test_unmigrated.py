@@ -3,6 +3,7 @@ append, read, subscription and relay claim fails with ``SchemaNotMigrated`` nami
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,8 +24,11 @@ from eventhex_core_ports.ports.relay import OutboxSourceUnusable
 from eventhex_core_ports.testing.events import ContractItemAdded
 from eventhex_django_adapter import SchemaNotMigrated, checks
 from eventhex_django_adapter._db import unmigrated
+from eventhex_django_adapter.projections import ProjectionRunner, load_projections
+from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 from eventhex_django_adapter.relay_source import DjangoOutboxSource
 from tests.outbox_relay._servers import free_port
+from tests.projection_app import REGISTERED
 
 from .conftest import backend_on
 
@@ -190,3 +194,24 @@ def test_a_projects_own_missing_table_stays_its_own_error(bare_sqlite: str) -> N
 
     assert "no such table: shop_order" in str(error.value)
     assert unmigrated(error.value, bare_sqlite) is None
+
+
+@pytest.mark.parametrize("tables", ["none", "the projections' only"])
+def test_the_projection_runner_stops_with_the_fix(bare: str, tables: str, settings: Any) -> None:
+    """Without any table the runner fails at start; with its own tables but not the events'
+    its workers fail on their first read, and the runner stops with that error."""
+    settings.EVENTHEX_PROJECTIONS = REGISTERED
+    if tables != "none":
+        with connections[bare].schema_editor() as editor:
+            editor.create_model(ProjectionState)
+            editor.create_model(ParkedEvent)
+    stop = threading.Event()
+    runner = ProjectionRunner(load_projections(), backend_on(bare), stop, claim_interval=0.05)
+    try:
+        with pytest.raises(SchemaNotMigrated) as error:
+            runner.run()
+    finally:
+        stop.set()
+
+    _explains(error, bare)
+    assert runner.owned() == []
