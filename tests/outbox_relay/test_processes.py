@@ -265,7 +265,7 @@ def test_the_django_source_needs_its_settings_module(spawn: Spawner) -> None:
     process = spawn("status", DJANGO_SETTINGS_MODULE="")
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2
-    assert "EVENTHEX_RELAY_SOURCE" in err
+    assert "source 'django' cannot start" in err
     assert "DJANGO_SETTINGS_MODULE" in err
 
 

@@ -20,6 +20,7 @@ from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
 
 if TYPE_CHECKING:
+    from eventhex_django_adapter._db import SchemaNotMigrated
     from eventhex_django_adapter.cursors import DjangoCursorsDao
     from eventhex_django_adapter.key_storage import DjangoKeyStorage
     from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
@@ -32,6 +33,7 @@ __all__ = [
     "DjangoKeyStorage",
     "DjangoOutboxStorageStrategy",
     "DjangoStorageStrategy",
+    "SchemaNotMigrated",
     "__version__",
 ]
 
@@ -43,6 +45,7 @@ _LAZY = {
     "DjangoKeyStorage": "eventhex_django_adapter.key_storage",
     "DjangoOutboxStorageStrategy": "eventhex_django_adapter.outbox",
     "DjangoStorageStrategy": "eventhex_django_adapter.storage",
+    "SchemaNotMigrated": "eventhex_django_adapter._db",
 }
 
 

@@ -51,6 +51,7 @@ from eventhex_core_ports._internal.validation import (
 )
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder, WrappedEventLoader
 from eventhex_django_adapter._codec import to_db
+from eventhex_django_adapter._db import reports_unmigrated
 from eventhex_django_adapter._storage.append_sql import (
     append_statement,
     appended_records,
@@ -125,6 +126,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         scoped._tenant_id = tenant_id
         return scoped
 
+    @reports_unmigrated
     def fetch_events(
         self,
         stream_id: StreamId,
@@ -135,6 +137,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         check_stream_id(stream_id)
         return load_stream(self._database, self._tenant_id, stream_id, start, stop, self._prepare)
 
+    @reports_unmigrated
     def load_wrapped(
         self,
         stream_id: StreamId,
@@ -149,6 +152,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
             self._database, self._tenant_id, stream_id, start, stop, decoder, self._prepare
         )
 
+    @reports_unmigrated
     def insert_events(
         self,
         stream_id: StreamId,
@@ -251,6 +255,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
             for raw in events
         )
 
+    @reports_unmigrated
     def save_snapshot(self, snapshot: RawEvent) -> None:
         """Store ``snapshot``; a missing stream is created at the snapshot's version."""
         check_event(snapshot, self._max_event_bytes)
@@ -273,6 +278,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
                 created_at=to_db(snapshot.created_at),
             )
 
+    @reports_unmigrated
     def delete_stream(self, stream_id: StreamId) -> None:
         """Remove the stream with its events and snapshots; a missing stream is a no-op."""
         check_stream_id(stream_id)
@@ -280,6 +286,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
             self._streams(stream_id).delete()
 
     @property
+    @reports_unmigrated
     def current_position(self) -> Position | None:
         """The position of the newest readable event in the whole store, ``0`` when empty.
 

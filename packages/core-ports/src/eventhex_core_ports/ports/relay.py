@@ -32,6 +32,7 @@ from uuid import UUID
 __all__ = [
     "OutboxMessage",
     "OutboxSource",
+    "OutboxSourceUnusable",
     "OutboxStats",
     "PublishOutcome",
     "Publisher",
@@ -222,6 +223,12 @@ class OutboxSource(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, a no-op by default
         """Release connections the source holds."""
+
+
+class OutboxSourceUnusable(Exception):
+    """The outbox cannot work until someone acts (its tables are not migrated, say): a relay
+    stops on it with its message instead of retrying. Transient failures (the database is
+    down) are any other exception, which a relay retries."""
 
 
 class PublisherUnavailable(Exception):
