@@ -34,11 +34,12 @@ from eventhex_django_adapter.projections import (
 )
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 from eventhex_outbox_relay.cli import main as relay
-from tests.django_adapter.projections.conftest import running, wait_for
+from tests.django_adapter.projections.conftest import running
 from tests.projection_app.backends import XorCipher, encrypting_backend
 from tests.projection_app.models import Subscriber
 from tests.projection_app.projections import SubscriberJoined
 from tests.reliability._report import report
+from tests.waiting import wait_for
 
 pytestmark = [pytest.mark.django_db(databases="__all__", transaction=True), pytest.mark.postgres]
 
