@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import string
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from eventhex_outbox_relay.publishers._names import MAX_TOPIC, TOPIC_SAFE
+from eventhex_outbox_relay.publishers._names import TopicTemplate
 
 __all__ = [
     "KafkaOptions",
@@ -105,9 +104,6 @@ def redis_maxlen(url: str) -> tuple[str, str, int | None]:
     return clean, params["stream"], int(text)
 
 
-TOPIC_FIELDS = ("category", "tenant")
-"""Placeholders a Kafka topic template may hold."""
-
 KAFKA_FIXED = {
     "bootstrap.servers": "give the brokers as the URL's host:port list",
     "metadata.broker.list": "give the brokers as the URL's host:port list",
@@ -137,35 +133,7 @@ class KafkaOptions:
     @property
     def fixed_topic(self) -> bool:
         """Whether the topic template has no placeholder (one topic for every message)."""
-        return not _template_fields(self.topic)
-
-
-def _template_fields(template: str) -> list[str]:
-    """The placeholders of ``template``.
-
-    Raises:
-        ValueError: A placeholder other than those in :data:`TOPIC_FIELDS`, a conversion or
-            format spec, an unbalanced brace, or literal text outside Kafka's topic alphabet.
-    """
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as error:
-        raise ValueError(f"Kafka topic template {template!r}: {error}") from None
-    fields = []
-    for literal, field, spec, conversion in parsed:
-        if not set(literal) <= TOPIC_SAFE:
-            raise ValueError(
-                f"Kafka topic template {template!r} has characters outside [A-Za-z0-9._-]"
-            )
-        if field is None:
-            continue
-        if field not in TOPIC_FIELDS or spec or conversion:
-            raise ValueError(
-                f"Kafka topic template {template!r}: unknown placeholder {{{field}}}; "
-                f"use {{category}} or {{tenant}}"
-            )
-        fields.append(field)
-    return fields
+        return not TopicTemplate(self.topic).fields
 
 
 def kafka_options(url: str) -> KafkaOptions:
@@ -178,7 +146,9 @@ def kafka_options(url: str) -> KafkaOptions:
     the URL says otherwise).
 
     Raises:
-        ValueError: No broker, a bad topic template, or a setting the relay fixes.
+        ValueError: No broker, a bad topic template (see
+            :class:`~eventhex_outbox_relay.publishers._names.TopicTemplate`), or a setting the
+            relay fixes.
     """
     parts = urlsplit(url)
     config = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -190,9 +160,7 @@ def kafka_options(url: str) -> KafkaOptions:
         raise ValueError(f"Kafka URL has a path ({parts.path!r}); give the topic as ?topic=NAME")
     if not topic:
         raise ValueError("Kafka topic is empty")
-    fields = _template_fields(topic)
-    if not fields and (topic in (".", "..") or len(topic) > MAX_TOPIC):
-        raise ValueError(f"Kafka topic {topic!r} is not a legal topic name")
+    TopicTemplate(topic)
     for key in config:
         if key in KAFKA_FIXED:
             raise ValueError(f"Kafka setting {key} cannot be changed: {KAFKA_FIXED[key]}")
