@@ -125,7 +125,11 @@ def topic_part_id(part: str) -> str:
         raise ValueError(f"topic part {part!r} is a digest: the message carries the id")
     if not re.fullmatch(r"(?:[A-Za-z0-9-]|_[0-9a-f]{2})+", part):
         raise ValueError(f"{part!r} is not a topic part of eventhex")
-    return re.sub(r"(?:_[0-9a-f]{2})+", lambda m: bytes.fromhex(m[0].replace("_", "")).decode(), part)
+    return re.sub(r"(?:_[0-9a-f]{2})+", _unescaped, part)
+
+
+def _unescaped(escapes: re.Match[str]) -> str:
+    return bytes.fromhex(escapes[0].replace("_", "")).decode()
 
 
 def topic_digest(text: str) -> str:
