@@ -23,8 +23,8 @@ from collections.abc import Sequence
 from dependency_injector import providers
 
 from eventhex_core_ports.logs import configure_logging
-from eventhex_core_ports.terminal import printable
 from eventhex_core_ports.ports.relay import OutboxSource
+from eventhex_core_ports.terminal import printable
 from eventhex_outbox_relay._inspect import dead_letters, status
 from eventhex_outbox_relay._output import progress
 from eventhex_outbox_relay.container import RelayContainer
