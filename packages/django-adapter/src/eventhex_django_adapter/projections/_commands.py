@@ -69,7 +69,10 @@ def run(
         frozen,
         extra={"owner": runner.owner},
     )
-    runner.run()
+    try:
+        runner.run()
+    finally:
+        metrics.close()
 
 
 def freeze_start_up_heap() -> int:
