@@ -93,24 +93,31 @@ def test_idle_connections_are_closed_after_the_read_timeout(servers: list[OpsHtt
             assert sock.recv(1) == b""  # closed by the server, not by the test's timeout
 
 
-def test_inline_health_answers_while_every_worker_waits(servers: list[OpsHttpServer]) -> None:
+def test_inline_health_answers_while_every_worker_waits_and_requests_flood(
+    servers: list[OpsHttpServer],
+) -> None:
+    """Both workers stuck on a slow handler and every connection slot holding a request:
+    the probe still gets in (the oldest connection makes room) and is answered inline."""
     release = threading.Event()
 
     def stuck(request: Request) -> Response:
         release.wait(30)
         return Response(200, b"late\n")
 
+    report.tried("ops http: request flood with stuck workers")
     routes = {"/healthz": _ok, "/metrics": stuck}
-    port = _serve(servers, routes, inline=frozenset({"/healthz"}), workers=2)
-    waiting = [threading.Thread(target=get, args=(port, "/metrics")) for _ in range(4)]
-    for thread in waiting:
-        thread.start()
+    port = _serve(servers, routes, inline=frozenset({"/healthz"}), max_connections=8)
+    flood = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(40)]
     try:
-        assert get(port, "/healthz") == (200, b"ok\n")
+        for sock in flood:
+            sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert [get(port, "/healthz") for _ in range(5)] == [(200, b"ok\n")] * 5
+        assert server_threads(PREFIX) <= 3
     finally:
         release.set()
-        for thread in waiting:
-            thread.join()
+        for sock in flood:
+            sock.close()
+    report.handled("ops http: request flood with stuck workers")
 
 
 def test_a_reading_is_taken_once_per_interval_and_failures_are_kept() -> None:

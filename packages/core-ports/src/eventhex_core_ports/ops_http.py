@@ -6,7 +6,8 @@ One selector thread reads every connection without blocking; a fixed pool of wor
 Every connection has a read timeout (a whole request head within ``read_timeout``) and a
 deadline (answered and written within ``deadline``), and at most ``max_connections`` are kept:
 when a new one arrives at the cap, the connection that has been waiting longest for its request
-is dropped to make room, so idle or half-open connections can never keep a probe out. One
+(or else the oldest) is dropped to make room, so neither idle or half-open connections nor a
+flood of requests can keep a probe out. One
 request per connection (``Connection: close``), ``GET`` and ``HEAD`` only, heads of up to 8 KiB.
 
 :class:`CachedReading` keeps what a handler reads from a database for a few seconds, so that
@@ -127,7 +128,7 @@ class OpsHttpServer:
         read_timeout: Seconds a connection may take to send its whole request head.
         deadline: Seconds a connection may stay open in all (answer written included).
         max_connections: Connections kept at once; at the cap, the one waiting longest for its
-            request is dropped for a new one.
+            request (or else the oldest) is dropped for a new one.
         inline: Paths whose handlers are cheap and never block (``/healthz``): run on the
             selector thread, so they are answered even while every worker waits on a database.
         workers: Threads that run the other handlers.
@@ -191,15 +192,24 @@ class OpsHttpServer:
     def _loop(self) -> None:
         while not self._stopping.is_set():
             for key, events in self._selector.select(timeout=self._next_timeout()):
-                if key.data == "accept":
-                    self._accept()
-                elif key.data == "wake":
-                    self._take_answers()
-                elif events & selectors.EVENT_READ:
-                    self._read(key.data)
-                else:
-                    self._write(key.data)
+                try:
+                    self._dispatch(key.data, events)
+                except Exception:  # one connection's trouble must not stop the port
+                    logger.exception("operations port: a connection failed")
+                    if isinstance(key.data, _Connection):
+                        self._close(key.data)
             self._cut_overdue()
+
+    def _dispatch(self, data: object, events: int) -> None:
+        if data == "accept":
+            self._accept()
+        elif data == "wake":
+            self._take_answers()
+        elif isinstance(data, _Connection):
+            if events & selectors.EVENT_READ:
+                self._read(data)
+            else:
+                self._write(data)
 
     def _next_timeout(self) -> float:
         return min(1.0, self._read_timeout / 2, self._deadline / 2)
@@ -213,20 +223,18 @@ class OpsHttpServer:
             except OSError as error:  # out of file descriptors, say: try again next turn
                 logger.warning("operations port cannot accept a connection: %s", error)
                 return
-            if len(self._open) >= self._max_connections and not self._drop_longest_waiting():
-                sock.close()
-                continue
+            if len(self._open) >= self._max_connections:
+                self._drop_one()
             sock.setblocking(False)
             connection = _Connection(sock, time.monotonic())
             self._open[sock] = connection
             self._selector.register(sock, selectors.EVENT_READ, connection)
 
-    def _drop_longest_waiting(self) -> bool:
+    def _drop_one(self) -> None:
+        """Make room: drop the connection waiting longest for its request, or else the oldest
+        one (its answer is discarded), so that a new connection, a probe say, always gets in."""
         waiting = [c for c in self._open.values() if c.state == "reading"]
-        if not waiting:
-            return False
-        self._close(min(waiting, key=lambda c: c.opened))
-        return True
+        self._close(min(waiting or self._open.values(), key=lambda c: c.opened))
 
     def _read(self, connection: _Connection) -> None:
         try:
@@ -257,6 +265,8 @@ class OpsHttpServer:
             self._pool.submit(self._handle, connection, request)
 
     def _handle(self, connection: _Connection, request: Request) -> None:
+        if connection.closed:  # dropped or cut off while queued: nobody is waiting
+            return
         if request.method not in ("GET", "HEAD"):
             response = Response(405, b"method not allowed\n")
         elif (route := self._routes.get(request.path)) is None:
