@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from eventhex_core_ports.ops_http import CachedReading, OpsHttpServer, Request, Response
+from eventhex_core_ports.cached_reading import CachedReading
+from eventhex_core_ports.ops_http import OpsHttpServer, Request, Response
 from tests._ops_http_flood import get, idle_connections, server_threads
 from tests.reliability._report import report
 

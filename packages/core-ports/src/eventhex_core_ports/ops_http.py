@@ -10,8 +10,9 @@ when a new one arrives at the cap, the connection that has been waiting longest 
 flood of requests can keep a probe out. One
 request per connection (``Connection: close``), ``GET`` and ``HEAD`` only, heads of up to 8 KiB.
 
-:class:`CachedReading` keeps what a handler reads from a database for a few seconds, so that
-scrapes cost one query per interval, however many and however frequent.
+Handlers that read a database keep their readings in a
+:class:`~eventhex_core_ports.cached_reading.CachedReading`, so that scrapes cost one query per
+interval, however many and however frequent.
 
 Used by the relay's operations port and the projection runner's metrics port; it imports no
 framework.
@@ -30,16 +31,13 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Generic, TypeVar
 
-__all__ = ["CachedReading", "OpsHttpServer", "Request", "Response", "Route"]
+__all__ = ["OpsHttpServer", "Request", "Response", "Route"]
 
 logger = logging.getLogger("eventhex_core_ports.ops_http")
 
 MAX_HEAD = 8192
 """Longest request head read; a longer one is answered 431."""
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -62,50 +60,6 @@ class Response:
 
 Route = Callable[[Request], Response]
 """A handler: runs on a worker thread; an exception answers 503 with a generic body."""
-
-
-class CachedReading(Generic[T]):
-    """A value read at most once per ``max_age`` seconds, failures included.
-
-    While one thread reads a fresh value the others get the previous one at once (only the very
-    first reading makes callers wait), so a slow query never queues up scrapes behind it.
-
-    Args:
-        read: Reads the value (a database query, say).
-        max_age: Seconds a reading is served before the next call reads again.
-    """
-
-    def __init__(self, read: Callable[[], T], max_age: float) -> None:
-        self._read = read
-        self._max_age = max_age
-        self._reading = threading.Lock()
-        self._read_at: float | None = None
-        self._value: T | None = None
-        self._error: Exception | None = None
-
-    def get(self) -> T:
-        """The latest reading.
-
-        Raises:
-            RuntimeError: The latest reading failed (the cause is chained).
-        """
-        stale = self._read_at is None or time.monotonic() - self._read_at >= self._max_age
-        if stale and self._reading.acquire(blocking=self._read_at is None):
-            try:
-                if self._read_at is None or time.monotonic() - self._read_at >= self._max_age:
-                    self._refresh()
-            finally:
-                self._reading.release()
-        if self._error is not None:
-            raise RuntimeError("reading unavailable") from self._error
-        return self._value  # type: ignore[return-value]  # set by the first refresh
-
-    def _refresh(self) -> None:
-        try:
-            self._value, self._error = self._read(), None
-        except Exception as error:
-            self._error = error
-        self._read_at = time.monotonic()
 
 
 @dataclass(eq=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from eventhex_core_ports.ops_http import CachedReading
+from eventhex_core_ports.cached_reading import CachedReading
 from eventhex_core_ports.ports.relay import OutboxSource, OutboxStats
 
 __all__ = ["TEXT_FORMAT", "PrometheusMetrics", "RelayMetrics"]

@@ -15,7 +15,8 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from eventhex_core_ports.ops_http import CachedReading, OpsHttpServer, Request, Response
+from eventhex_core_ports.cached_reading import CachedReading
+from eventhex_core_ports.ops_http import OpsHttpServer, Request, Response
 
 __all__ = ["ProjectionMetrics", "PrometheusProjectionMetrics"]
 
