@@ -109,9 +109,7 @@ def test_the_reference_verifier_rejects_every_changed_replay(
     assert verify(SECRET.encode(), headers, body)
     listed = next(v for n, v in headers if n.lower() == "x-eventhex-signed-headers").split(",")
     assert set(attributes) <= set(listed)
-    forgeries = _forgeries(headers, body, attributes)
-    forgeries["ce-tenantid added"] = [*headers, ("ce-tenantid", "tenant-b")]
-    for label, forged in forgeries.items():
+    for label, forged in _forgeries(headers, body, attributes).items():
         reliability.tried(f"webhook signature: {label}")
         assert not verify(SECRET.encode(), forged, body), label
         reliability.handled(f"webhook signature: {label}")
