@@ -45,7 +45,7 @@ def pop_params(url: str, **defaults: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(query=urlencode(kept))), ours
 
 
-SHOWN_PARAMETERS = frozenset({"topic", "exchange", "stream", "subject", "maxlen"})
+SHOWN_PARAMETERS = frozenset({"topic", "exchange", "stream", "subject", "maxlen", "ca_file"})
 """Query parameters of eventhex's own that never hold a secret: shown as they are."""
 
 _SECRET_WORD = re.compile(
