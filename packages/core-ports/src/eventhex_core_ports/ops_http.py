@@ -174,8 +174,9 @@ class OpsHttpServer:
                 sock, _ = self._listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError as error:  # out of file descriptors, say: try again next turn
+            except OSError as error:  # out of file descriptors, say: try again shortly
                 logger.warning("operations port cannot accept a connection: %s", error)
+                self._stopping.wait(0.2)  # the listener stays ready: do not spin on it
                 return
             if len(self._open) >= self._max_connections:
                 self._drop_one()
