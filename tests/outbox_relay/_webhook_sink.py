@@ -16,6 +16,7 @@ class WebhookSink:
 
     Attributes:
         delivered: Bodies answered 2xx, in arrival order.
+        requests: Every post's headers (as received, in order) and raw body.
         calls: How many times each event uuid was posted (delivered or not).
         failures_left: Event uuid -> how many more posts to answer with HTTP 500.
         refused: Event uuids always answered with HTTP 422.
@@ -30,6 +31,7 @@ class WebhookSink:
     def __init__(self) -> None:
         self.delivered: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.requests: list[tuple[list[tuple[str, str]], bytes]] = []
         self.calls: Counter[str] = Counter()
         self.failures_left: dict[str, int] = {}
         self.refused: set[str] = set()
@@ -50,6 +52,8 @@ class WebhookSink:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
+                with sink._lock:
+                    sink.requests.append((list(self.headers.items()), body))
                 payload = json.loads(body)
                 stream = self.headers.get("X-Eventhex-Partition-Key", "")
                 sink._begin(stream)

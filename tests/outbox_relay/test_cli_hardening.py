@@ -86,6 +86,60 @@ def test_a_relay_logs_its_publisher_redacted(capsys: pytest.CaptureFixture[str])
     assert PASSWORD not in err
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            f"kafka://k:9092?topic=ev.{{tenant}}&sasl.username=bob&sasl.password={PASSWORD}",
+            "kafka://k:9092?topic=ev.{tenant}&sasl.username=***&sasl.password=***",
+        ),
+        (
+            f"https://hooks.example.com/in?token={PASSWORD}&v=",
+            "https://hooks.example.com/in?token=***&v=",
+        ),
+        (f"https://hooks.example.com/in?{PASSWORD}", "https://hooks.example.com/in?***"),
+        (
+            f"https://hooks.example.com/services/T0B1/B2C3/{PASSWORD}0a1B2c3D4e5F",
+            "https://hooks.example.com/services/T0B1/B2C3/***",
+        ),
+        (
+            f"https://api.example.com/v1/secret/{PASSWORD}/in",
+            "https://api.example.com/v1/secret/***/***",
+        ),
+        (
+            f"https://api.example.com/api/webhooks/42/{PASSWORD}",
+            "https://api.example.com/api/webhooks/***/***",
+        ),
+        (f"https://api.example.com/in;token={PASSWORD}", "https://api.example.com/in;token=***"),
+        (f"https://api.example.com/in#{PASSWORD}", "https://api.example.com/in#***"),
+        (f"redis://:{PASSWORD}@redis:6379/0?maxlen=100", "redis://:***@redis:6379/0?maxlen=100"),
+        (
+            f"amqp://u:{PASSWORD}@rabbit:5672/%2F?exchange=e",
+            "amqp://u:***@rabbit:5672/%2F?exchange=e",
+        ),
+        (
+            f"nats://{PASSWORD}@n:4222?stream=s&subject=a.b",
+            "nats://***@n:4222?stream=s&subject=a.b",
+        ),
+    ],
+)
+def test_secrets_in_a_url_query_path_or_fragment_are_masked(
+    url: str, shown: str, capsys: pytest.CaptureFixture[str], reliability: ReliabilityReport
+) -> None:
+    reliability.tried("relay secret: URL query or path")
+    assert load_settings({"source": "x", "publisher": url}).publisher_shown() == shown
+    assert PASSWORD not in shown
+    reliability.handled("relay secret: URL query or path")
+
+
+def test_the_start_up_log_masks_query_secrets(capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"null://nowhere/token/{PASSWORD}?sasl.password={PASSWORD}&api_key={PASSWORD}"
+    assert main(["drain", "--source", SOURCE, "--publisher", url, "--log-format", "text"]) == 0
+    err = capsys.readouterr().err
+    assert "null://nowhere/token/***?sasl.password=***&api_key=***" in err
+    assert PASSWORD not in err
+
+
 def test_an_empty_webhook_secret_stops_the_relay(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

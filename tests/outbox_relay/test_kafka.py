@@ -162,14 +162,15 @@ def test_topic_template_routes_by_category_with_legal_names(
     legal = set(string.ascii_letters + string.digits + "._-")
     assert all(set(t) <= legal and len(t) <= 249 for t in ours)
     assert f"{prefix}.acme.order" in ours
-    assert f"{prefix}.acme.a_b" in ours
+    assert f"{prefix}.acme.a_5fb" in ours
+    assert f"{prefix}.acme.a_20b" in ours
     assert f"{prefix}.acme._" in ours  # no category
     found = {}
     for topic in ours:
         [record] = read_topic(kafka_server.bootstrap, topic)
         found[record.payload["stream_category"]] = topic
     assert sorted(found) == sorted(categories)
-    assert found["płatności"].startswith(f"{prefix}.acme.p_atno_ci-")
+    assert found["płatności"] == f"{prefix}.acme.p_c5_82atno_c5_9bci"
     read = {r.payload["event_uuid"] for t in ours for r in read_topic(kafka_server.bootstrap, t)}
     assert read == {str(m.event_uuid) for m in sent.values()}
 

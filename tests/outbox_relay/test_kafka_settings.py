@@ -8,31 +8,12 @@ import pytest
 
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
 from eventhex_outbox_relay.publishers import publisher_from_url
-from eventhex_outbox_relay.publishers._names import topic_name, topic_part
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import kafka_options
 from eventhex_outbox_relay.settings import SettingsError, load_settings
 
 LEGAL = set(string.ascii_letters + string.digits + "._-")
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-
-
-def test_plain_ids_stay_and_others_become_distinct_legal_names() -> None:
-    assert topic_part("order") == "order"
-    assert topic_part("Order.Items_v2-x") == "Order.Items_v2-x"
-    assert topic_part("") == "_"
-    others = ["order items", "order_items", ".", "..", "płatności", "a/b", "a\r\nb", "_"]
-    parts = [topic_part(text) for text in others]
-    assert len(set(parts)) == len(others)
-    for text, part in zip(others[2:-1], parts[2:-1], strict=True):
-        assert set(part) <= LEGAL
-        assert part not in (".", "..")
-        assert part != text
-    assert parts[0].startswith("order_items-")
-    long = topic_name("t." + topic_part("x" * 300))
-    assert len(long) == 249
-    assert long != topic_name("t." + topic_part("x" * 301))
-    assert topic_name("events") == "events"
 
 
 def test_kafka_url_options() -> None:
@@ -64,6 +45,10 @@ def test_kafka_url_options() -> None:
         ("kafka://k:9092?topic=ev/{category}", "outside [A-Za-z0-9._-]"),
         ("kafka://k:9092?topic=..", "not a legal topic name"),
         ("kafka://k:9092?topic=" + "x" * 250, "not a legal topic name"),
+        ("kafka://k:9092?topic={tenant}{category}", "no '.' between {tenant} and {category}"),
+        ("kafka://k:9092?topic=ev.{tenant}-{category}", "no '.' between"),
+        ("kafka://k:9092?topic={category}_{category}", "no '.' between"),
+        ("kafka://k:9092?topic=" + "x" * 180 + ".{tenant}.{category}", "too long"),
         ("kafka://k:9092?acks=1", "acks cannot be changed"),
         ("kafka://k:9092?enable.idempotence=false", "always produces idempotently"),
         ("kafka://k:9092?message.timeout.ms=1", "--publish-timeout"),

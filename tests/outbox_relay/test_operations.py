@@ -18,6 +18,7 @@ from eventhex_core_ports.ports.relay import OutboxStats
 from eventhex_outbox_relay.metrics import PrometheusMetrics, RelayMetrics
 from eventhex_outbox_relay.operations import OperationsServer
 from eventhex_outbox_relay.settings import load_settings
+from tests._ops_http_flood import idle_connections, server_threads
 from tests.reliability._report import ReliabilityReport
 from tests.waiting import wait_for
 
@@ -157,7 +158,7 @@ def test_stats_cache_serves_a_reading_then_refreshes() -> None:
 
 
 def test_metrics_speak_openmetrics_when_asked(serve: list[OperationsServer]) -> None:
-    """prometheus-client's exposition negotiates the format, which a hand-written one did not."""
+    """The exposition negotiates the format with prometheus-client's own encoders."""
     port = start(serve, PrometheusMetrics(InMemoryOutboxSource()))
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/metrics",
@@ -168,3 +169,18 @@ def test_metrics_speak_openmetrics_when_asked(serve: list[OperationsServer]) -> 
         assert answer.headers["Content-Type"].startswith("application/openmetrics-text")
     assert body.rstrip().endswith(b"# EOF")
     assert b"eventhex_relay_published_total 0.0" in body
+
+
+def test_300_idle_connections_leave_healthz_answering_with_bounded_threads(
+    serve: list[OperationsServer], reliability: ReliabilityReport
+) -> None:
+    """16 idle connections once made every probe fail (a liveness probe would restart a healthy
+    relay); now the longest-waiting idle connection makes room for each new one."""
+    reliability.tried("relay operations: 300 idle connections")
+    port = start(serve, PrometheusMetrics(InMemoryOutboxSource()))
+    with idle_connections(port, 300):
+        assert server_threads("eventhex-relay-ops") <= 3
+        assert [get(port, "/healthz") for _ in range(30)] == [(200, b"ok\n")] * 30
+        assert get(port, "/metrics")[0] == 200
+        assert server_threads("eventhex-relay-ops") <= 3
+    reliability.handled("relay operations: 300 idle connections")

@@ -69,9 +69,18 @@ def test_messages_carry_the_event_identity_and_a_valid_signature(
     assert payload["partition_key"] == f"acme:order:{sent.stream_uuid}"
     assert payload["data"] == {"total": 10}
     body = json.dumps(payload, separators=(",", ":")).encode()
-    signed = headers["X-Eventhex-Timestamp"].encode() + b"." + body
+    signed_names = headers["X-Eventhex-Signed-Headers"].split(",")
+    assert signed_names == [
+        "content-type",
+        "x-eventhex-event-id",
+        "x-eventhex-event-name",
+        "x-eventhex-partition-key",
+    ]
+    lowered = {name.lower(): value for name, value in headers.items()}
+    lines = [f"{name}:{lowered[name]}" for name in signed_names]
+    signed = "\n".join(["v2", headers["X-Eventhex-Timestamp"], *lines, "", ""]).encode() + body
     digest = hmac.new(b"s3cret", signed, hashlib.sha256).hexdigest()
-    assert headers["X-Eventhex-Signature"] == f"sha256={digest}"
+    assert headers["X-Eventhex-Signature"] == f"v2={digest}"
     assert headers["X-Eventhex-Event-Id"] == str(sent.event_uuid)
 
 

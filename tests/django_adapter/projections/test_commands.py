@@ -4,6 +4,7 @@ import io
 import json
 import signal
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from django.core.management import call_command
@@ -12,7 +13,7 @@ from django.db import connections
 from eventhex_devtools.postgres import PostgresServer
 
 from eventhex_django_adapter.projections import load_projections
-from eventhex_django_adapter.projections.models import ProjectionState
+from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 from tests.django_adapter.projections._processes import in_batch, start_runner
 from tests.django_adapter.projections.conftest import (
     append_events,
@@ -22,6 +23,7 @@ from tests.django_adapter.projections.conftest import (
 from tests.django_adapter.projections.test_failures import parked
 from tests.django_adapter.projections.test_runner import applied
 from tests.projection_app.projections import AllEvents
+from tests.reliability._report import report
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
@@ -118,3 +120,33 @@ def test_sigterm_finishes_the_batch_and_exits_0(
     assert any(line["message"].startswith("projection runner") for line in lines)
     assert any("froze" in line["message"] for line in lines)
     assert {"ts", "level", "logger", "message", "owner"} <= set(lines[0])
+
+
+HOSTILE = "\x1b]0;owned\x07\x1b[2J\x9b31m\u202e\r\nfake: ok"
+"""An OSC title change, a screen clear, a C1 CSI, a bidi override and a forged line."""
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_parked_list_and_status_print_stored_text_terminal_safe() -> None:
+    """Names, streams, owners and handler errors come from outside: a terminal gets them as
+    visible escapes, never as sequences it obeys."""
+    state = ProjectionState.objects.create(name="test.all", owner=f"runner {HOSTILE}")
+    ParkedEvent.objects.create(
+        projection=state,
+        event_uuid=uuid4(),
+        event_name=f"Evt{HOSTILE}",
+        stream_uuid=uuid4(),
+        stream_name=f"stream{HOSTILE}",
+        version=1,
+        position=7,
+        previous_position=6,
+        error=f"Traceback ...\nIntegrityError: {HOSTILE}",
+        attempts=3,
+    )
+    for what, args in {"parked list": ("parked", "list"), "status": ("status",)}.items():
+        report.tried(f"terminal injection: eventhex_projections {what}")
+        out = command(*args)
+        assert not set(out) & {"\x1b", "\x07", "\x9b", "\u202e", "\r"}, what
+        assert "\\x1b]0;owned\\x07" in out
+        assert "\nfake: ok" not in out
+        report.handled(f"terminal injection: eventhex_projections {what}")

@@ -1,19 +1,20 @@
 """Prometheus metrics: applied and parked counters, lag, parked and ownership gauges."""
 
 import urllib.request
+from typing import Any
 
 import pytest
 
 from eventhex_django_adapter.projections import load_projections, projection_statuses
 from eventhex_django_adapter.projections.metrics import PrometheusProjectionMetrics
-from tests.django_adapter.projections.conftest import (
-    append_events,
-    backend_for,
-    running,
-)
+from tests._ops_http_flood import get, idle_connections, server_threads
+from tests.django_adapter.projections.conftest import append_events, backend_for, running
 from tests.django_adapter.projections.test_failures import parked
 from tests.projection_app.projections import AllEvents
+from tests.reliability._report import report
 from tests.waiting import wait_for
+
+OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 
 pytestmark = pytest.mark.django_db(databases=["default"], transaction=True)
 
@@ -59,12 +60,45 @@ def test_metrics_are_served_over_http() -> None:
     backend = backend_for("default")
     projections = load_projections(["test.cart"])
     metrics = PrometheusProjectionMetrics(lambda: projection_statuses(backend, projections))
-    import socket
+    metrics.serve(0)
+    try:
+        assert metrics.port is not None
+        url = f"http://127.0.0.1:{metrics.port}/metrics"
+        with urllib.request.urlopen(url, timeout=10) as response:
+            body = response.read().decode()
+        assert 'eventhex_projection_lag_events{projection="test.cart"} 0.0' in body
+        status, open_metrics = get(metrics.port, "/metrics", accept=OPENMETRICS)
+        assert status == 200
+        assert open_metrics.rstrip().endswith(b"# EOF")
+    finally:
+        metrics.close()
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    metrics.serve(port)
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as response:
-        body = response.read().decode()
-    assert 'eventhex_projection_lag_events{projection="test.cart"} 0.0' in body
+
+def test_scrapes_read_the_database_once_per_interval_and_idle_connections_cost_nothing() -> None:
+    """The stock server once kept a thread per idle connection (300 left 303 threads) and ran
+    the status queries at every scrape."""
+    report.tried("projection metrics: 300 idle connections and scrape floods")
+    backend = backend_for("default")
+    projections = load_projections(["test.cart"])
+    reads = []
+
+    def statuses() -> list[Any]:
+        reads.append(1)
+        return projection_statuses(backend, projections)
+
+    metrics = PrometheusProjectionMetrics(statuses, scrape_cache_seconds=3600)
+    metrics.serve(0)
+    try:
+        port = metrics.port
+        assert port is not None
+        with idle_connections(port, 300):
+            assert server_threads("eventhex-projection-metrics") <= 3
+            for _ in range(30):
+                status, body = get(port, "/metrics")
+                assert status == 200
+                assert b'eventhex_projection_lag_events{projection="test.cart"}' in body
+            assert server_threads("eventhex-projection-metrics") <= 3
+        assert len(reads) == 1
+    finally:
+        metrics.close()
+    report.handled("projection metrics: 300 idle connections and scrape floods")

@@ -27,7 +27,8 @@ from collections.abc import Sequence
 
 from dependency_injector import providers
 
-from eventhex_core_ports._internal.logs import configure_logging, printable
+from eventhex_core_ports._internal.logs import configure_logging
+from eventhex_core_ports._internal.terminal import printable
 from eventhex_core_ports.ports.relay import OutboxSource, OutboxSourceUnusable
 from eventhex_outbox_relay._inspect import dead_letters, status
 from eventhex_outbox_relay._output import progress

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
+from eventhex_core_ports._internal.cached_reading import CachedReading
 from eventhex_core_ports.ports.relay import OutboxSource, OutboxStats
 
-__all__ = ["PrometheusMetrics", "RelayMetrics", "WsgiApp"]
+__all__ = ["TEXT_FORMAT", "PrometheusMetrics", "RelayMetrics"]
 
-WsgiApp = Callable[[dict[str, Any], Any], Iterable[bytes]]
+TEXT_FORMAT = "text/plain; version=0.0.4; charset=utf-8"
+"""The Prometheus text format's content type."""
 
 
 class RelayMetrics:
@@ -30,42 +30,9 @@ class RelayMetrics:
         """The Prometheus text format of every metric."""
         return b""
 
-    def wsgi_app(self) -> WsgiApp:
-        """A WSGI application serving :meth:`exposition`."""
-
-        def app(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-            body = self.exposition()
-            start_response("200 OK", [("Content-Type", "text/plain; version=0.0.4")])
-            return [body]
-
-        return app
-
-
-class _CachedStats:
-    """The source's statistics, read at most once per ``ttl`` seconds (its failure too), so that
-    frequent or concurrent scrapes cost the outbox one aggregate query per interval."""
-
-    def __init__(self, source: OutboxSource, ttl: float) -> None:
-        self._source = source
-        self._ttl = ttl
-        self._lock = threading.Lock()
-        self._read_at: float | None = None
-        self._value: OutboxStats | Exception | None = None
-
-    def get(self) -> OutboxStats:
-        with self._lock:
-            now = time.monotonic()
-            if self._read_at is None or now - self._read_at >= self._ttl:
-                try:
-                    self._value = self._source.stats()
-                except Exception as error:
-                    self._value = error
-                self._read_at = now
-            value = self._value
-        if isinstance(value, Exception):
-            raise RuntimeError("outbox statistics unavailable") from value
-        assert value is not None
-        return value
+    def exposition_for(self, accept: str) -> tuple[bytes, str]:
+        """The exposition in the format an ``Accept`` header asks for, and its content type."""
+        return self.exposition(), TEXT_FORMAT
 
 
 class PrometheusMetrics(RelayMetrics):
@@ -95,7 +62,7 @@ class PrometheusMetrics(RelayMetrics):
         self._dead = counter(
             "eventhex_relay_dead_lettered", "Messages dead-lettered.", registry=self.registry
         )
-        self.registry.register(_OutboxCollector(_CachedStats(source, stats_ttl)))
+        self.registry.register(_OutboxCollector(CachedReading(source.stats, stats_ttl)))
 
     def published(self, count: int) -> None:
         """See :meth:`RelayMetrics.published`."""
@@ -114,17 +81,18 @@ class PrometheusMetrics(RelayMetrics):
         data: bytes = self._prom.generate_latest(self.registry)
         return data
 
-    def wsgi_app(self) -> WsgiApp:
-        """``prometheus-client``'s own exposition app on this registry (text or OpenMetrics as
-        the scraper asks, compressed when it accepts gzip)."""
-        app: WsgiApp = self._prom.make_wsgi_app(self.registry)
-        return app
+    def exposition_for(self, accept: str) -> tuple[bytes, str]:
+        """See :meth:`RelayMetrics.exposition_for`: text, or OpenMetrics when asked."""
+        from prometheus_client.exposition import choose_encoder
+
+        encoder, content_type = choose_encoder(accept)
+        return encoder(self.registry), content_type
 
 
 class _OutboxCollector:
     """The outbox gauges, from the cached statistics, each time the registry is collected."""
 
-    def __init__(self, stats: _CachedStats) -> None:
+    def __init__(self, stats: CachedReading[OutboxStats]) -> None:
         self._stats = stats
 
     def describe(self) -> list[Any]:

@@ -156,7 +156,9 @@ class RelaySettings(BaseSettings):
         return self.publisher.get_secret_value()
 
     def publisher_shown(self) -> str:
-        """The publisher URL with its password replaced by ``***``, for logs and messages."""
+        """The publisher URL with its password, query values and secret-looking path segments
+        replaced by ``***`` (see :func:`~eventhex_outbox_relay.publishers._url.redacted`), for
+        logs and messages."""
         return redacted(self.publisher_url)
 
     def warnings(self) -> list[str]:

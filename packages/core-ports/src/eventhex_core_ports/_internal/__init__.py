@@ -17,4 +17,7 @@ eventhex, uses the public modules instead (:mod:`eventhex_core_ports.ports`,
 - ``stream_claim``: ``StreamClaim``, the rule that event versions continue the stream.
 - ``logs``: the logging configuration of the relay and the Django commands (needs structlog:
   the ``eventhex-core-ports[logs]`` extra).
+- ``terminal``: ``printable``, stored text made safe to print on a terminal.
+- ``ops_http``: the hardened HTTP server of the relay's ops port and the runner's metrics port.
+- ``cached_reading``: ``CachedReading``, a value read at most once per interval (metrics).
 """

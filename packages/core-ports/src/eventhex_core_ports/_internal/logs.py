@@ -4,7 +4,8 @@ eventhex code logs through the standard library (``logging.getLogger(__name__)``
 ``extra={...}`` fields); structlog renders the records: one JSON object per line in production,
 readable coloured lines on a terminal. Fields bound with :func:`bind` (the relay binds its owner
 and each batch) join every record of the same thread or task. Text from outside (broker answers,
-ids) has its control characters escaped in the readable format; JSON escapes them anyway.
+ids) has its control characters escaped in the readable format
+(:func:`.terminal.printable`, also exported here); JSON escapes them anyway.
 
 Use it in a Django project's ``LOGGING`` too::
 
@@ -26,6 +27,8 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
+from eventhex_core_ports._internal.terminal import printable
+
 __all__ = ["LOGGERS", "LogFormat", "bind", "configure_logging", "formatter", "printable", "unbind"]
 
 LOGGERS = ("eventhex", "eventhex_django_adapter", "eventhex_core_ports", "eventhex_outbox_relay")
@@ -36,26 +39,6 @@ LogFormat = Literal["json", "text", "auto"]
 
 bind = structlog.contextvars.bind_contextvars
 unbind = structlog.contextvars.unbind_contextvars
-
-
-def _escape(char: str) -> str:
-    named = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-    if char in named:
-        return named[char]
-    code = ord(char)
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
-def printable(text: str) -> str:
-    """``text`` with control and other non-printable characters (escape sequences, CR/LF,
-    bidirectional overrides) written as Python-style escapes, and backslashes doubled so that an
-    escape in the output always means one in the input. Letters of any script stay as they are.
-    """
-    return "".join(
-        "\\\\" if char == "\\" else char if char.isprintable() else _escape(char) for char in text
-    )
 
 
 def _escaped(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:

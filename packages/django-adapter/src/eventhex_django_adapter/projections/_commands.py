@@ -9,6 +9,7 @@ from typing import Any, TextIO
 from django.core.management.base import CommandError
 
 from eventhex_core_ports._internal.logs import LogFormat, configure_logging
+from eventhex_core_ports._internal.terminal import printable
 from eventhex_django_adapter import SchemaNotMigrated
 from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.projections._parked import ParkedOutcome, retry_parked, skip_parked
@@ -29,6 +30,7 @@ logger = logging.getLogger("eventhex_django_adapter.projections")
 __all__ = [
     "act_on_parked",
     "freeze_start_up_heap",
+    "outcome_line",
     "parked_rows",
     "parked_table",
     "rebuild",
@@ -72,6 +74,8 @@ def run(
         runner.run()
     except SchemaNotMigrated as error:
         raise CommandError(str(error)) from error
+    finally:
+        metrics.close()
 
 
 def freeze_start_up_heap() -> int:
@@ -97,17 +101,20 @@ def _lag(seconds: float) -> str:
 
 
 def status_table(rows: Sequence[ProjectionStatus]) -> str:
-    """A fixed-width table of statuses."""
+    """A fixed-width table of statuses, every cell terminal-safe (:func:`printable`)."""
     header = ("projection", "state", "position", "lag", "lag age", "owner", "parked")
     lines = [
-        (
-            s.name,
-            s.state,
-            str(s.position),
-            f"{s.lag_events:,}",
-            _lag(s.lag_seconds),
-            (s.owner + ("" if s.owner_alive else " (gone)")) if s.owner else "-",
-            str(s.parked),
+        tuple(
+            printable(cell)
+            for cell in (
+                s.name,
+                s.state,
+                str(s.position),
+                f"{s.lag_events:,}",
+                _lag(s.lag_seconds),
+                (s.owner + ("" if s.owner_alive else " (gone)")) if s.owner else "-",
+                str(s.parked),
+            )
         )
         for s in rows
     ]
@@ -159,14 +166,23 @@ def parked_rows(projection: str | None) -> list[dict[str, Any]]:
 
 
 def parked_table(rows: Sequence[dict[str, Any]]) -> str:
-    """One line per parked event, with the last line of its traceback."""
+    """One line per parked event, with the last line of its traceback; stored text (names,
+    streams, errors) made terminal-safe with :func:`printable`."""
     if not rows:
         return "no parked events"
     return "\n".join(
-        f"{r['id']}  {r['projection']}  {r['event_name']}  {r['stream']} v{r['version']}  "
-        f"tries {r['attempts']}  {r['parked_at']}  {r['error']}"
+        printable(
+            f"{r['id']}  {r['projection']}  {r['event_name']}  {r['stream']} v{r['version']}  "
+            f"tries {r['attempts']}  {r['parked_at']}  {r['error']}"
+        )
         for r in rows
     )
+
+
+def outcome_line(outcome: ParkedOutcome) -> str:
+    """One retried or skipped parked event as a terminal-safe line."""
+    mark = "ok" if outcome.ok else "FAILED"
+    return printable(f"{outcome.parked_id}: {mark} {outcome.detail}")
 
 
 def act_on_parked(

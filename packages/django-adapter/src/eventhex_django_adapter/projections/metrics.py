@@ -1,17 +1,26 @@
 """Projection metrics, exported to Prometheus when ``prometheus-client`` is installed.
 
-``run --metrics-port PORT`` serves them over HTTP. Counters (events applied, handler failures,
-events parked) count what this runner did; the gauges (lag in events and seconds, parked events
-waiting, ownership) are read from the database at scrape time, so any runner reports every
-projection.
+``run --metrics-port PORT`` serves them over HTTP with
+:class:`~eventhex_core_ports._internal.ops_http.OpsHttpServer` (bounded threads, read timeouts, idle
+connections dropped at the cap). Counters (events applied,
+handler failures, events parked) count what this runner did; the gauges (lag in events and
+seconds, parked events waiting, ownership) are read from the database, so any runner reports
+every projection. A served scrape gets an exposition at most ``scrape_cache_seconds`` old: the
+database is read once per interval, however many scrapers ask.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from eventhex_core_ports._internal.cached_reading import CachedReading
+from eventhex_core_ports._internal.ops_http import OpsHttpServer, Request, Response
+
 __all__ = ["ProjectionMetrics", "PrometheusProjectionMetrics"]
+
+logger = logging.getLogger("eventhex_django_adapter.projections")
 
 
 class ProjectionMetrics:
@@ -35,19 +44,25 @@ class ProjectionMetrics:
             "metrics need prometheus-client: pip install 'eventhex-django-adapter[prometheus]'"
         )
 
+    def close(self) -> None:
+        """Stop serving (nothing to stop here)."""
+
 
 class PrometheusProjectionMetrics(ProjectionMetrics):
     """Prometheus counters and scrape-time gauges of every registered projection.
 
     Args:
         statuses: Returns the current status of every projection (see ``projection_statuses``);
-            called at each scrape.
+            called for each exposition rendered.
+        scrape_cache_seconds: Seconds a served exposition is reused by later scrapes.
 
     Raises:
         RuntimeError: ``prometheus-client`` is not installed.
     """
 
-    def __init__(self, statuses: Callable[[], Sequence[Any]]) -> None:
+    def __init__(
+        self, statuses: Callable[[], Sequence[Any]], *, scrape_cache_seconds: float = 5.0
+    ) -> None:
         try:
             import prometheus_client as prom
         except ImportError as error:  # pragma: no cover - depends on the install
@@ -56,6 +71,9 @@ class PrometheusProjectionMetrics(ProjectionMetrics):
             ) from error
         self._prom: Any = prom
         self._statuses = statuses
+        self._scrape_cache_seconds = scrape_cache_seconds
+        self._served: dict[str, CachedReading[bytes]] = {}
+        self._server: OpsHttpServer | None = None
         self._owned_here: dict[str, bool] = {}
         self.registry = prom.CollectorRegistry()
         labels = ["projection"]
@@ -101,8 +119,36 @@ class PrometheusProjectionMetrics(ProjectionMetrics):
         return data
 
     def serve(self, port: int, address: str = "127.0.0.1") -> None:
-        """Serve ``/metrics`` on ``address:port`` from a background thread."""
-        self._prom.start_http_server(port, addr=address, registry=self.registry)
+        """Serve ``/metrics`` on ``address:port`` in the background (see :meth:`close`)."""
+        self._server = OpsHttpServer(
+            address, port, {"/metrics": self._scrape}, name="eventhex-projection-metrics"
+        )
+        self._server.start()
+
+    @property
+    def port(self) -> int | None:
+        """The port served (the one picked when :meth:`serve` was given 0), or None."""
+        return None if self._server is None else self._server.port
+
+    def close(self) -> None:
+        """Stop serving."""
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+    def _scrape(self, request: Request) -> Response:
+        from prometheus_client.exposition import choose_encoder
+
+        encoder, content_type = choose_encoder(request.headers.get("accept", ""))
+        cached = self._served.get(content_type)
+        if cached is None:
+            read = lambda: encoder(self.registry)  # noqa: E731
+            cached = self._served[content_type] = CachedReading(read, self._scrape_cache_seconds)
+        try:
+            return Response(200, cached.get(), content_type)
+        except RuntimeError:
+            logger.exception("projection metrics unavailable")
+            return Response(503, b"metrics unavailable\n")
 
 
 class _Gauges:

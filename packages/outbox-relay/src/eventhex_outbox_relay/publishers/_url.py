@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import string
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
-from eventhex_outbox_relay.publishers._names import MAX_TOPIC, TOPIC_SAFE
+from eventhex_outbox_relay.publishers._names import TopicTemplate
 
 __all__ = [
+    "MASK",
+    "SHOWN_PARAMETERS",
     "KafkaOptions",
     "NatsOptions",
     "check_publisher_url",
@@ -44,18 +45,76 @@ def pop_params(url: str, **defaults: str) -> tuple[str, dict[str, str]]:
     return urlunsplit(parts._replace(query=urlencode(kept))), ours
 
 
+SHOWN_PARAMETERS = frozenset({"topic", "exchange", "stream", "subject", "maxlen", "ca_file"})
+"""Query parameters of eventhex's own that never hold a secret: shown as they are."""
+
+_SECRET_WORD = re.compile(
+    r"token|secret|passw|pwd|key|auth|sig|credential|session|bearer|access|private|hook",
+    re.IGNORECASE,
+)
+_TOKEN_LIKE = re.compile(r"(?=.*[A-Za-z])(?=.*\d)[A-Za-z0-9_~.+=%-]{16,}")
+MASK = "***"
+
+
 def redacted(url: str) -> str:
-    """``url`` with its password (or a lone user part, often a token) replaced by ``***``."""
+    """``url`` as it may be shown in a log or an error: no secret it may hold.
+
+    - userinfo: the password (or a lone user part, often a token) becomes ``***``;
+    - query: every value becomes ``***`` except eventhex's own :data:`SHOWN_PARAMETERS`
+      (``sasl.password=***``, ``token=***``); a parameter without ``=`` is masked whole;
+    - path: every segment after one whose name says secret (``token``, ``key``, ``secret``,
+      ``auth``, ``hook``, ...), a segment that looks like a token (16 or more letters and
+      digits, both present, as in chat webhooks' ``/services/T0/B0/XXXX``), and the value of a
+      ``;name=value`` path parameter become ``***``;
+    - fragment: masked whole.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
         return "<unparsable URL>"
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, host = parts.netloc.rpartition("@")
-    user, colon, _ = userinfo.partition(":")
-    shown = f"{user}:***" if colon else "***"
-    return urlunsplit(parts._replace(netloc=f"{shown}@{host}"))
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _ = userinfo.partition(":")
+        netloc = f"{user}:{MASK}@{host}" if colon else f"{MASK}@{host}"
+    return urlunsplit(
+        (
+            parts.scheme,
+            netloc,
+            _redacted_path(parts.path),
+            _redacted_query(parts.query),
+            MASK if parts.fragment else "",
+        )
+    )
+
+
+def _redacted_query(query: str) -> str:
+    shown = []
+    for parameter in query.split("&") if query else []:
+        key, equals, value = parameter.partition("=")
+        if not equals:
+            shown.append(MASK if key else "")
+        elif unquote(key) in SHOWN_PARAMETERS or not value:
+            shown.append(parameter)
+        else:
+            shown.append(f"{key}={MASK}")
+    return "&".join(shown)
+
+
+def _redacted_path(path: str) -> str:
+    shown, secret_above = [], False
+    for segment in path.split("/"):
+        name, *parameters = segment.split(";")
+        if secret_above or _TOKEN_LIKE.fullmatch(name):
+            shown.append(MASK if segment else segment)
+        else:
+            masked = (
+                f"{key}={MASK}" if equals else key
+                for key, equals, _ in (parameter.partition("=") for parameter in parameters)
+            )
+            shown.append(";".join([name, *masked]))
+        secret_above = secret_above or bool(_SECRET_WORD.search(segment))
+    return "/".join(shown)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,9 +164,6 @@ def redis_maxlen(url: str) -> tuple[str, str, int | None]:
     return clean, params["stream"], int(text)
 
 
-TOPIC_FIELDS = ("category", "tenant")
-"""Placeholders a Kafka topic template may hold."""
-
 KAFKA_FIXED = {
     "bootstrap.servers": "give the brokers as the URL's host:port list",
     "metadata.broker.list": "give the brokers as the URL's host:port list",
@@ -137,35 +193,7 @@ class KafkaOptions:
     @property
     def fixed_topic(self) -> bool:
         """Whether the topic template has no placeholder (one topic for every message)."""
-        return not _template_fields(self.topic)
-
-
-def _template_fields(template: str) -> list[str]:
-    """The placeholders of ``template``.
-
-    Raises:
-        ValueError: A placeholder other than those in :data:`TOPIC_FIELDS`, a conversion or
-            format spec, an unbalanced brace, or literal text outside Kafka's topic alphabet.
-    """
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as error:
-        raise ValueError(f"Kafka topic template {template!r}: {error}") from None
-    fields = []
-    for literal, field, spec, conversion in parsed:
-        if not set(literal) <= TOPIC_SAFE:
-            raise ValueError(
-                f"Kafka topic template {template!r} has characters outside [A-Za-z0-9._-]"
-            )
-        if field is None:
-            continue
-        if field not in TOPIC_FIELDS or spec or conversion:
-            raise ValueError(
-                f"Kafka topic template {template!r}: unknown placeholder {{{field}}}; "
-                f"use {{category}} or {{tenant}}"
-            )
-        fields.append(field)
-    return fields
+        return not TopicTemplate(self.topic).fields
 
 
 def kafka_options(url: str) -> KafkaOptions:
@@ -178,7 +206,9 @@ def kafka_options(url: str) -> KafkaOptions:
     the URL says otherwise).
 
     Raises:
-        ValueError: No broker, a bad topic template, or a setting the relay fixes.
+        ValueError: No broker, a bad topic template (see
+            :class:`~eventhex_outbox_relay.publishers._names.TopicTemplate`), or a setting the
+            relay fixes.
     """
     parts = urlsplit(url)
     config = dict(parse_qsl(parts.query, keep_blank_values=True))
@@ -187,12 +217,12 @@ def kafka_options(url: str) -> KafkaOptions:
     if not hosts:
         raise ValueError("Kafka URL names no broker: use kafka://host:9092?topic=NAME")
     if parts.path not in ("", "/"):
-        raise ValueError(f"Kafka URL has a path ({parts.path!r}); give the topic as ?topic=NAME")
+        raise ValueError(
+            f"Kafka URL has a path ({_redacted_path(parts.path)!r}); give the topic as ?topic=NAME"
+        )
     if not topic:
         raise ValueError("Kafka topic is empty")
-    fields = _template_fields(topic)
-    if not fields and (topic in (".", "..") or len(topic) > MAX_TOPIC):
-        raise ValueError(f"Kafka topic {topic!r} is not a legal topic name")
+    TopicTemplate(topic)
     for key in config:
         if key in KAFKA_FIXED:
             raise ValueError(f"Kafka setting {key} cannot be changed: {KAFKA_FIXED[key]}")

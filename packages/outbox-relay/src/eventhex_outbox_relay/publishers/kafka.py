@@ -17,7 +17,7 @@ from eventhex_core_ports.ports.relay import (
     PublishOutcome,
 )
 from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
-from eventhex_outbox_relay.publishers._names import topic_name, topic_part
+from eventhex_outbox_relay.publishers._names import TopicTemplate
 from eventhex_outbox_relay.publishers._order import StreamStops
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import kafka_options
@@ -84,9 +84,9 @@ class KafkaPublisher(Publisher):
 
     Args:
         url: ``kafka://host:9092[,host2:9092]?topic=NAME``; the topic may be a template with
-            ``{category}`` and ``{tenant}`` (each made a legal topic name part, see
-            :func:`~eventhex_outbox_relay.publishers._names.topic_part`); other query parameters
-            are librdkafka producer settings.
+            ``{category}`` and ``{tenant}``, rendered so that two (tenant, category) pairs never
+            share a topic (see :class:`~eventhex_outbox_relay.publishers._names.TopicTemplate`);
+            other query parameters are librdkafka producer settings.
         timeout: Seconds a message may take to be delivered (``message.timeout.ms``).
         envelope: ``eventhex`` or ``cloudevents``.
 
@@ -96,8 +96,8 @@ class KafkaPublisher(Publisher):
 
     def __init__(self, url: str, *, timeout: float = 10.0, envelope: str = "eventhex") -> None:
         options = kafka_options(url)
-        self._template = options.topic
-        self._fixed_topic = options.fixed_topic
+        self._template = TopicTemplate(options.topic)
+        self._fixed_topic = not self._template.fields
         self._cloudevents = wants_cloudevents(envelope)
         self._timeout = timeout
         timeout_ms = max(1, round(timeout * 1000))
@@ -140,14 +140,11 @@ class KafkaPublisher(Publisher):
     def topic_for(self, message: OutboxMessage) -> str:
         """The topic of ``message``: the URL's topic, or its template rendered."""
         if self._fixed_topic:
-            return self._template
-        key = (message.stream_category, message.tenant_id)
+            return self._template.template
+        key = (message.tenant_id, message.stream_category)
         topic = self._topics.get(key)
         if topic is None:
-            rendered = self._template.format(
-                category=topic_part(message.stream_category), tenant=topic_part(message.tenant_id)
-            )
-            topic = self._topics[key] = topic_name(rendered)
+            topic = self._topics[key] = self._template.render(*key)
         return topic
 
     def _record(self, message: OutboxMessage) -> tuple[bytes, list[tuple[str, str | bytes | None]]]:

@@ -6,8 +6,6 @@ streams of a batch go at once, one connection per lane (``concurrency`` lanes).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import queue
 import threading
@@ -27,34 +25,30 @@ from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloude
 from eventhex_outbox_relay.publishers._http_deadline import DeadlineTransport, deadline
 from eventhex_outbox_relay.publishers._names import header_value
 from eventhex_outbox_relay.publishers._order import HELD_BACK
+from eventhex_outbox_relay.publishers._signature import (
+    SIGNATURE_HEADER,
+    SIGNED_HEADERS_HEADER,
+    TIMESTAMP_HEADER,
+    signature,
+    signed_headers,
+)
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import redacted
 
 __all__ = [
     "ANSWER_PREFIX_BYTES",
     "SIGNATURE_HEADER",
+    "SIGNED_HEADERS_HEADER",
     "TIMESTAMP_HEADER",
     "WebhookPublisher",
     "signature",
 ]
 
-SIGNATURE_HEADER = "X-Eventhex-Signature"
-TIMESTAMP_HEADER = "X-Eventhex-Timestamp"
 ANSWER_PREFIX_BYTES = 1024
 """At most this much of an answer is read (for the error of a refused message); the rest is
 left unread and its connection closed."""
 
 logger = logging.getLogger("eventhex.relay.webhook")
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """The signature header value: ``sha256=`` + hex HMAC of ``timestamp.body``.
-
-    Receivers recompute it with the shared secret, compare in constant time and reject old
-    timestamps to stop replays.
-    """
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"sha256={digest.hexdigest()}"
 
 
 class WebhookPublisher(Publisher):
@@ -64,13 +58,15 @@ class WebhookPublisher(Publisher):
     a failed attempt of that message; a refused connection is an outage (no attempt is counted).
     Headers: ``X-Eventhex-Event-Id`` (the event uuid), ``X-Eventhex-Event-Name``,
     ``X-Eventhex-Partition-Key`` (both percent-encoded UTF-8 where they hold anything but
-    printable ASCII, or hold ``%``), and with a secret ``X-Eventhex-Timestamp`` and
-    ``X-Eventhex-Signature``; ``traceparent`` and ``tracestate`` when the event carries a trace
-    context. Only the first :data:`ANSWER_PREFIX_BYTES` of an answer are read.
+    printable ASCII, or hold ``%``); ``traceparent`` and ``tracestate`` when the event carries a
+    trace context; with a secret ``X-Eventhex-Timestamp``, ``X-Eventhex-Signed-Headers`` and
+    ``X-Eventhex-Signature``, an HMAC over the timestamp, every other header and the body
+    (scheme ``v2``, see :mod:`~eventhex_outbox_relay.publishers._signature`). Only the first
+    :data:`ANSWER_PREFIX_BYTES` of an answer are read.
 
     With the CloudEvents envelope each request is a CloudEvent in HTTP binary content mode: the
     event's data as the body, the attributes as ``ce-<attribute>`` headers (percent-encoded where
-    needed); the signature headers stay, the ``X-Eventhex-Event-*`` headers go.
+    needed), all of them signed; the ``X-Eventhex-Event-*`` headers go.
 
     Args:
         url: The endpoint, ``http://`` or ``https://`` (certificates verified).
@@ -128,9 +124,7 @@ class WebhookPublisher(Publisher):
             }
         headers |= trace_headers(message)
         if self._secret is not None:
-            timestamp = str(int(time.time()))
-            headers[TIMESTAMP_HEADER] = timestamp
-            headers[SIGNATURE_HEADER] = signature(self._secret, timestamp, body)
+            headers |= signed_headers(self._secret, str(int(time.time())), headers, body)
         return body, headers
 
     def _post(self, lane: _Lane, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:

@@ -121,8 +121,7 @@ class Command(BaseCommand):
         )
         failed = 0
         for outcome in outcomes:
-            mark = "ok" if outcome.ok else "FAILED"
-            self.stdout.write(f"{outcome.parked_id}: {mark} {outcome.detail}")
+            self.stdout.write(_commands.outcome_line(outcome))
             failed += not outcome.ok
         if failed:
             raise CommandError(f"{failed} of {len(outcomes)} parked events stay parked")
