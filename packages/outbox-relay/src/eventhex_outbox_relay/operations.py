@@ -2,8 +2,8 @@
 
 Served by :class:`eventhex_core_ports._internal.ops_http.OpsHttpServer`: bound to loopback
 unless told otherwise, one selector thread and two workers whatever the number of connections,
-a read timeout and a deadline on every connection, the longest-waiting idle connection dropped when a
-new one arrives at the cap (so idle or half-open connections never keep a liveness probe out),
+a read timeout and a deadline on every connection, the longest-waiting idle connection dropped when
+a new one arrives at the cap (so idle or half-open connections never keep a liveness probe out),
 ``/healthz`` answered on the selector thread even while a scrape waits on the database, and a
 generic body when the metrics cannot be read (the cause goes to the log, not to the caller).
 """
