@@ -1,6 +1,7 @@
 """The configuration reference names every setting the code accepts."""
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,34 @@ def test_the_relay_readme_and_the_deployment_guide_show_one_systemd_unit() -> No
 
     assert readme == guide
     assert "Environment=EVENTHEX_RELAY_HTTP_PORT=910%i" in guide
+
+
+def _distributions() -> dict[str, tuple[str, set[str]]]:
+    """Each package's distribution name -> (its folder, its extras)."""
+    found = {}
+    for pyproject in sorted((ROOT / "packages").glob("*/pyproject.toml")):
+        project = tomllib.loads(pyproject.read_text())["project"]
+        extras = set(project.get("optional-dependencies", {}))
+        found[project["name"]] = (pyproject.parent.name, extras)
+    return found
+
+
+@pytest.mark.parametrize(
+    "page", ["docs/quickstart.md", "README.md", "packages/django-adapter/README.md"]
+)
+def test_install_commands_name_real_folders_distributions_and_extras(page: str) -> None:
+    distributions = _distributions()
+    folders = dict(distributions.values())
+    text = (ROOT / page).read_text()
+    named = re.findall(r"\./(?:eventhex/)?packages/([\w-]+)(?:\[([\w,]+)\])?", text)
+    commands = "\n".join(re.findall(r"pip install[^\n]*", text))
+    published = re.findall(r"[\"'](eventhex-[\w-]+)(?:\[([\w,]+)\])?[\"']", commands)
+
+    assert named, f"{page} shows no install from a checkout"
+    assert published, f"{page} shows no install from the package index"
+    for folder, extras in named:
+        assert folder in folders, f"{page}: no packages/{folder}"
+        assert set(filter(None, extras.split(","))) <= folders[folder], (page, folder, extras)
+    for distribution, extras in published:
+        assert distribution in distributions, f"{page}: no distribution {distribution}"
+        assert set(filter(None, extras.split(","))) <= distributions[distribution][1]
