@@ -6,6 +6,7 @@ made by ``django-admin startproject`` with this environment's (the newest) Djang
 """
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +16,9 @@ from eventhex_devtools.postgres import PostgresServer
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 GUIDES = [DOCS / "quickstart.md", DOCS / "projections.md"]
-BIN = Path(sys.executable).parent
+# The environment whose python, django-admin and eventhex-relay the guides use: this one, or
+# a fresh venv with the wheels installed as the quick start says (.ci/run sets it).
+BIN = Path(os.environ.get("DOCS_EXAMPLES_BIN") or Path(sys.executable).parent)
 
 
 def _guide_examples() -> list[Example]:
