@@ -24,9 +24,27 @@ def _check_summary(output: str) -> None:
     total = sum(float(balance.replace(",", "")) for _, balance in accounts)
     assert summary_value(output, "read model").endswith(f"total balance {total:,.2f}")
     assert "1 concurrent write retried" in summary_value(output, "commands")
+    _check_progress(output)
     checkpoint = summary_value(output, "checkpoint")
-    position, store = re.search(r"position (\d+) \(store position (\d+)\)", checkpoint).groups()
-    assert int(position) == int(store) > 0
+    # Positions as people read them: event ids on SQLite, transaction:event id on PostgreSQL.
+    found = re.search(r"position ([\d:]+) \(store position ([\d:]+)\)", checkpoint)
+    position, store = found.groups()
+    assert position == store != "0"
+    on_postgres = summary_value(output, "database").startswith("postgresql")
+    assert position.count(":") == (1 if on_postgres else 0)
+
+
+def _check_progress(output: str) -> None:
+    """Each progress line shows the projection's real state: applied plus lag is every event."""
+    lines = re.findall(
+        r"events +(\d+) .* projected +(\d+)  lag +(\d+)$", output, flags=re.MULTILINE
+    )
+    assert lines, output
+    for events, projected, lag in lines:
+        assert int(projected) + int(lag) == int(events), output
+    following = re.findall(r"applied +(\d+)  lag +(\d+)$", output, flags=re.MULTILINE)
+    applied = [int(projected) for _, projected, _ in lines] + [int(a) for a, _ in following]
+    assert applied == sorted(applied), output
 
 
 def test_demo_on_sqlite_prints_a_summary_and_exits_0() -> None:

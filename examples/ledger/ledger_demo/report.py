@@ -7,6 +7,7 @@ from typing import Any
 from ledger import services
 from ledger.models import AccountBalance
 
+from eventhex_django_adapter._codec import format_position
 from eventhex_django_adapter.models import Event
 from ledger_demo.relay import RelayRun
 from ledger_demo.scenario import OWNERS
@@ -80,8 +81,9 @@ def summarise(label: str, outcome: ScenarioOutcome, relayed: RelayRun, seconds: 
             f"transactions {row.transactions:>3}  version {row.version:>3}"
         )
     print(
-        f"checkpoint:        ledger.balances at position {outcome.checkpoint} "
-        f"(store position {outcome.store_position}), {outcome.projected} events applied live"
+        f"checkpoint:        ledger.balances at position {format_position(outcome.checkpoint)} "
+        f"(store position {format_position(outcome.store_position)}), "
+        f"{outcome.projected} events applied live"
     )
     print(
         f"messages relayed:  {len(relayed.messages)} to standard output by "
