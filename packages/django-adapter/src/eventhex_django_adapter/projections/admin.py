@@ -16,7 +16,8 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
-from django.db.models import Count, Q, QuerySet
+from django.db.models import BooleanField, Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -25,6 +26,7 @@ from eventhex_django_adapter._admin_lists import EXACT_COUNT
 from eventhex_django_adapter._codec import decode, format_position
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
+from eventhex_django_adapter.models import Event
 from eventhex_django_adapter.projections._parked import retry_parked, skip_parked
 from eventhex_django_adapter.projections._projection import Projection
 from eventhex_django_adapter.projections._registry import load_projections, projections_backend
@@ -83,8 +85,15 @@ def _shown(
     alias = backend[DjangoConfig].database
     pending = pending_events(backend, projection, row.last_event_uuid if row else None)
     if row is not None and connections[alias].vendor == "postgresql":
-        # The checkpoint's tx_id as a range bound, so that the walk starts at the checkpoint.
-        pending = pending.filter(tx_id__gte=decode(int(row.position)).tx_id)
+        # The checkpoint as a row comparison, which the (tx_id, id) indexes start a walk at.
+        point = decode(int(row.position))
+        table = connections[alias].ops.quote_name(Event._meta.db_table)
+        after = RawSQL(
+            f"({table}.tx_id, {table}.id) > (%s, %s)",
+            (point.tx_id, point.event_id),
+            output_field=BooleanField(),
+        )
+        pending = pending.filter(after)
     behind = pending.order_by()[: EXACT_COUNT + 1].count()
     oldest = pending.values_list("created_at", flat=True).first()
     if row is None or not row.owner:
