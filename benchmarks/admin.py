@@ -107,7 +107,7 @@ def _fill(events: int) -> dict[str, Any]:
             "previous_position, error, attempts, status, parked_at) "
             "SELECT p.id, e.uuid, e.name, s.uuid, s.name, s.category, '', e.version, "
             "e.tx_id::numeric * 18446744073709551616 + e.id, 0, "
-            "'Traceback (most recent call last):\n  File \"app.py\", line 1, in handle\n"
+            '\'Traceback (most recent call last):\n  File "app.py", line 1, in handle\n'
             "ValueError: <bad> & broken', 3, 'parked', now() "
             "FROM eventhex_event e JOIN eventhex_stream s ON s.id = e.stream_id, "
             "eventhex_projection p WHERE p.name = %s AND e.id %% 5000 = 1 ORDER BY e.id LIMIT 200",

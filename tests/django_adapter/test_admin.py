@@ -191,9 +191,10 @@ def test_events_are_filtered_by_category_and_event_name(admin_client: Client, st
     by_name = _found(admin_client, Event, name__exact=REMOVED)
     both = _found(admin_client, Event, category__exact="order", name__exact=REMOVED)
 
-    choices = {spec.title: [c[0] for c in spec.lookup_choices] for spec in response.context["cl"].filter_specs}
+    specs = response.context["cl"].filter_specs
+    choices = {spec.title: [value for value, _ in spec.lookup_choices] for spec in specs}
     assert choices == {"category": ["invoice", "order"], "event name": [ADDED, REMOVED]}
-    assert {e.category for e in by_category} == {"invoice"} and len(by_category) == 2
+    assert sorted(e.category for e in by_category) == ["invoice", "invoice"]
     assert [e.name for e in by_name] == [REMOVED]
     assert both == []
 
@@ -320,7 +321,7 @@ def test_parked_events_are_still_retried_and_skipped_from_their_list(
     listing = admin_client.get(_url(ParkedEvent, "changelist"))
 
     actions = [name for name, _ in listing.context["action_form"].fields["action"].choices]
-    assert "retry" in actions and "skip" in actions
+    assert {"retry", "skip"} <= set(actions)
     response = admin_client.post(
         _url(ParkedEvent, "changelist"),
         {"action": "skip", "_selected_action": [parked.pk], "index": "0"},

@@ -61,7 +61,7 @@ def _estimate(queryset: "QuerySet[Any]") -> int | None:
     return int(plan[0]["Plan"]["Plan Rows"])
 
 
-class BoundedPaginator(Paginator):
+class BoundedPaginator(Paginator):  # type: ignore[type-arg]
     """A paginator whose count and pages cost the same on a thousand rows and on ten million.
 
     Args:
@@ -70,8 +70,11 @@ class BoundedPaginator(Paginator):
         request: The request, to explain a page that is not offered.
     """
 
-    def __init__(self, object_list: Any, per_page: int, request: HttpRequest | None = None) -> None:
+    def __init__(
+        self, object_list: "QuerySet[Any]", per_page: int, request: HttpRequest | None = None
+    ) -> None:
         super().__init__(object_list, per_page)
+        self.queryset = object_list
         self.request = request
         self.estimated = False
 
@@ -79,8 +82,8 @@ class BoundedPaginator(Paginator):
     def count(self) -> int:
         """Exact up to :data:`EXACT_COUNT` rows; past it, the planner's estimate (PostgreSQL)
         or an exact count (other databases)."""
-        queryset = self.object_list.order_by()
-        found = queryset[: EXACT_COUNT + 1].count()
+        queryset = self.queryset.order_by()
+        found: int = queryset[: EXACT_COUNT + 1].count()
         if found > EXACT_COUNT:
             estimate = _estimate(queryset)
             if estimate is None:
@@ -106,7 +109,7 @@ class BoundedPaginator(Paginator):
             self.count - (number - 1) * self.per_page <= EDGE_ROWS
         )
 
-    def page(self, number: Any) -> Page:
+    def page(self, number: Any) -> Page:  # type: ignore[type-arg]
         """Page ``number``, read by primary key from the nearer end of the list.
 
         Raises:
@@ -126,7 +129,7 @@ class BoundedPaginator(Paginator):
         return Page(self._rows(number), number, self)
 
     def _rows(self, number: int) -> list[Any]:
-        queryset = self.object_list
+        queryset = self.queryset
         start = (number - 1) * self.per_page
         if start == 0:
             return list(queryset[: self.per_page])
@@ -135,9 +138,7 @@ class BoundedPaginator(Paginator):
         else:  # from the far end, backwards
             end = self.count - start
             keys = list(
-                queryset.reverse().values_list("pk", flat=True)[
-                    max(0, end - self.per_page) : end
-                ]
+                queryset.reverse().values_list("pk", flat=True)[max(0, end - self.per_page) : end]
             )
         # The keys come from an index walk alone; the full rows (and their joins) for one page.
         return list(queryset.filter(pk__in=keys))
@@ -150,7 +151,7 @@ class BoundedPaginator(Paginator):
         for item in super().get_elided_page_range(
             number, on_each_side=on_each_side, on_ends=on_ends
         ):
-            if item == self.ELLIPSIS or not self.offered(item):
+            if not isinstance(item, int) or not self.offered(item):  # an ellipsis
                 gap = True
                 continue
             if gap and item != 1:
@@ -192,7 +193,7 @@ def distinct_values(alias: str, model: type[Model], field: str, limit: int) -> l
     connection = connections[alias]
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    column = quote(model._meta.get_field(field).column)
+    column = quote(str(model._meta.get_field(field).column))  # type: ignore[union-attr]
     first = f"SELECT {column} FROM {table} ORDER BY {column} LIMIT 1"
     after = f"SELECT {column} FROM {table} WHERE {column} > found.value ORDER BY {column} LIMIT 1"
     sql = (

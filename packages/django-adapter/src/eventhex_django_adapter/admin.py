@@ -30,7 +30,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_per_page = 50
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    sortable_by: tuple[str, ...] = ("id",)
+    sortable_by = ("id",)
 
     def get_paginator(
         self,
@@ -149,7 +149,7 @@ class SnapshotAdmin(ReadOnlyAdmin):
     list_select_related = ("stream",)
     search_fields = ("name",)  # shows the box; the search itself is get_search_results
     search_help_text = "A snapshot's uuid, a stream's uuid or the start of its name."
-    sortable_by = ()
+    sortable_by = ()  # type: ignore[assignment]
 
     def get_search_results(
         self, request: HttpRequest, queryset: "QuerySet[Snapshot]", search_term: str
