@@ -334,7 +334,7 @@ def test_parked_events_are_still_retried_and_skipped_from_their_list(
 @override_settings(
     EVENTHEX_PROJECTIONS=[
         "tests.projection_app.projections.AllEvents",
-        "tests.projection_app.projections.CartEvents",
+        "tests.projection_app.projections.Removals",
     ]
 )
 def test_the_projections_page_shows_lag_from_the_checkpoint(
@@ -342,7 +342,10 @@ def test_the_projections_page_shows_lag_from_the_checkpoint(
 ) -> None:
     backend = backend_on(store)
     backend.event_store.append(
-        ContractItemAdded(item="a"), ContractItemAdded(item="b"), stream_id=StreamId(name="c-1")
+        ContractItemAdded(item="a"),
+        ContractItemAdded(item="b"),
+        ContractItemRemoved(item="a"),
+        stream_id=StreamId(name="c-1"),
     )
     first = Event.objects.using(store).order_by("id").first()
     assert first is not None
@@ -351,11 +354,15 @@ def test_the_projections_page_shows_lag_from_the_checkpoint(
         name="test.all", position=position, last_event_uuid=first.uuid
     )
 
+    ProjectionState.objects.using(store).create(name="test.removals")  # nothing applied yet
+
     response = admin_client.get(_url(ProjectionState, "changelist"))
 
     assert response.status_code == 200
-    row = next(r for r in response.context["cl"].result_list if r.name == "test.all")
-    html = response.content.decode()
-    assert f'<td class="field-shown_position">{format_position(position)}</td>' in html
-    assert '<td class="field-lag">2</td>' in html  # the two events after the checkpoint
-    assert row.name == "test.all"
+    cells = re.findall(
+        r'<th class="field-name">.*?>([\w.]+)</a></th><td class="field-state">\w+</td>'
+        r'<td class="field-shown_position">([\d:]+)</td><td class="field-lag">(\d+)</td>',
+        response.content.decode(),
+    )
+    # All events: the three after the checkpoint; removals: the one removal.
+    assert sorted(cells) == [("test.all", format_position(position), "3"), ("test.removals", "0", "1")]

@@ -29,7 +29,11 @@ from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.models import Event
 from eventhex_django_adapter.projections._parked import retry_parked, skip_parked
 from eventhex_django_adapter.projections._projection import Projection
-from eventhex_django_adapter.projections._registry import load_projections, projections_backend
+from eventhex_django_adapter.projections._registry import (
+    event_names,
+    load_projections,
+    projections_backend,
+)
 from eventhex_django_adapter.projections._status import _locked_rows, pending_events
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
@@ -94,8 +98,14 @@ def _shown(
             output_field=BooleanField(),
         )
         pending = pending.filter(after)
-    behind = pending.order_by()[: EXACT_COUNT + 1].count()
-    oldest = pending.values_list("created_at", flat=True).first()
+    # One walk per selected event name, each on the name index from the checkpoint on: a walk
+    # of all events filtered by name would pass every other event after the checkpoint.
+    names = event_names(backend, projection) if projection.category is None else None
+    parts = [pending.filter(name=name) for name in names] if names else [pending]
+    behind = sum(part.order_by()[: EXACT_COUNT + 1].count() for part in parts)
+    firsts = [part.values_list("tx_id", "id", "created_at").first() for part in parts]
+    found = [first for first in firsts if first is not None]
+    oldest = min(found, key=lambda f: (f[0] or 0, f[1]))[2] if found else None
     if row is None or not row.owner:
         alive = False
     elif row.lease_until is not None:
