@@ -365,4 +365,5 @@ def test_the_projections_page_shows_lag_from_the_checkpoint(
         response.content.decode(),
     )
     # All events: the three after the checkpoint; removals: the one removal.
-    assert sorted(cells) == [("test.all", format_position(position), "3"), ("test.removals", "0", "1")]
+    expected = [("test.all", format_position(position), "3"), ("test.removals", "0", "1")]
+    assert sorted(cells) == expected
