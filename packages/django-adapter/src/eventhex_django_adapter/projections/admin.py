@@ -102,7 +102,8 @@ def _shown(
     # of all events filtered by name would pass every other event after the checkpoint.
     names = event_names(backend, projection) if projection.category is None else None
     parts = [pending.filter(name=name) for name in names] if names else [pending]
-    behind = sum(part.order_by()[: EXACT_COUNT + 1].count() for part in parts)
+    # Counted in commit order, so that the count walks the index from the checkpoint too.
+    behind = sum(part[: EXACT_COUNT + 1].count() for part in parts)
     firsts = [part.values_list("tx_id", "id", "created_at").first() for part in parts]
     found = [first for first in firsts if first is not None]
     oldest = min(found, key=lambda f: (f[0] or 0, f[1]))[2] if found else None
