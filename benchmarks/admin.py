@@ -197,7 +197,7 @@ def measure(dsn: str, events: int, reps: int) -> dict[str, Any]:
 
 def table(result: dict[str, Any]) -> str:
     """The pages as a Markdown table."""
-    lines = ["| page | ms | rows counted |", "|---|---:|---:|"]
+    lines = ["| page | ms | count shown |", "|---|---:|---:|"]
     for title, page in result["pages"].items():
         if "ms" in page:
             rows = "" if page["rows"] is None else f"{page['rows']:,}"
