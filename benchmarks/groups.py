@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks import hot_streams, latency, profiling, projections, relay, writers
+from benchmarks import admin, hot_streams, latency, profiling, projections, relay, writers
 from benchmarks._bench import Bench, Row
 from benchmarks.comparisons import comparison
 
@@ -96,6 +96,13 @@ _GROUPS = (
         projections.run,
         in_all=False,
         modes=("cpu",),
+    ),
+    Group(
+        "admin",
+        "the admin's pages at 1,000,000 events: lists, searches, last page, projections",
+        admin.run,
+        in_all=False,
+        modes=("headline",),
     ),
     Group(
         "hot",

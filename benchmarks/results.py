@@ -63,7 +63,10 @@ def mode_section(mode: str) -> list[str]:
         if table:
             parts += ["", f"### {title}", "", table]
     for title, text in _tables.text_sections(rows):
-        parts += ["", f"### {title}", "", "```", text.rstrip(), "```"]
+        if text.startswith("| "):  # a Markdown table already
+            parts += ["", f"### {title}", "", text.rstrip()]
+        else:
+            parts += ["", f"### {title}", "", "```", text.rstrip(), "```"]
     return parts
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.urls import reverse
 from eventhex_devtools.debian import ensure_debian_packages
 
 from eventhex_django_adapter.projections import load_projections, projection_statuses
@@ -83,6 +84,11 @@ def _rows(driver: Any) -> dict[str, list[str]]:
     return found
 
 
+def _change_url(parked: ParkedEvent) -> str:
+    opts = ParkedEvent._meta
+    return reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[parked.pk])
+
+
 def _choose(driver: Any, action: str, row_ids: list[int]) -> str:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
@@ -147,6 +153,14 @@ def test_projections_and_parked_events_in_the_admin(
     assert statuses == ["retried", "skipped"]
     assert len(applied("default", "test.all")) == 11  # 12 events, one skipped
 
+    browser.get(f"{live_server.url}{_change_url(parked[0])}")
+    _shot(browser, "5-parked-event")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "View parked event"
+    assert not browser.find_elements(By.NAME, "_save")
+    traceback = browser.find_element(By.CSS_SELECTOR, "pre.eventhex-traceback").text
+    assert traceback.startswith("Traceback (most recent call last):\n")
+    assert traceback.rstrip().endswith("RuntimeError: cannot project item item-3")
+
     browser.get(f"{live_server.url}/admin/eventhex_projections/projectionstate/")
     assert _rows(browser)["test.all"][-1] == "0"
-    _shot(browser, "5-projections-after")
+    _shot(browser, "6-projections-after")

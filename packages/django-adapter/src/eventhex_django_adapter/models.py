@@ -42,6 +42,14 @@ class Stream(models.Model):
                 name="eventhex_stream_name_uniq",
             ),
         ]
+        indexes = [
+            # The admin's searches: by name (exact, or a prefix with LIKE 'name%', which needs
+            # the pattern operator class outside the C collation) and by uuid alone.
+            models.Index(
+                fields=["name"], name="eventhex_stream_name_idx", opclasses=["varchar_pattern_ops"]
+            ),
+            models.Index(fields=["uuid"], name="eventhex_stream_uuid_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.category or '-'}/{self.name or self.uuid}"

@@ -101,6 +101,7 @@ class Migration(migrations.Migration):
                 ('version', models.BigIntegerField(blank=True, null=True)),
             ],
             options={
+                'indexes': [models.Index(fields=['name'], name='eventhex_stream_name_idx', opclasses=['varchar_pattern_ops']), models.Index(fields=['uuid'], name='eventhex_stream_uuid_idx')],
                 'constraints': [models.UniqueConstraint(fields=('tenant_id', 'category', 'uuid'), name='eventhex_stream_uuid_uniq'), models.UniqueConstraint(condition=models.Q(('name__isnull', False)), fields=('tenant_id', 'category', 'name'), name='eventhex_stream_name_uniq')],
             },
         ),

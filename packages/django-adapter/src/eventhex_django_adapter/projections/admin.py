@@ -1,19 +1,40 @@
 """Admin pages: projections with their lag, state and parked count; parked events with retry
 and skip actions. Everything else is read-only: checkpoints move only through the runner, a
-rebuild, or a retry or skip here."""
+rebuild, or a retry or skip here.
+
+The projections page costs a few index probes per projection, however large the store: the lag
+is counted up to ``EXACT_COUNT`` events from the checkpoint on (shown as "10,000+" beyond), and
+its age is that of the first event after the checkpoint.
+"""
 
 import threading
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
+from django.db import connections
+from django.db.models import BooleanField, Count, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.html import format_html
 
+from eventhex_django_adapter._admin_lists import EXACT_COUNT
+from eventhex_django_adapter._codec import decode, format_position
+from eventhex_django_adapter.backend import DjangoBackend
+from eventhex_django_adapter.config import DjangoConfig
+from eventhex_django_adapter.models import Event
 from eventhex_django_adapter.projections._parked import retry_parked, skip_parked
-from eventhex_django_adapter.projections._registry import load_projections, projections_backend
-from eventhex_django_adapter.projections._status import ProjectionStatus, projection_statuses
+from eventhex_django_adapter.projections._projection import Projection
+from eventhex_django_adapter.projections._registry import (
+    event_names,
+    load_projections,
+    projections_backend,
+)
+from eventhex_django_adapter.projections._status import _locked_rows, pending_events
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
 __all__ = ["ParkedEventAdmin", "ProjectionStateAdmin"]
@@ -23,6 +44,7 @@ _page = threading.local()
 
 class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
     list_per_page = 50
+    show_facets = admin.ShowFacets.NEVER
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -34,31 +56,103 @@ class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """What the projections page shows of one registered projection."""
+
+    lag: str
+    lag_age: str
+    owner_alive: bool
+    parked: int
+
+
 def _forget() -> None:
     _page.statuses = {}
 
 
-def _status(row: ProjectionState) -> ProjectionStatus | None:
-    found: dict[str, ProjectionStatus] = getattr(_page, "statuses", {})
+def _status(row: ProjectionState) -> _Shown | None:
+    found: dict[str, _Shown] = getattr(_page, "statuses", {})
     return found.get(row.name)
+
+
+def _age(created_at: datetime | None) -> str:
+    if created_at is None:
+        return "0.0 s"
+    seconds = (timezone.now() - created_at).total_seconds()  # both aware, or both naive
+    return f"{max(0.0, seconds):,.1f} s"
+
+
+def _shown(
+    backend: DjangoBackend, projection: Projection, row: ProjectionState | None, locked: Any
+) -> _Shown:
+    """One projection's lag from its checkpoint, read from the index it selects events by."""
+    alias = backend[DjangoConfig].database
+    pending = pending_events(backend, projection, row.last_event_uuid if row else None)
+    if row is not None and connections[alias].vendor == "postgresql":
+        # The checkpoint as a row comparison, which the (tx_id, id) indexes start a walk at.
+        point = decode(int(row.position))
+        table = connections[alias].ops.quote_name(Event._meta.db_table)
+        after = RawSQL(
+            f"({table}.tx_id, {table}.id) > (%s, %s)",
+            (point.tx_id, point.event_id),
+            output_field=BooleanField(),
+        )
+        pending = pending.filter(after)
+    # One walk per selected event name, each on the name index from the checkpoint on: a walk
+    # of all events filtered by name would pass every other event after the checkpoint.
+    names = event_names(backend, projection) if projection.category is None else None
+    parts = [pending.filter(name=name) for name in names] if names else [pending]
+    # Counted in commit order, so that the count walks the index from the checkpoint too.
+    behind = sum(part[: EXACT_COUNT + 1].count() for part in parts)
+    firsts = [part.values_list("tx_id", "id", "created_at").first() for part in parts]
+    found = [first for first in firsts if first is not None]
+    oldest = min(found, key=lambda f: (f[0] or 0, f[1]))[2] if found else None
+    if row is None or not row.owner:
+        alive = False
+    elif row.lease_until is not None:
+        alive = row.lease_until > timezone.now()
+    else:
+        alive = locked is not None and row.id in locked
+    return _Shown(
+        lag=f"{EXACT_COUNT:,}+" if behind > EXACT_COUNT else f"{behind:,}",
+        lag_age=_age(oldest),
+        owner_alive=alive,
+        parked=getattr(row, "waiting", 0) if row else 0,
+    )
+
+
+def _statuses(backend: DjangoBackend, projections: list[Projection]) -> dict[str, _Shown]:
+    alias = backend[DjangoConfig].database
+    rows = {
+        row.name: row
+        for row in ProjectionState.objects.using(alias)
+        .filter(name__in=[p.name for p in projections])
+        .annotate(
+            waiting=Count(
+                "parked_events", filter=Q(parked_events__status=ParkedEvent.Status.PARKED)
+            )
+        )
+    }
+    locked = _locked_rows(alias)
+    return {p.name: _shown(backend, p, rows.get(p.name), locked) for p in projections}
 
 
 @admin.register(ProjectionState)
 class ProjectionStateAdmin(_ReadOnly):
     """Every projection: state, checkpoint, lag in events and seconds, owner, parked events."""
 
-    list_display = ("name", "state", "position", "lag", "lag_age", "owner_shown", "parked")
+    list_display = ("name", "state", "shown_position", "lag", "lag_age", "owner_shown", "parked")
     search_fields = ("name", "owner")
     list_filter = ("state",)
+    exclude = ("position",)
+    readonly_fields = ("shown_position",)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         """Compute every registered projection's status once for the page."""
         try:
-            _page.statuses = {
-                s.name: s for s in projection_statuses(projections_backend(), load_projections())
-            }
+            _page.statuses = _statuses(projections_backend(), load_projections())
         except ImproperlyConfigured as error:
             _page.statuses = {}
             self.message_user(request, str(error), messages.ERROR)
@@ -69,17 +163,22 @@ class ProjectionStateAdmin(_ReadOnly):
             _forget()
         return response
 
+    @admin.display(description="position")
+    def shown_position(self, row: ProjectionState) -> str:
+        """The checkpoint as people read it."""
+        return format_position(int(row.position))
+
     @admin.display(description="lag (events)")
     def lag(self, row: ProjectionState) -> str:
-        """Selected events not applied yet."""
+        """Selected events not applied yet (counted up to 10,000)."""
         status = _status(row)
-        return f"{status.lag_events:,}" if status else "not registered"
+        return status.lag if status else "not registered"
 
     @admin.display(description="lag (age)")
     def lag_age(self, row: ProjectionState) -> str:
         """Age of the oldest event not applied yet."""
         status = _status(row)
-        return f"{status.lag_seconds:,.1f} s" if status else "-"
+        return status.lag_age if status else "-"
 
     @admin.display(description="owner")
     def owner_shown(self, row: ProjectionState) -> str:
@@ -113,6 +212,7 @@ class ParkedEventAdmin(_ReadOnly):
         "event_name",
         "stream",
         "version",
+        "shown_position",
         "attempts",
         "status",
         "parked_at",
@@ -122,15 +222,31 @@ class ParkedEventAdmin(_ReadOnly):
     list_select_related = ("projection",)
     search_fields = ("event_name", "=event_uuid", "stream_name")
     actions = ("retry", "skip")
-    readonly_fields = [f.name for f in ParkedEvent._meta.fields]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Viewing is allowed; actions need change permission on parked events.
-        return bool(request.user.has_perm("eventhex.change_parkedevent"))
+    fields = (
+        "projection",
+        "status",
+        "event_name",
+        "event_uuid",
+        "stream_name",
+        "stream_uuid",
+        "stream_category",
+        "tenant_id",
+        "version",
+        "shown_position",
+        "shown_previous_position",
+        "attempts",
+        "parked_at",
+        "resolved_at",
+        "traceback",
+    )
+    readonly_fields = fields
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
-        """Retrying needs change permission on parked events."""
-        return self.has_change_permission(request)
+        """Retrying (and skipping) needs change permission on parked events; the event's own
+        page stays read-only: a parked event changes only by a retry or a skip."""
+        opts = self.opts
+        codename = get_permission_codename("change", opts)
+        return bool(request.user.has_perm(f"{opts.app_label}.{codename}"))
 
     has_skip_permission = has_retry_permission
 
@@ -138,6 +254,21 @@ class ParkedEventAdmin(_ReadOnly):
     def stream(self, parked: ParkedEvent) -> str:
         """The stream's name, or its uuid."""
         return parked.stream_name or str(parked.stream_uuid)
+
+    @admin.display(description="position")
+    def shown_position(self, parked: ParkedEvent) -> str:
+        """The event's position as people read it."""
+        return format_position(int(parked.position))
+
+    @admin.display(description="previous position")
+    def shown_previous_position(self, parked: ParkedEvent) -> str:
+        """The position of the event before it in the projection's selection."""
+        return format_position(int(parked.previous_position))
+
+    @admin.display(description="traceback")
+    def traceback(self, parked: ParkedEvent) -> str:
+        """The handler's last traceback, as printed (escaped)."""
+        return format_html('<pre class="eventhex-traceback">{}</pre>', parked.error)
 
     @admin.display(description="error")
     def error_line(self, parked: ParkedEvent) -> str:
