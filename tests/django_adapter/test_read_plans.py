@@ -43,7 +43,7 @@ SHIFT = 1_000_000
 """Raised (inside the test's transaction) so that the invented transaction ids are readable."""
 
 STREAM_KEYS = ("eventhex_stream_pkey", "eventhex_stream_uuid_uniq", "eventhex_stream_uuid_idx")
-"""The indexes that find one stream (the admin's index on the uuid alone, in the initial migration, finds
+"""The indexes that find one stream (the admin's index on the uuid alone finds
 the streams of one uuid: one, but for a uuid reused across categories or tenants); the name index
 also matches a lookup by uuid's first two columns, and would make it filter every stream of the
 category."""
