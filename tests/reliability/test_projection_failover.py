@@ -90,7 +90,7 @@ def test_a_runner_killed_mid_batch_loses_and_repeats_nothing(
         wait_for(
             lambda: len(rows := _owners()) == 4 and all(r.owner for r in rows.values()),
             "every projection to be owned by a runner",
-            timeout=180,
+            seconds=180,
         )
         writer.start()
         victim_owner = _owners()["test.all"].owner
@@ -120,7 +120,7 @@ def test_a_runner_killed_mid_batch_loses_and_repeats_nothing(
         wait_for(
             lambda: all(s.lag_events == 0 for s in projection_statuses(backend, projections)),
             "every projection to catch up",
-            timeout=120,
+            seconds=120,
         )
 
         survivors = [r for r in runners if r is not victim]
