@@ -69,7 +69,7 @@ def test_an_event_class_defined_in_manage_py_shell_is_refused_at_append() -> Non
         order_id: str
 
     backend = InMemoryBackend().configure()
-    with pytest.raises(UnstableEventName, match="django.core.management.commands.shell"):
+    with pytest.raises(UnstableEventName, match=r"django\.core\.management\.commands\.shell"):
         backend.event_store.append(OrderPlaced(order_id="1"), stream_id=StreamId())
 
 

@@ -42,7 +42,7 @@ class StableEventNamesContract:
         [(EventhexContractScriptEvent, "__main__"), (EventhexContractExecEvent, "builtins")],
     )
     def test_an_event_named_after_an_unstable_module_is_refused(
-        self, backend: ContainerBackend[Any], event_type: type[Event], module: str
+        self, backend: ContainerBackend[Any], event_type: type[Any], module: str
     ) -> None:
         stream = new_stream()
         store = backend.event_store

@@ -160,9 +160,9 @@ def _move_past(
 
 def note_failure(alias: str, held: Claim, error: str) -> None:
     """Record ``error`` as the projection's ``last_error`` while its event is being retried."""
-    ProjectionState.objects.using(alias).filter(
-        name=held.name, generation=held.generation
-    ).update(last_error=error)
+    ProjectionState.objects.using(alias).filter(name=held.name, generation=held.generation).update(
+        last_error=error
+    )
 
 
 def park(
@@ -185,12 +185,18 @@ def park(
     if isinstance(record, RecordedRaw):
         entry = record.entry
         uuid, stream, version, created_at = (
-            entry.uuid, entry.stream_id, entry.version, entry.created_at
+            entry.uuid,
+            entry.stream_id,
+            entry.version,
+            entry.created_at,
         )
     else:
         event = record.wrapped_event
         uuid, stream, version, created_at = (
-            event.uuid, record.stream_id, event.version, event.created_at
+            event.uuid,
+            record.stream_id,
+            event.version,
+            event.created_at,
         )
     with transaction.atomic(using=alias):
         row = lock_for_batch(alias, held, previous_position, state)

@@ -47,7 +47,7 @@ def _status(row: ProjectionState) -> ProjectionStatus | None:
 class ProjectionStateAdmin(_ReadOnly):
     """Every projection: state, checkpoint, lag in events and seconds, owner, parked events."""
 
-    list_display = ("name", "state", "position", "lag", "lag_age", "owner_shown", "parked")
+    list_display = ("name", "state_shown", "position", "lag", "lag_age", "owner_shown", "parked")
     search_fields = ("name", "owner")
     list_filter = ("state",)
 
@@ -68,6 +68,12 @@ class ProjectionStateAdmin(_ReadOnly):
         else:
             _forget()
         return response
+
+    @admin.display(description="state", ordering="state")
+    def state_shown(self, row: ProjectionState) -> str:
+        """As ``eventhex_projections status`` shows it: failing, stopped, no runner, ..."""
+        status = _status(row)
+        return status.state if status else str(row.state)
 
     @admin.display(description="lag (events)")
     def lag(self, row: ProjectionState) -> str:
