@@ -11,7 +11,10 @@ aliases the database routers let the ``eventhex`` app migrate to, or ``default``
   fail with "database is locked" instead of waiting their turn;
 * ``eventhex.W002`` the PostgreSQL database has moved to another cluster (``pg_dump`` and
   ``pg_restore``, logical replication) and its positions are due a rebase, which the first
-  append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0010).
+  append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0010);
+* ``eventhex.W301`` the database stores events under names no registered event class reads,
+  so reads that meet them fail with ``UnknownEventName`` (a database check; see
+  ``manage.py eventhex_event_names``).
 
 :func:`check_configured_alias` (``DjangoBackend.configure`` calls it) rejects an alias that is not
 in ``settings.DATABASES`` at once.
@@ -23,7 +26,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections, router
+from django.db import DatabaseError, connections, router, transaction
 from django.db.utils import load_backend
 
 from eventhex_django_adapter._position_clock import position_clock
@@ -147,11 +150,60 @@ def check_position_clock(
     return messages
 
 
+def _orphans(alias: str) -> list[str] | None:
+    """The orphaned names in ``alias``; ``None`` before the migrations that hold them ran."""
+    from eventhex_django_adapter.event_names import orphaned_event_names
+    from eventhex_django_adapter.models import Event
+
+    connection = connections[alias]
+    if Event._meta.db_table not in connection.introspection.table_names():
+        return None
+    try:
+        with transaction.atomic(using=alias):  # a failure must not break a caller's transaction
+            return orphaned_event_names(alias)
+    except DatabaseError:  # not migrated yet (0011): the migrate command says so
+        return None
+
+
+def check_event_names(
+    app_configs: Sequence[Any] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: Any,
+) -> list[checks.CheckMessage]:
+    """Every event name stored in the ``databases`` eventhex migrates to has a class."""
+    from eventhex_django_adapter.event_names import import_event_modules
+
+    aliases = _eventhex_aliases(databases or ())
+    if aliases:
+        import_event_modules()
+    messages: list[checks.CheckMessage] = []
+    for alias in aliases:
+        orphans = _orphans(alias)
+        if not orphans:
+            continue
+        shown = ", ".join(repr(name) for name in orphans[:10])
+        more = f" and {len(orphans) - 10} more" if len(orphans) > 10 else ""
+        messages.append(
+            checks.Warning(
+                f"Database {alias!r} stores events under {len(orphans)} name(s) no registered "
+                f"event class reads: {shown}{more}. Reads that meet them fail with "
+                "UnknownEventName, and projections park or stop there.",
+                hint="Give the class that should read each name that __event_name__, and define "
+                "it in a module this process imports (an installed app's events.py is imported "
+                f"for this check). List them: python manage.py eventhex_event_names --orphans "
+                f"--database {alias}",
+                id="eventhex.W301",
+            )
+        )
+    return messages
+
+
 def register() -> None:
     """Register the checks with Django (called from ``AppConfig.ready``)."""
     checks.register(check_aliases, checks.Tags.compatibility)
     checks.register(check_server_version, checks.Tags.database)
     checks.register(check_position_clock, checks.Tags.database)
+    checks.register(check_event_names, checks.Tags.database)
 
 
 def _vendor(engine: str) -> str:
