@@ -21,7 +21,8 @@ class ProjectionMetrics:
         """``count`` events of projection ``name`` were applied and checkpointed."""
 
     def failed(self, name: str) -> None:
-        """A handler of ``name`` raised (the event is retried or parked)."""
+        """A handler of ``name`` raised, or an event of it could not be built (the event is
+        retried or parked)."""
 
     def parked(self, name: str) -> None:
         """An event of ``name`` was parked."""
