@@ -5,7 +5,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.db.models import F, QuerySet
-from event_sourcery.event import Recorded
+from event_sourcery.event import Event, Recorded
 
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractItemRemoved
 from eventhex_django_adapter.projections import Projection, handles
@@ -22,6 +22,14 @@ class _Recording(Projection):
 
     fail_on: ClassVar[set[str]] = set()
     calls: ClassVar[list[str]] = []
+    fail_reads: ClassVar[str] = ""
+    """When set, subscribing raises RuntimeError with it (a worker that stops on an error)."""
+
+    @classmethod
+    def selected_types(cls) -> tuple[type[Event], ...] | None:
+        if cls.fail_reads:
+            raise RuntimeError(cls.fail_reads)
+        return super().selected_types()
 
     def handle(self, record: Recorded) -> None:
         item = str(getattr(record.wrapped_event.event, "item", ""))

@@ -131,6 +131,23 @@ def test_a_projection_that_parked_its_last_event_is_failing_until_that_is_decide
         assert (status.state, status.parked, status.last_error) == ("running", 0, "")
 
 
+def test_a_worker_stopped_by_an_error_shows_it_until_a_new_worker_reads(alias: str) -> None:
+    backend = backend_for(alias)
+    projections = load_projections(["test.all"])
+    AllEvents.fail_reads = "the selection cannot be read"
+    rows = ProjectionState.objects.using(alias).filter(name="test.all")
+
+    with running(backend, projections):
+        wait_for(
+            lambda: "cannot be read" in "".join(rows.values_list("last_error", flat=True)),
+            "the error to be recorded",
+        )
+        AllEvents.fail_reads = ""  # the cause has passed; the runner tries again
+        wait_for(lambda: rows.get().last_error == "", "the error to be cleared, with no event")
+        append_events(backend, 3)
+        wait_for(lambda: len(applied(alias, "test.all")) == 3, "the events")
+
+
 def test_a_failed_batch_leaves_nothing_behind(alias: str) -> None:
     """The batch's handler calls roll back with it: only the retried events' effects stay."""
     backend = backend_for(alias)

@@ -27,6 +27,7 @@ __all__ = [
     "Moved",
     "advance",
     "claim",
+    "clear_failure",
     "ensure_rows",
     "lock_for_batch",
     "note_failure",
@@ -156,6 +157,13 @@ def _move_past(
         applied=F("applied") + applied,
         last_error="",
     )
+
+
+def clear_failure(alias: str, held: Claim, error: str) -> None:
+    """Clear ``last_error`` if it is still ``error`` (no newer failure replaced it)."""
+    ProjectionState.objects.using(alias).filter(
+        name=held.name, generation=held.generation, last_error=error
+    ).update(last_error="")
 
 
 def note_failure(alias: str, held: Claim, error: str) -> None:

@@ -75,6 +75,9 @@ class ProjectionWorker:
             ``rebuilding`` one).
         until_caught_up: Return once a batch comes back short: everything readable is applied.
         on_batch: Called with (events, new position) after each batch commits.
+        recovering_from: The traceback the previous worker of this projection stopped on; it is
+            cleared from ``last_error`` once this worker reads, so the projection stops showing
+            as failing when the cause has passed.
     """
 
     def __init__(
@@ -89,12 +92,14 @@ class ProjectionWorker:
         state: str = ProjectionState.State.RUNNING,
         until_caught_up: bool = False,
         on_batch: Callable[[int, int], None] | None = None,
+        recovering_from: str = "",
     ) -> None:
         self.projection = projection
         self.held = held
         self.quit = threading.Event()
         self.done = threading.Event()
         self.failed = False
+        self.error = ""
         self._backend = backend
         self._alias = alias
         self._stop = stop
@@ -103,6 +108,7 @@ class ProjectionWorker:
         self._state = state
         self._until_caught_up = until_caught_up
         self._on_batch = on_batch
+        self._recovering_from = recovering_from
         self.caught_up = False
 
     def start(self) -> threading.Thread:
@@ -122,7 +128,8 @@ class ProjectionWorker:
         except Exception:
             self.failed = True
             logger.exception("projection %s stopped on an error", self._name, extra=self._extra())
-            self._note_failure(traceback.format_exc())
+            self.error = traceback.format_exc()
+            self._note_failure(self.error)
         finally:
             connections.close_all()
             self.done.set()
@@ -186,6 +193,9 @@ class ProjectionWorker:
             except Exception as error:
                 self._apply_until_undecodable(position, error)
                 return  # the read ended with the error: subscribe again from the checkpoint
+            if self._recovering_from:
+                _store.clear_failure(self._alias, self.held, self._recovering_from)
+                self._recovering_from = ""
             if batch:
                 try:
                     position = self._apply(batch, position)
