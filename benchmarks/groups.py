@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks import admin, hot_streams, latency, profiling, projections, relay, writers
+from benchmarks import (
+    admin,
+    event_names,
+    hot_streams,
+    latency,
+    profiling,
+    projections,
+    relay,
+    writers,
+)
 from benchmarks._bench import Bench, Row
 from benchmarks.comparisons import comparison
 
@@ -109,6 +118,13 @@ _GROUPS = (
         "one stream against ten and 2,000: every publisher and Outbox.run (issue 15)",
         hot_streams.run,
         in_all=False,
+    ),
+    Group(
+        "names",
+        "the distinct stored event names of 1,000,000 events: loose index scan and DISTINCT",
+        event_names.run,
+        in_all=False,
+        modes=("headline",),
     ),
     Group(
         "subscriptions",

@@ -8,7 +8,8 @@ page as a bitmap scan of the whole remaining backlog, a join with every stream a
 The tests fill 100,000 events (1,000 streams, 10 events per transaction) inside the test's
 transaction, then make the adapter itself read: a 500-event page of all events, of a category and
 of two event names from the middle of the backlog, the current position, and three stream loads,
-and the check an append makes that its uuids are new (``uuids_stored.sql``). ``auto_explain`` hands
+and the check an append makes that its uuids are new (``uuids_stored.sql``), and the distinct
+event names (a loose index scan: one probe per name). ``auto_explain`` hands
 PostgreSQL's own plan of every statement the functions run to the test as a notice, for custom
 plans and for the generic plans a session settles on. Every scan of the events must be an index
 scan under a limit with no sort in between, the streams are found through their primary key or
@@ -30,6 +31,7 @@ from eventhex_django_adapter._subscription.reads import (
     newest_readable_position,
     read_after,
 )
+from eventhex_django_adapter.event_names import stored_event_names
 
 from ._plans import explained, plan_nodes
 from .conftest import on_postgres
@@ -195,6 +197,7 @@ def _reads() -> dict[str, Callable[[], object]]:
         "a stream's range": load(versioned, 25, 75),
         "an unversioned stream": load(unversioned, None, None),
         "an append's check of its uuids": uuids_stored,
+        "the stored event names": lambda: stored_event_names(ALIAS),  # event_names.sql
     }
 
 

@@ -23,6 +23,14 @@ class _Recording(Projection):
 
     fail_on: ClassVar[set[str]] = set()
     calls: ClassVar[list[str]] = []
+    fail_reads: ClassVar[str] = ""
+    """When set, subscribing raises RuntimeError with it (a worker that stops on an error)."""
+
+    @classmethod
+    def selected_types(cls) -> tuple[type[Event], ...] | None:
+        if cls.fail_reads:
+            raise RuntimeError(cls.fail_reads)
+        return super().selected_types()
 
     def handle(self, record: Recorded) -> None:
         item = str(getattr(record.wrapped_event.event, "item", ""))

@@ -34,6 +34,7 @@ def _clean_recordings() -> None:
     for cls in (AllEvents, CartEvents, Removals):
         cls.fail_on = set()
         cls.calls = []
+        cls.fail_reads = ""
 
 
 @pytest.fixture

@@ -131,7 +131,7 @@ def test_projections_and_parked_events_in_the_admin(
     rows = _rows(browser)
     assert set(rows) == {"test.all", "test.cart"}
     _, state, position, lag, age, owner, parked_count = rows["test.all"]
-    assert (state, lag, owner, parked_count) == ("running", "3", "-", "2")
+    assert (state, lag, owner, parked_count) == ("no runner", "3", "-", "2")
     assert int(position) > 0
     assert age.endswith(" s")
 

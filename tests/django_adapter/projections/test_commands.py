@@ -4,6 +4,7 @@ import io
 import json
 import signal
 from pathlib import Path
+from typing import Any
 from uuid import uuid4
 
 import pytest
@@ -12,6 +13,7 @@ from django.core.management.base import CommandError
 from django.db import connections
 from eventhex_devtools.postgres import PostgresServer
 
+from eventhex_django_adapter._codec import format_position
 from eventhex_django_adapter.projections import load_projections
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 from tests.django_adapter.projections._processes import in_batch, start_runner
@@ -35,28 +37,78 @@ def command(*args: str) -> str:
     return out.getvalue()
 
 
+def status(*args: str) -> tuple[str, int]:
+    """``status``'s output and exit code."""
+    out = io.StringIO()
+    try:
+        call_command("eventhex_projections", "status", *args, stdout=out)
+    except CommandError as error:
+        return out.getvalue(), error.returncode
+    return out.getvalue(), 0
+
+
 def test_status_reports_position_lag_owner_state_and_parked(alias: str) -> None:
     backend = backend_for(alias)
     append_events(backend, 30)
 
-    before = json.loads(command("status", "--json"))
+    shown, code = status("--json")
+    before = json.loads(shown)
+    assert code == 3  # nobody runs them
     assert [s["name"] for s in before] == [p.name for p in load_projections()]
     everything = before[0]
     assert (everything["lag_events"], everything["position"], everything["owner"]) == (30, "0", "")
+    assert everything["state"] == "no runner"
     assert everything["lag_seconds"] >= 0
 
     with running(backend, load_projections(["test.all"])) as runner:
         wait_for(lambda: len(applied(alias, "test.all")) == 30, "30 events")
-        (now,) = [s for s in json.loads(command("status", "--json")) if s["name"] == "test.all"]
+        (now,) = [s for s in json.loads(status("--json")[0]) if s["name"] == "test.all"]
         assert (now["lag_events"], now["state"], now["parked"]) == (0, "running", 0)
         assert now["owner"] == runner.owner
         assert now["owner_alive"] is True
         assert int(now["position"]) > 0
-        table = command("status")
+        table, _ = status()
         assert table.splitlines()[0].split() == [
-            "projection", "state", "position", "lag", "lag", "age", "owner", "parked",
+            "projection", "state", "position", "lag", "lag", "age", "owner", "parked", "error",
         ]  # fmt: skip
         assert runner.owner in table
+        line = next(line for line in table.splitlines() if line.startswith("test.all "))
+        assert format_position(int(now["position"])) in line.split()
+
+
+def test_status_shows_failing_and_stopped_projections_and_exits_2(
+    alias: str, monkeypatch: pytest.MonkeyPatch, settings: Any
+) -> None:
+    monkeypatch.setattr(AllEvents, "attempts", 2)
+    monkeypatch.setattr(AllEvents, "retry_delay", 30.0)  # stays in its first wait
+    AllEvents.fail_on = {"item-2"}
+    backend = backend_for(alias)
+    append_events(backend, 5)
+    settings.EVENTHEX_PROJECTIONS = ["tests.projection_app.projections.AllEvents"]
+    only_all = ["test.all"]
+    rows = ProjectionState.objects.using(alias).filter(name="test.all")
+    with running(backend, load_projections(only_all)):
+        wait_for(lambda: any(rows.values_list("last_error", flat=True)), "a failed try")
+        table, code = status()
+        (shown,) = json.loads(status("--json")[0])
+    assert code == 2
+    assert shown["state"] == "failing"
+    assert "cannot project item item-2" in shown["last_error"]
+    line = table.splitlines()[1]
+    assert line.split()[:2] == ["test.all", "failing"]
+    assert line.endswith("RuntimeError: cannot project item item-2")
+
+    monkeypatch.setattr(AllEvents, "retry_delay", 0.01)
+    with running(backend, load_projections(only_all)):
+        wait_for(lambda: len(parked(alias)) == 1, "the event to be parked")
+        (shown,) = json.loads(status("--json")[0])
+        assert (shown["state"], status()[1]) == ("stopped", 2)
+
+        AllEvents.fail_on = set()
+        command("parked", "retry", "--all")
+        wait_for(lambda: len(applied(alias, "test.all")) == 5, "the rest")
+        (shown,) = json.loads(status("--json")[0])
+        assert (shown["state"], shown["last_error"], status()[1]) == ("running", "", 0)
 
 
 def test_parked_list_shows_the_error_and_refuses_unknown_ids(

@@ -97,7 +97,7 @@ def test_park_goes_on_and_a_later_retry_applies_the_event(
     assert len(parked(alias)) == 3
     assert len(applied(alias, "test.all")) == 17
     (status,) = projection_statuses(backend, projections)
-    assert (status.state, status.parked) == ("running", 3)
+    assert (status.state, status.parked) == ("no runner", 3)  # went on; the runner stopped
 
     still_failing = retry_parked(backend, projections[0], parked(alias)[0].pk)
     assert not still_failing.ok
@@ -109,6 +109,43 @@ def test_park_goes_on_and_a_later_retry_applies_the_event(
     assert parked(alias) == []
     assert sorted(applied(alias, "test.all")) == sorted(expected_uuids(backend, projections[0]))
     assert ProjectionState.objects.using(alias).get(name="test.all").applied == 20
+
+
+def test_a_projection_that_parked_its_last_event_is_failing_until_that_is_decided(
+    alias: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(AllEvents, "on_failure", "park")
+    backend = backend_for(alias)
+    projections = load_projections(["test.all"])
+    AllEvents.fail_on = {"item-3"}
+    append_events(backend, 4)  # item-3 is the last event
+
+    with running(backend, projections):
+        wait_for(lambda: len(parked(alias)) == 1, "the event to be parked")
+        (status,) = projection_statuses(backend, projections)
+        assert (status.state, status.parked) == ("failing", 1)
+        assert "cannot project item item-3" in status.last_error
+
+        assert skip_parked(backend, parked(alias)[0].pk).ok
+        (status,) = projection_statuses(backend, projections)
+        assert (status.state, status.parked, status.last_error) == ("running", 0, "")
+
+
+def test_a_worker_stopped_by_an_error_shows_it_until_a_new_worker_reads(alias: str) -> None:
+    backend = backend_for(alias)
+    projections = load_projections(["test.all"])
+    AllEvents.fail_reads = "the selection cannot be read"
+    rows = ProjectionState.objects.using(alias).filter(name="test.all")
+
+    with running(backend, projections):
+        wait_for(
+            lambda: "cannot be read" in "".join(rows.values_list("last_error", flat=True)),
+            "the error to be recorded",
+        )
+        AllEvents.fail_reads = ""  # the cause has passed; the runner tries again
+        wait_for(lambda: rows.get().last_error == "", "the error to be cleared, with no event")
+        append_events(backend, 3)
+        wait_for(lambda: len(applied(alias, "test.all")) == 3, "the events")
 
 
 def test_a_failed_batch_leaves_nothing_behind(alias: str) -> None:

@@ -51,9 +51,26 @@ def test_metrics_count_and_gauge_every_projection(monkeypatch: pytest.MonkeyPatc
     assert _value(live, 'eventhex_projection_owned{projection="test.all"}') == 1
     assert _value(live, 'eventhex_projection_parked_events{projection="test.all"}') == 2
     assert _value(live, 'eventhex_projection_lag_events{projection="test.all"}') == 0
+    assert _value(live, 'eventhex_projection_failing{projection="test.all"}') == 0  # went on
     assert _value(after, 'eventhex_projection_owned{projection="test.all"}') == 0
     assert _value(after, 'eventhex_projection_lag_events{projection="test.all"}') == 5
     assert _value(after, 'eventhex_projection_lag_seconds{projection="test.all"}') >= 0
+
+
+def test_a_projection_retrying_an_event_is_failing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(AllEvents, "retry_delay", 30.0)  # stays in its first wait
+    AllEvents.fail_on = {"item-1"}
+    backend = backend_for("default")
+    projections = load_projections(["test.all"])
+    metrics = PrometheusProjectionMetrics(lambda: projection_statuses(backend, projections))
+    append_events(backend, 3)
+
+    with running(backend, projections, metrics=metrics):
+        wait_for(lambda: projection_statuses(backend, projections)[0].last_error != "", "a try")
+        body = metrics.exposition().decode()
+
+    assert _value(body, 'eventhex_projection_failing{projection="test.all"}') == 1
+    assert _value(body, 'eventhex_projection_stopped{projection="test.all"}') == 0
 
 
 def test_metrics_are_served_over_http() -> None:

@@ -36,6 +36,7 @@ __all__ = [
     "InvalidStreamName",
     "InvalidTenantId",
     "UnknownEventName",
+    "UnstableEventName",
 ]
 
 
@@ -65,6 +66,35 @@ class InvalidTenantId(InvalidInput, IllegalTenantId):
 
 class InvalidEventName(InvalidInput):
     """An event name is empty, too long or contains a forbidden character."""
+
+
+class UnstableEventName(InvalidEventName):
+    """An event name derived from a module that exists only in one process (``__main__``, a shell).
+
+    event_sourcery names a class without ``__event_name__`` ``module.QualifiedName``. A class
+    defined in a script, ``python -c``, a notebook or ``manage.py shell`` gets a module name that
+    no other process has, so no other process could read events stored under it.
+
+    Attributes:
+        name: The refused event name.
+        module: The unstable module it starts with.
+    """
+
+    def __init__(self, name: str, module: str) -> None:
+        self.name = name
+        self.module = module
+        qualname = name[len(module) + 1 :]
+        class_name = qualname.rsplit(".", 1)[-1]
+        super().__init__(
+            f"{class_name}'s event name {name!r} comes from module {module!r}, which exists "
+            "only in the process that defined the class (a script, a notebook or a shell); "
+            "events stored under it cannot be read by other processes, so nothing was stored. "
+            f"Set __event_name__ = 'myapp.{qualname}' on the class (a name of your own that "
+            "never changes) and define it in an importable module."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return type(self), (self.name, self.module)
 
 
 class InvalidEventData(InvalidInput):

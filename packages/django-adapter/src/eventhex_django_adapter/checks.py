@@ -17,6 +17,9 @@ aliases the database routers let the ``eventhex`` app migrate to, or ``default``
 * ``eventhex.W002`` the PostgreSQL database has moved to another cluster (``pg_dump`` and
   ``pg_restore``, logical replication) and its positions are due a rebase, which the first
   append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0010);
+* ``eventhex.W301`` the database stores events under names no registered event class reads,
+  so reads that meet them fail with ``UnknownEventName`` (a database check; see
+  ``manage.py eventhex_event_names``);
 * ``eventhex.E004`` ``EVENTHEX_PROJECTIONS`` names projections but their app,
   ``eventhex_django_adapter.projections``, is not installed (no tables, no runner command).
 
@@ -30,7 +33,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections, router
+from django.db import DatabaseError, connections, router, transaction
 from django.db.utils import load_backend
 
 from eventhex_django_adapter._position_clock import position_clock
@@ -189,6 +192,54 @@ def check_migrations_applied(
     return messages
 
 
+def _orphans(alias: str) -> list[str] | None:
+    """The orphaned names in ``alias``; ``None`` before the migrations that hold them ran."""
+    from eventhex_django_adapter.event_names import orphaned_event_names
+    from eventhex_django_adapter.models import Event
+
+    connection = connections[alias]
+    if Event._meta.db_table not in connection.introspection.table_names():
+        return None
+    try:
+        with transaction.atomic(using=alias):  # a failure must not break a caller's transaction
+            return orphaned_event_names(alias)
+    except DatabaseError:  # not migrated yet: the migrate command says so
+        return None
+
+
+def check_event_names(
+    app_configs: Sequence[Any] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: Any,
+) -> list[checks.CheckMessage]:
+    """Every event name stored in the ``databases`` eventhex migrates to has a class."""
+    from eventhex_django_adapter.event_names import import_event_modules
+
+    aliases = _eventhex_aliases(databases or ())
+    if aliases:
+        import_event_modules()
+    messages: list[checks.CheckMessage] = []
+    for alias in aliases:
+        orphans = _orphans(alias)
+        if not orphans:
+            continue
+        shown = ", ".join(repr(name) for name in orphans[:10])
+        more = f" and {len(orphans) - 10} more" if len(orphans) > 10 else ""
+        messages.append(
+            checks.Warning(
+                f"Database {alias!r} stores events under {len(orphans)} name(s) no registered "
+                f"event class reads: {shown}{more}. Reads that meet them fail with "
+                "UnknownEventName, and projections park or stop there.",
+                hint="Give the class that should read each name that __event_name__, and define "
+                "it in a module this process imports (an installed app's events.py is imported "
+                f"for this check). List them: python manage.py eventhex_event_names --orphans "
+                f"--database {alias}",
+                id="eventhex.W301",
+            )
+        )
+    return messages
+
+
 def register() -> None:
     """Register the checks with Django (called from ``AppConfig.ready``)."""
     checks.register(check_aliases, checks.Tags.compatibility)
@@ -196,6 +247,7 @@ def register() -> None:
     checks.register(check_server_version, checks.Tags.database)
     checks.register(check_position_clock, checks.Tags.database)
     checks.register(check_projections_app, checks.Tags.compatibility)
+    checks.register(check_event_names, checks.Tags.database)
 
 
 PROJECTIONS_APP = "eventhex_django_adapter.projections"

@@ -6,7 +6,11 @@ for a tenant):
 * a stream **name** is ``None`` (an unnamed stream) or 1 to 255 characters;
 * a **category** is ``None`` or up to 255 characters (``""`` is the same as ``None``);
 * a **tenant id** is a string of up to 255 characters (``""`` is the default tenant);
-* an **event name** is 1 to 255 characters.
+* an **event name** is 1 to 255 characters, and does not start with one of the
+  :data:`UNSTABLE_EVENT_MODULES` followed by a dot (:class:`UnstableEventName`): those are the
+  names event_sourcery derives for a class without ``__event_name__`` defined in a script, a
+  notebook or a shell, which no other process could read back. Classes in test modules are
+  allowed: a test module is importable, so its names are stable for as long as the module is.
 
 None of them may contain a NUL character (``"\\x00"``) or an unpaired surrogate
 (``"\\ud800"``): PostgreSQL cannot store either in a text column. Any other text is stored
@@ -54,6 +58,7 @@ from eventhex_core_ports.errors import (
     InvalidStreamCategory,
     InvalidStreamName,
     InvalidTenantId,
+    UnstableEventName,
     _shown,
 )
 
@@ -63,6 +68,7 @@ __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
     "MAX_IDENTIFIER_LENGTH",
     "MAX_JSON_DEPTH",
+    "UNSTABLE_EVENT_MODULES",
     "check_event",
     "check_events",
     "check_stream_id",
@@ -87,6 +93,18 @@ DEFAULT_MAX_APPEND_EVENTS = 10_000
 
 MAX_JSON_DEPTH = 100
 """The deepest nesting of arrays and objects a payload may have (the payload itself is level 1)."""
+
+UNSTABLE_EVENT_MODULES = (
+    "__main__",
+    "__mp_main__",
+    "builtins",
+    "django.core.management.commands.shell",
+)
+"""Modules whose names exist only in one process: a script or ``python -c`` (``__main__``,
+``__mp_main__`` in multiprocessing children), IPython and Jupyter (``__main__``), code run by
+``exec`` without a module (``builtins``) and ``manage.py shell -c`` (Django's shell command)."""
+
+_UNSTABLE_PREFIXES = tuple(f"{module}." for module in UNSTABLE_EVENT_MODULES)
 
 
 def _text_problem(value: str) -> str | None:
@@ -235,6 +253,7 @@ def check_event(event: RawEvent, max_event_bytes: int) -> None:
 
     Raises:
         InvalidEventName: The event name breaks the identifier rules.
+        UnstableEventName: The event name comes from a module only this process has.
         InvalidEventData: Its data or context is not plain JSON the database can store.
         EventTooLarge: Its data and context encode to more than ``max_event_bytes``.
     """
@@ -259,6 +278,9 @@ def _encode_checked(event: RawEvent, max_event_bytes: int) -> tuple[str, str, in
             f"Event name {_shown(event.name)} {problem}. Set a shorter __event_name__ on the "
             f"event class (1 to {MAX_IDENTIFIER_LENGTH} characters, no NUL characters)."
         )
+    if event.name.startswith(_UNSTABLE_PREFIXES):
+        module = next(m for m in UNSTABLE_EVENT_MODULES if event.name.startswith(f"{m}."))
+        raise UnstableEventName(event.name, module)
     check_stream_id(event.stream_id)
     data, context = _plain_json(event.data), _plain_json(event.context)
     if data is None or context is None:

@@ -22,6 +22,7 @@ from eventhex_core_ports.errors import (
 )
 from eventhex_core_ports.testing._event_versions import EventVersionsContract
 from eventhex_core_ports.testing._helpers import CallerTransaction, new_stream
+from eventhex_core_ports.testing._stable_names import StableEventNamesContract
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractSnapshot
 
 __all__ = ["ConcurrentWritersContract", "StorageContract"]
@@ -31,11 +32,13 @@ def _items(events: Any) -> list[str]:
     return [e.event.item if hasattr(e.event, "item") else f"snap:{e.version}" for e in events]
 
 
-class StorageContract(EventVersionsContract):
+class StorageContract(EventVersionsContract, StableEventNamesContract):
     """Subclass and provide a ``backend`` fixture returning a configured backend.
 
     Includes the event-version checks of ``EventVersionsContract`` (an append's event versions
-    continue the stream from its expected version, or it raises ``InvalidEventVersions``).
+    continue the stream from its expected version, or it raises ``InvalidEventVersions``) and
+    the stable-name checks of ``StableEventNamesContract`` (an event named after ``__main__`` or
+    another module only one process has raises ``UnstableEventName``).
 
     An adapter whose appends can join a caller's transaction also overrides
     ``caller_transaction`` (for Django: ``lambda: transaction.atomic(using=alias)``); the

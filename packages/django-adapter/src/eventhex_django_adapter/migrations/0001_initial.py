@@ -7,7 +7,8 @@ The SQL is in ``sql/0001/*.sql`` and ``manage.py sqlmigrate eventhex 0001`` prin
 * ``notify.sql``: the wake-ups of subscribers and relays, skipped by quiet appends;
 * ``outbox_due.sql``: the outbox claim (ADR 0006, ADR 0014);
 * ``reads.sql``: stream loads and subscription pages with fixed plans (ADR 0015);
-* ``uuids_stored.sql``: the append's duplicate-uuid check.
+* ``uuids_stored.sql``: the append's duplicate-uuid check;
+* ``event_names.sql``: the distinct stored event names by a loose index scan.
 
 The migration ends by checking the position clock, so a database restored on another cluster
 before it ran is rebased by ``migrate`` itself. SQLite needs none of the SQL: there, ids order
@@ -25,6 +26,7 @@ SQL_FILES = [
     "0001/outbox_due.sql",
     "0001/reads.sql",
     "0001/uuids_stored.sql",
+    "0001/event_names.sql",
 ]
 
 

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from eventhex_core_ports._internal.logs import LogFormat, configure_logging
 from eventhex_core_ports._internal.terminal import printable
 from eventhex_django_adapter import SchemaNotMigrated
+from eventhex_django_adapter._codec import format_position
 from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.projections._parked import ParkedOutcome, retry_parked, skip_parked
 from eventhex_django_adapter.projections._progress import PlainProgress, progress_for
@@ -18,7 +19,12 @@ from eventhex_django_adapter.projections._rebuild import RebuildResult
 from eventhex_django_adapter.projections._rebuild import rebuild as rebuild_projection
 from eventhex_django_adapter.projections._registry import load_projections, projections_backend
 from eventhex_django_adapter.projections._runner import ProjectionRunner
-from eventhex_django_adapter.projections._status import ProjectionStatus, projection_statuses
+from eventhex_django_adapter.projections._status import (
+    ATTENTION_STATES,
+    NO_RUNNER,
+    ProjectionStatus,
+    projection_statuses,
+)
 from eventhex_django_adapter.projections.metrics import (
     ProjectionMetrics,
     PrometheusProjectionMetrics,
@@ -35,6 +41,7 @@ __all__ = [
     "parked_table",
     "rebuild",
     "run",
+    "status_exit",
     "status_table",
     "statuses",
 ]
@@ -100,20 +107,28 @@ def _lag(seconds: float) -> str:
     return f"{seconds:,.1f}s"
 
 
+def _last_line(error: str, width: int = 100) -> str:
+    lines = error.strip().splitlines()
+    line = lines[-1] if lines else ""
+    return line if len(line) <= width else f"{line[: width - 3]}..."
+
+
 def status_table(rows: Sequence[ProjectionStatus]) -> str:
-    """A fixed-width table of statuses, every cell terminal-safe (:func:`printable`)."""
-    header = ("projection", "state", "position", "lag", "lag age", "owner", "parked")
+    """A fixed-width table of statuses, each with the last line of its error, every cell
+    terminal-safe (:func:`printable`)."""
+    header = ("projection", "state", "position", "lag", "lag age", "owner", "parked", "error")
     lines = [
         tuple(
             printable(cell)
             for cell in (
                 s.name,
                 s.state,
-                str(s.position),
+                format_position(s.position),
                 f"{s.lag_events:,}",
                 _lag(s.lag_seconds),
                 (s.owner + ("" if s.owner_alive else " (gone)")) if s.owner else "-",
                 str(s.parked),
+                _last_line(s.last_error),
             )
         )
         for s in rows
@@ -123,6 +138,26 @@ def status_table(rows: Sequence[ProjectionStatus]) -> str:
         "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in [header, *lines]
     )
+
+
+def status_exit(rows: Sequence[ProjectionStatus]) -> CommandError | None:
+    """The error ``status`` exits with: 2 when a projection is failing or stopped, else 3 when
+    one has no runner; ``None`` (exit 0) when every projection is running or rebuilding."""
+    needing = [s.name for s in rows if s.state in ATTENTION_STATES]
+    if needing:
+        return CommandError(
+            f"{len(needing)} projection(s) failing or stopped: {', '.join(needing)}; see "
+            "`eventhex_projections parked list` and the runner's logs",
+            returncode=2,
+        )
+    unowned = [s.name for s in rows if s.state == NO_RUNNER]
+    if unowned:
+        return CommandError(
+            f"{len(unowned)} projection(s) without a runner: {', '.join(unowned)}; start "
+            "`manage.py eventhex_projections run`",
+            returncode=3,
+        )
+    return None
 
 
 def rebuild(name: str, stop: threading.Event, out: TextIO, plain: bool) -> RebuildResult:

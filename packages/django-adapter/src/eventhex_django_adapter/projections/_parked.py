@@ -69,10 +69,21 @@ def _resolve(parked: ParkedEvent, row: ProjectionState, status: str, applied: bo
             last_event_uuid=parked.event_uuid,
             last_error="",
         )
+    elif row.state == State.RUNNING and not _waiting(parked):
+        updates["last_error"] = ""  # the failures it went on past are all decided: not failing
     if applied:
         updates["applied"] = F("applied") + 1
     if updates:
         ProjectionState.objects.using(row._state.db).filter(pk=row.pk).update(**updates)
+
+
+def _waiting(parked: ParkedEvent) -> bool:
+    """Whether other events of ``parked``'s projection still wait for a decision."""
+    return (
+        ParkedEvent.objects.using(parked._state.db)
+        .filter(projection_id=parked.projection_id, status=ParkedEvent.Status.PARKED)
+        .exists()
+    )
 
 
 def _locked(alias: str, parked_id: int) -> tuple[ParkedEvent, ProjectionState]:

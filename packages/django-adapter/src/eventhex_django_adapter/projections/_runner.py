@@ -72,6 +72,7 @@ class ProjectionRunner:
         self._metrics = metrics or ProjectionMetrics()
         self._workers: dict[str, tuple[ProjectionWorker, threading.Thread]] = {}
         self._retry_at: dict[str, float] = {}
+        self._errors: dict[str, str] = {}  # what each projection's last worker stopped on
 
     def run(self) -> None:
         """Run until ``stop`` is set; returns once every worker finished its batch.
@@ -129,7 +130,13 @@ class ProjectionRunner:
 
     def _start(self, projection: Projection, held: _store.Claim) -> None:
         worker = ProjectionWorker(
-            projection, self._backend, self._alias, held, self._stop, self._metrics
+            projection,
+            self._backend,
+            self._alias,
+            held,
+            self._stop,
+            self._metrics,
+            recovering_from=self._errors.pop(projection.name, ""),
         )
         self._workers[projection.name] = (worker, worker.start())
         self._metrics.owned(projection.name, True)
@@ -151,6 +158,7 @@ class ProjectionRunner:
             self._metrics.owned(name, False)
             if worker.failed:
                 self._retry_at[name] = time.monotonic() + RETRY_AFTER_ERROR
+                self._errors[name] = worker.error
             else:
                 self._retry_at[name] = time.monotonic() + self._interval
             try:

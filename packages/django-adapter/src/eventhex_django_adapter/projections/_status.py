@@ -1,5 +1,10 @@
 """Each projection's position, lag, owner, state and parked count, as operators see them.
 
+The state shown is what an operator must know first: ``stopped`` (waiting at a parked event),
+then ``failing`` (its last try failed: an event being retried, or just parked and passed),
+then ``no runner`` (nobody works on it: its lag only grows), else the row's own state
+(``running`` or ``rebuilding``).
+
 Lag is measured against the event table itself, not by decoding positions: the events of the
 projection's selection that come after its last applied event in commit order (``(tx_id, id)``
 on PostgreSQL, ``id`` on SQLite). Lag in seconds is the age of the oldest of them.
@@ -21,7 +26,24 @@ from eventhex_django_adapter.projections._projection import Projection
 from eventhex_django_adapter.projections._registry import event_names
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
-__all__ = ["ProjectionStatus", "pending_events", "projection_statuses"]
+__all__ = [
+    "ATTENTION_STATES",
+    "FAILING",
+    "NO_RUNNER",
+    "ProjectionStatus",
+    "pending_events",
+    "projection_statuses",
+    "shown_state",
+]
+
+FAILING = "failing"
+"""The state of a projection whose last try failed (``last_error`` is set)."""
+
+NO_RUNNER = "no runner"
+"""The state of a running projection that no live runner owns."""
+
+ATTENTION_STATES = (ProjectionState.State.STOPPED.value, FAILING)
+"""States that make ``eventhex_projections status`` exit non-zero (2)."""
 
 
 @dataclass(frozen=True)
@@ -30,7 +52,8 @@ class ProjectionStatus:
 
     Attributes:
         name: The projection's name.
-        state: ``running``, ``stopped`` (waiting at a parked event) or ``rebuilding``.
+        state: ``stopped`` (waiting at a parked event), ``failing`` (its last try failed),
+            ``no runner`` (no live owner), ``running`` or ``rebuilding``, the first that holds.
         position: The checkpoint: the position of the last applied event (0 before any).
         applied: Events applied since the projection started or was last rebuilt.
         lag_events: Selected events not applied yet.
@@ -38,7 +61,8 @@ class ProjectionStatus:
         owner: The runner (or rebuild) working on it; empty when nobody is.
         owner_alive: Whether that owner still holds its lock or lease.
         parked: Parked events waiting for a retry or a skip.
-        last_error: The last handler traceback that parked an event.
+        last_error: The traceback of the last failed try (a handler that raised, an event
+            that could not be built); empty once an event after it applied.
     """
 
     name: str
@@ -110,6 +134,17 @@ def _locked_rows(alias: str) -> set[int] | None:
         return {int(row[0]) for row in cursor.fetchall()}
 
 
+def shown_state(row: ProjectionState | None, alive: bool) -> str:
+    """The state ``status`` and the admin show: stopped, failing, no runner, or the row's own."""
+    if row is not None and row.state == ProjectionState.State.STOPPED:
+        return str(row.state)
+    if row is not None and row.last_error:
+        return FAILING
+    if not alive:
+        return NO_RUNNER
+    return str(row.state) if row is not None else ProjectionState.State.RUNNING.value
+
+
 def projection_statuses(
     backend: DjangoBackend, projections: Sequence[Projection]
 ) -> list[ProjectionStatus]:
@@ -144,7 +179,7 @@ def projection_statuses(
         found.append(
             ProjectionStatus(
                 name=projection.name,
-                state=row.state if row else ProjectionState.State.RUNNING,
+                state=shown_state(row, alive),
                 position=int(row.position) if row else 0,
                 applied=row.applied if row else 0,
                 lag_events=pending.count(),

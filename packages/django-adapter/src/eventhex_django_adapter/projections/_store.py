@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from uuid import UUID
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
-from event_sourcery.event import Recorded
+from event_sourcery.event import Recorded, RecordedRaw
 
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
@@ -26,8 +27,10 @@ __all__ = [
     "Moved",
     "advance",
     "claim",
+    "clear_failure",
     "ensure_rows",
     "lock_for_batch",
+    "note_failure",
     "park",
     "read_row",
     "release",
@@ -134,21 +137,46 @@ def lock_for_batch(
 
 
 def advance(alias: str, name: str, records: Sequence[Recorded]) -> int:
-    """Move the checkpoint past ``records`` (inside the batch's transaction); the new position."""
+    """Move the checkpoint past ``records`` (inside the batch's transaction); the new position.
+
+    Clears ``last_error``: the projection applied events after its last failure.
+    """
     last = records[-1]
-    ProjectionState.objects.using(alias).filter(name=name).update(
-        position=Decimal(last.position),
-        last_event_uuid=last.wrapped_event.uuid,
-        last_event_at=to_db_time(last.wrapped_event.created_at),
-        applied=F("applied") + len(records),
-    )
+    event = last.wrapped_event
+    _move_past(alias, name, last.position, event.uuid, event.created_at, len(records))
     return last.position
+
+
+def _move_past(
+    alias: str, name: str, position: int, uuid: UUID, created_at: datetime, applied: int
+) -> None:
+    ProjectionState.objects.using(alias).filter(name=name).update(
+        position=Decimal(position),
+        last_event_uuid=uuid,
+        last_event_at=to_db_time(created_at),
+        applied=F("applied") + applied,
+        last_error="",
+    )
+
+
+def clear_failure(alias: str, held: Claim, error: str) -> None:
+    """Clear ``last_error`` if it is still ``error`` (no newer failure replaced it)."""
+    ProjectionState.objects.using(alias).filter(
+        name=held.name, generation=held.generation, last_error=error
+    ).update(last_error="")
+
+
+def note_failure(alias: str, held: Claim, error: str) -> None:
+    """Record ``error`` as the projection's ``last_error`` while its event is being retried."""
+    ProjectionState.objects.using(alias).filter(name=held.name, generation=held.generation).update(
+        last_error=error
+    )
 
 
 def park(
     alias: str,
     held: Claim,
-    record: Recorded,
+    record: Recorded | RecordedRaw,
     event_name: str,
     previous_position: int,
     error: str,
@@ -158,22 +186,38 @@ def park(
 ) -> None:
     """Keep ``record`` (stored as ``event_name``) with its traceback.
 
+    ``record`` is the event as the handler got it, or as stored when it could not be built.
     Then move the checkpoint past it (``go_on``, ``on_failure = "park"``) or stop the
     projection at it (``on_failure = "stop"``) until an operator retries or skips it.
     """
+    if isinstance(record, RecordedRaw):
+        entry = record.entry
+        uuid, stream, version, created_at = (
+            entry.uuid,
+            entry.stream_id,
+            entry.version,
+            entry.created_at,
+        )
+    else:
+        event = record.wrapped_event
+        uuid, stream, version, created_at = (
+            event.uuid,
+            record.stream_id,
+            event.version,
+            event.created_at,
+        )
     with transaction.atomic(using=alias):
         row = lock_for_batch(alias, held, previous_position, state)
-        stream = record.stream_id
         ParkedEvent.objects.using(alias).update_or_create(
             projection=row,
-            event_uuid=record.wrapped_event.uuid,
+            event_uuid=uuid,
             defaults={
                 "event_name": event_name,
                 "stream_uuid": stream,
                 "stream_name": stream.name,
                 "stream_category": stream.category or "",
                 "tenant_id": record.tenant_id or "",
-                "version": record.wrapped_event.version,
+                "version": version,
                 "position": Decimal(record.position),
                 "previous_position": Decimal(previous_position),
                 "error": error,
@@ -182,12 +226,9 @@ def park(
                 "resolved_at": None,
             },
         )
+        rows = ProjectionState.objects.using(alias).filter(name=held.name)
         if go_on:
-            advance(alias, held.name, [record])
-            ProjectionState.objects.using(alias).filter(name=held.name).update(
-                applied=F("applied") - 1, last_error=error
-            )
+            _move_past(alias, held.name, record.position, uuid, created_at, 0)
+            rows.update(last_error=error)
         else:
-            ProjectionState.objects.using(alias).filter(name=held.name).update(
-                state=State.STOPPED, last_error=error
-            )
+            rows.update(state=State.STOPPED, last_error=error)

@@ -1,4 +1,10 @@
-"""One owned projection's loop: subscribe from the checkpoint, apply batches, park failures."""
+"""One owned projection's loop: subscribe from the checkpoint, apply batches, park failures.
+
+A failure is a handler that raises or an event that cannot be built (its name matches no
+registered class, its payload no longer validates). Either is tried ``attempts`` times with
+``last_error`` set on the projection's row, then parked: the projection goes on past it or stops
+at it, as ``on_failure`` says.
+"""
 
 import logging
 import threading
@@ -6,15 +12,21 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from django.db import connections, transaction
-from event_sourcery.event import EventRegistry, Recorded
+from event_sourcery.event import EventRegistry, Recorded, RecordedRaw
 from event_sourcery.subscription import BuildPhase
 
 from eventhex_django_adapter import SchemaNotMigrated
+from eventhex_django_adapter._codec import format_position
 from eventhex_django_adapter._failure_text import carries_encrypted_fields, failure_text
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.projections import _store
 from eventhex_django_adapter.projections._projection import Projection
 from eventhex_django_adapter.projections._store import Claim, Fenced, Moved
+from eventhex_django_adapter.projections._undecodable import (
+    Undecodable,
+    decode,
+    read_until_undecodable,
+)
 from eventhex_django_adapter.projections.metrics import ProjectionMetrics
 from eventhex_django_adapter.projections.models import ProjectionState
 
@@ -64,6 +76,9 @@ class ProjectionWorker:
             ``rebuilding`` one).
         until_caught_up: Return once a batch comes back short: everything readable is applied.
         on_batch: Called with (events, new position) after each batch commits.
+        recovering_from: The traceback the previous worker of this projection stopped on; it is
+            cleared from ``last_error`` once this worker reads, so the projection stops showing
+            as failing when the cause has passed.
     """
 
     def __init__(
@@ -78,6 +93,7 @@ class ProjectionWorker:
         state: str = ProjectionState.State.RUNNING,
         until_caught_up: bool = False,
         on_batch: Callable[[int, int], None] | None = None,
+        recovering_from: str = "",
     ) -> None:
         self.projection = projection
         self.held = held
@@ -85,6 +101,7 @@ class ProjectionWorker:
         self.done = threading.Event()
         self.failed = False
         self.unmigrated: SchemaNotMigrated | None = None
+        self.error = ""
         self._backend = backend
         self._alias = alias
         self._stop = stop
@@ -93,6 +110,7 @@ class ProjectionWorker:
         self._state = state
         self._until_caught_up = until_caught_up
         self._on_batch = on_batch
+        self._recovering_from = recovering_from
         self.caught_up = False
 
     def start(self) -> threading.Thread:
@@ -112,15 +130,28 @@ class ProjectionWorker:
         except SchemaNotMigrated as error:  # the runner stops with it: no retry can succeed
             self.failed = True
             self.unmigrated = error
-        except Exception:
+        except Exception as error:
             self.failed = True
             logger.exception("projection %s stopped on an error", self._name, extra=self._extra())
+            # Stored without messages: it may quote an event's decrypted data (ADR 17).
+            self.error = failure_text(error, keep_messages=False)
+            self._note_failure(self.error)
         finally:
             connections.close_all()
             self.done.set()
 
     def _extra(self, **more: object) -> dict[str, object]:
         return {"projection": self._name, "owner": self.held.owner, **more}
+
+    def _note_failure(self, error: str) -> None:
+        """Show ``error`` as the projection's ``last_error`` (status: failing), if the database
+        takes it: the failure may be the database's."""
+        try:
+            _store.note_failure(self._alias, self.held, error)
+        except Exception:
+            logger.warning(
+                "projection %s: could not record its error", self._name, extra=self._extra()
+            )
 
     def _stopping(self) -> bool:
         return self._stop.is_set() or self.quit.is_set() or self.caught_up
@@ -153,20 +184,30 @@ class ProjectionWorker:
 
     def _follow(self, position: int) -> None:
         logger.info(
-            "projection %s following from position %d",
+            "projection %s following from position %s",
             self._name,
-            position,
+            format_position(position),
             extra=self._extra(position=position),
         )
         control_due = time.monotonic() + CONTROL_EVERY
-        for batch in subscribe(self._backend, self.projection, position):
+        batches = subscribe(self._backend, self.projection, position)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except Exception as error:
+                self._apply_until_undecodable(position, error)
+                return  # the read ended with the error: subscribe again from the checkpoint
+            if self._recovering_from:
+                _store.clear_failure(self._alias, self.held, self._recovering_from)
+                self._recovering_from = ""
             if batch:
                 try:
                     position = self._apply(batch, position)
                 except (Moved, _Interrupted):
                     return
-                if self._on_batch is not None:
-                    self._on_batch(len(batch), position)
+                self._batch_done(len(batch), position)
             if self._until_caught_up and len(batch) < self.projection.batch_size:
                 self.caught_up = True
             if self._stopping():
@@ -176,6 +217,54 @@ class ProjectionWorker:
                 row = self._row()
                 if int(row.position) != position or row.state != self._state:
                     return
+
+    def _batch_done(self, count: int, position: int) -> None:
+        if self._on_batch is not None:
+            self._on_batch(count, position)
+
+    def _apply_until_undecodable(self, position: int, error: Exception) -> None:
+        """After a failed read: apply what builds, then try (and park) the event that does not.
+
+        Raises the read's error again when every event builds: it was not the events' fault.
+        """
+        built, undecodable = read_until_undecodable(self._backend, self.projection, position)
+        if undecodable is None:
+            raise error
+        try:
+            if built:
+                position = self._apply(built, position)
+                self._batch_done(len(built), position)
+            self._retry_undecodable(undecodable, position)
+        except (Moved, _Interrupted):
+            return
+
+    def _retry_undecodable(self, undecodable: Undecodable, position: int) -> None:
+        """Build the event again up to ``attempts`` times, then park it."""
+        record, projection = undecodable.record, self.projection
+        for attempt in range(1, projection.attempts + 1):
+            self._metrics.failed(self._name)
+            self._note_failure(undecodable.error)
+            logger.warning(
+                "projection %s: cannot build event %s (%s) at position %s (try %d of %d): %s",
+                self._name,
+                record.entry.uuid,
+                record.entry.name,
+                format_position(record.position),
+                attempt,
+                projection.attempts,
+                undecodable.error.strip().splitlines()[-1],
+                extra=self._extra(event_uuid=str(record.entry.uuid), attempt=attempt),
+            )
+            delay = min(projection.retry_delay * 2 ** (attempt - 1), projection.max_retry_delay)
+            if attempt == projection.attempts:
+                break
+            if self._wait(delay):
+                raise _Interrupted
+            built = decode(self._backend, record)
+            if not isinstance(built, Undecodable):
+                return  # its class is there now: the next read applies it
+            undecodable = built
+        self._park(record, position, undecodable.error)
 
     def _apply(self, batch: Sequence[Recorded], position: int) -> int:
         if self.projection.delivery == "exactly_once":
@@ -225,6 +314,7 @@ class ProjectionWorker:
                 return self._commit([record], position)
             except _HandlerFailed as failed:
                 failure = failed
+            self._note_failure(failure.error)
             logger.warning(
                 "projection %s: handler failed on event %s (try %d of %d)",
                 self._name,
@@ -238,10 +328,14 @@ class ProjectionWorker:
                 raise _Interrupted
         return self._park(record, position, failure.error)
 
-    def _park(self, record: Recorded, position: int, error: str) -> int:
+    def _park(self, record: Recorded | RecordedRaw, position: int, error: str) -> int:
         projection = self.projection
         go_on = projection.on_failure == "park"
-        name = self._backend[EventRegistry].name_for_type(type(record.wrapped_event.event))
+        if isinstance(record, RecordedRaw):
+            name, uuid = record.entry.name, record.entry.uuid
+        else:
+            name = self._backend[EventRegistry].name_for_type(type(record.wrapped_event.event))
+            uuid = record.wrapped_event.uuid
         _store.park(
             self._alias,
             self.held,
@@ -255,12 +349,14 @@ class ProjectionWorker:
         )
         self._metrics.parked(self._name)
         logger.error(
-            "projection %s parked event %s after %d tries; %s",
+            "projection %s parked event %s (%s) at position %s after %d tries; %s",
             self._name,
-            record.wrapped_event.uuid,
+            uuid,
+            name,
+            format_position(record.position),
             projection.attempts,
             "going on" if go_on else "stopped until it is retried or skipped",
-            extra=self._extra(event_uuid=str(record.wrapped_event.uuid)),
+            extra=self._extra(event_uuid=str(uuid)),
         )
         if not go_on:
             raise Moved(self._name)

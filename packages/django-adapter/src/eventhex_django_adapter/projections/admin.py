@@ -34,7 +34,11 @@ from eventhex_django_adapter.projections._registry import (
     load_projections,
     projections_backend,
 )
-from eventhex_django_adapter.projections._status import _locked_rows, pending_events
+from eventhex_django_adapter.projections._status import (
+    _locked_rows,
+    pending_events,
+    shown_state,
+)
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
 __all__ = ["ParkedEventAdmin", "ProjectionStateAdmin"]
@@ -60,6 +64,7 @@ class _ReadOnly(admin.ModelAdmin):  # type: ignore[type-arg]
 class _Shown:
     """What the projections page shows of one registered projection."""
 
+    state: str
     lag: str
     lag_age: str
     owner_alive: bool
@@ -114,6 +119,7 @@ def _shown(
     else:
         alive = locked is not None and row.id in locked
     return _Shown(
+        state=shown_state(row, alive),
         lag=f"{EXACT_COUNT:,}+" if behind > EXACT_COUNT else f"{behind:,}",
         lag_age=_age(oldest),
         owner_alive=alive,
@@ -141,7 +147,15 @@ def _statuses(backend: DjangoBackend, projections: list[Projection]) -> dict[str
 class ProjectionStateAdmin(_ReadOnly):
     """Every projection: state, checkpoint, lag in events and seconds, owner, parked events."""
 
-    list_display = ("name", "state", "shown_position", "lag", "lag_age", "owner_shown", "parked")
+    list_display = (
+        "name",
+        "state_shown",
+        "shown_position",
+        "lag",
+        "lag_age",
+        "owner_shown",
+        "parked",
+    )
     search_fields = ("name", "owner")
     list_filter = ("state",)
     exclude = ("position",)
@@ -167,6 +181,12 @@ class ProjectionStateAdmin(_ReadOnly):
     def shown_position(self, row: ProjectionState) -> str:
         """The checkpoint as people read it."""
         return format_position(int(row.position))
+
+    @admin.display(description="state", ordering="state")
+    def state_shown(self, row: ProjectionState) -> str:
+        """As ``eventhex_projections status`` shows it: failing, stopped, no runner, ..."""
+        status = _status(row)
+        return status.state if status else str(row.state)
 
     @admin.display(description="lag (events)")
     def lag(self, row: ProjectionState) -> str:

@@ -30,7 +30,8 @@ class ProjectionMetrics:
         """``count`` events of projection ``name`` were applied and checkpointed."""
 
     def failed(self, name: str) -> None:
-        """A handler of ``name`` raised (the event is retried or parked)."""
+        """A handler of ``name`` raised, or an event of it could not be built (the event is
+        retried or parked)."""
 
     def parked(self, name: str) -> None:
         """An event of ``name`` was parked."""
@@ -189,6 +190,11 @@ class _Gauges:
                 "1 when the projection waits at a parked event.",
                 labels=["projection"],
             ),
+            "failing": GaugeMetricFamily(
+                "eventhex_projection_failing",
+                "1 when the projection's last try failed (an event being retried).",
+                labels=["projection"],
+            ),
         }
         for status in self._metrics._statuses():
             name = [status.name]
@@ -197,4 +203,5 @@ class _Gauges:
             families["parked"].add_metric(name, status.parked)
             families["owned"].add_metric(name, float(self._metrics._owned_here.get(status.name, 0)))
             families["stopped"].add_metric(name, float(status.state == "stopped"))
+            families["failing"].add_metric(name, float(status.state == "failing"))
         yield from families.values()

@@ -3,6 +3,7 @@ DROP TRIGGER IF EXISTS eventhex_event_tx_id ON eventhex_event;
 DROP TRIGGER IF EXISTS eventhex_event_notify ON eventhex_event;
 DROP TRIGGER IF EXISTS eventhex_outbox_notify ON eventhex_outboxentry;
 ALTER TABLE eventhex_event ALTER COLUMN tx_id DROP DEFAULT;
+DROP FUNCTION IF EXISTS eventhex_event_names();
 DROP FUNCTION IF EXISTS eventhex_uuids_stored(uuid[]);
 DROP FUNCTION IF EXISTS eventhex_load_stream(text, text, uuid, integer, integer);
 DROP FUNCTION IF EXISTS eventhex_newest_position();

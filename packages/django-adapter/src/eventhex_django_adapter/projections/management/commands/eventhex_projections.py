@@ -7,6 +7,7 @@ from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from eventhex_django_adapter._codec import format_position
 from eventhex_django_adapter.projections import _commands
 
 
@@ -39,7 +40,11 @@ class Command(BaseCommand):
         )
         run.add_argument("--log-level", default="info")
 
-        status = actions.add_parser("status", help="position, lag, owner, state, parked")
+        status = actions.add_parser(
+            "status",
+            help="position, lag, owner, state, parked; exits 2 when a projection is failing or "
+            "stopped, 3 when one has no runner",
+        )
         status.add_argument("--json", action="store_true", help="one JSON document")
 
         rebuild = actions.add_parser("rebuild", help="reset one projection and replay it")
@@ -86,8 +91,11 @@ class Command(BaseCommand):
         statuses = _commands.statuses()
         if options["json"]:
             self.stdout.write(json.dumps([s.as_json() for s in statuses], indent=2))
-            return
-        self.stdout.write(_commands.status_table(statuses))
+        else:
+            self.stdout.write(_commands.status_table(statuses))
+        error = _commands.status_exit(statuses)
+        if error is not None:
+            raise error
 
     def _rebuild(self, options: dict[str, Any]) -> None:
         stop = threading.Event()
@@ -97,7 +105,7 @@ class Command(BaseCommand):
         result = _commands.rebuild(options["name"], stop, out, options["plain"])
         self.stdout.write(
             f"rebuild {options['name']}: {result.applied:,} events replayed, "
-            f"position {result.position}, state {result.state}"
+            f"position {format_position(result.position)}, state {result.state}"
         )
         if not result.finished:
             raise CommandError(
