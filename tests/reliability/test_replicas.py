@@ -20,11 +20,15 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connections, transaction
+from django.test import override_settings
 from event_sourcery import StreamId
 from event_sourcery.event import Recorded
 from eventhex_devtools.postgres import ThrowawayPostgres, ThrowawayStandby
 
 from eventhex_django_adapter import DjangoBackend, DjangoConfig
+from eventhex_django_adapter.projections import load_projections
+from tests.django_adapter.projections.conftest import running, wait_for
+from tests.projection_app.models import AppliedEvent
 
 from ._moved_database import create_database, registered
 from ._support import Noted
@@ -67,6 +71,12 @@ def _keys(records: list[Recorded]) -> list[tuple[Any, int]]:
     return [(record.wrapped_event.uuid, record.position) for record in records]
 
 
+def _projected(after: int) -> list[tuple[Any, int]]:
+    """What the projection runner applied after ``after``, in the order it applied it."""
+    rows = AppliedEvent.objects.using(PRIMARY).filter(projection="test.all").order_by("id")
+    return [(row.event_uuid, int(row.position)) for row in rows if int(row.position) > after]
+
+
 def _writer(name: str, count: int, hold: float, acknowledged: list[str]) -> None:
     """Append ``count`` notes to stream ``name``; every other one holds its transaction open."""
     backend = _backend()
@@ -93,7 +103,7 @@ def replicated(django_db_blocker: Any) -> Iterator[tuple[ThrowawayPostgres, Thro
         primary.start()
         create_database(primary, "eventhex")
         with django_db_blocker.unblock(), registered(PRIMARY, primary, "eventhex"):
-            call_command("migrate", "eventhex", database=PRIMARY, verbosity=0)
+            call_command("migrate", database=PRIMARY, verbosity=0)  # projections' tables too
         standby.start()
         standby.wait_for_replay()
         yield primary, standby
@@ -116,6 +126,10 @@ def aliases(
         yield primary, standby
 
 
+@override_settings(
+    EVENTHEX_PROJECTIONS=["tests.projection_app.projections.AllEvents"],
+    EVENTHEX_TEST_PROJECTION_DATABASE=PRIMARY,
+)
 def test_a_replica_delivers_the_primarys_events_in_commit_order_at_its_positions(
     aliases: Any,
 ) -> None:
@@ -126,12 +140,14 @@ def test_a_replica_delivers_the_primarys_events_in_commit_order_at_its_positions
         threading.Thread(target=_writer, args=(f"replica-w{n}", 12, 0.05 * n, acknowledged))
         for n in range(4)
     ]
-    for writer in writers:
-        writer.start()
-    on_replica = _read_all(_replica_backend(), start, expected=48)
-    for writer in writers:
-        writer.join()
-    on_primary = _read_all(_backend(), start)
+    with running(_replica_backend(), load_projections(["test.all"])):
+        for writer in writers:
+            writer.start()
+        on_replica = _read_all(_replica_backend(), start, expected=48)
+        for writer in writers:
+            writer.join()
+        on_primary = _read_all(_backend(), start)
+        wait_for(lambda: _projected(start) == _keys(on_primary), "the runner on the replica")
 
     assert len(acknowledged) == 48
     assert _keys(on_replica) == _keys(on_primary)
