@@ -20,3 +20,9 @@ class ItemCount(models.Model):
 
     item = models.CharField(max_length=255, unique=True)
     quantity = models.BigIntegerField(default=0)
+
+
+class Subscriber(models.Model):
+    """A read model with a unique e-mail, filled from an encrypted field (the shredding tests)."""
+
+    email = models.CharField(max_length=255, unique=True)

@@ -1,18 +1,19 @@
 """Projections the tests register in ``EVENTHEX_PROJECTIONS``."""
 
 import time
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 from django.conf import settings
 from django.db.models import F, QuerySet
-from event_sourcery.event import Recorded
+from event_sourcery.encryption import DataSubject, Encrypted
+from event_sourcery.event import Event, Recorded
 
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractItemRemoved
 from eventhex_django_adapter.projections import Projection, handles
-from tests.projection_app.models import AppliedEvent, ItemCount
+from tests.projection_app.models import AppliedEvent, ItemCount, Subscriber
 
 
-def _rows(model: type[AppliedEvent] | type[ItemCount]) -> QuerySet:  # type: ignore[type-arg]
+def _rows(model: type[AppliedEvent] | type[ItemCount] | type[Subscriber]) -> QuerySet:  # type: ignore[type-arg]
     """The model's rows in the database the tests point the projections at."""
     return model.objects.using(getattr(settings, "EVENTHEX_TEST_PROJECTION_DATABASE", "default"))
 
@@ -88,3 +89,27 @@ class NoReset(Projection):
     """Declares no ``reset()``: it cannot be rebuilt."""
 
     name = "test.nothing_to_reset"
+
+
+class SubscriberJoined(Event):
+    """Personal data: the e-mail is encrypted with the subject's key (crypto-shredding)."""
+
+    __event_name__ = "eventhex.tests.SubscriberJoined"
+
+    subject: Annotated[str, DataSubject]
+    email: Annotated[str, Encrypted(mask_value="[shredded]")]
+
+
+class Subscribers(Projection):
+    """E-mails into a unique column: a second subscriber with one e-mail fails the handler with
+    an ``IntegrityError`` whose DETAIL quotes the (decrypted) e-mail."""
+
+    name = "test.subscribers"
+    attempts = 1
+
+    @handles(SubscriberJoined)
+    def joined(self, event: SubscriberJoined, record: Recorded) -> None:
+        _rows(Subscriber).create(email=event.email)
+
+    def reset(self) -> None:
+        _rows(Subscriber).all().delete()

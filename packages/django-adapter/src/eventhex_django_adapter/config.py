@@ -112,10 +112,10 @@ class DjangoConfig(BaseModel):
     subscriber or relay reads new events within milliseconds. PostgreSQL serializes the commits
     of transactions that notified; with many processes appending at once that costs throughput
     (``benchmarks/RESULTS.md``, concurrent writers). With ``False`` this backend's appends send
-    none (for the rest of their transaction, outbox entries included), and subscribers and
-    relays find the events when they next poll: within ``gap_retry_interval`` for a subscriber,
-    within its poll interval for a relay. Other backends and processes keep notifying. No
-    effect on SQLite, which has no notifications.
+    none (outbox entries included), and subscribers and relays find the events when they next
+    poll: within ``gap_retry_interval`` for a subscriber, within its poll interval for a relay.
+    Only those appends are silent: other backends and processes keep notifying, also in the
+    same transaction as a quiet append. No effect on SQLite, which has no notifications.
     """
 
     subscription_reconnect_timeout: timedelta = Field(default=timedelta(seconds=30))

@@ -10,6 +10,7 @@ Swap a component in a test with ``backend.container.<provider>.override(...)``.
 from typing import TYPE_CHECKING, Any
 
 from dependency_injector import containers, providers
+from event_sourcery.event import EventRegistry
 from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import OutboxFiltererStrategy
 
@@ -42,7 +43,7 @@ def _storage(
 
 
 def _outbox(
-    filterer: OutboxFiltererStrategy, config: DjangoConfig
+    filterer: OutboxFiltererStrategy, config: DjangoConfig, registry: EventRegistry
 ) -> "DjangoOutboxStorageStrategy":
     from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
 
@@ -51,6 +52,7 @@ def _outbox(
         config.outbox_attempts,
         database=config.database,
         prepared_statements=config.prepared_statements,
+        registry=registry,
     )
 
 
@@ -76,7 +78,9 @@ class DjangoContainer(containers.DeclarativeContainer):
 
     core: Any = providers.Container(CoreContainer)
     config: Any = providers.Object(DjangoConfig())
-    django_outbox: Any = providers.Factory(_outbox, core.outbox_filterer, config)
+    django_outbox: Any = providers.Factory(
+        _outbox, core.outbox_filterer, config, core.event_registry
+    )
     outbox_strategy: Any = providers.Object(None)
     storage: Any = providers.Factory(_storage, core.dispatcher, outbox_strategy, config)
     subscription: Any = providers.Factory(_subscription, config)

@@ -23,10 +23,11 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from event_sourcery.event import RawEvent, RecordedRaw
+from event_sourcery.event import EventRegistry, RawEvent, RecordedRaw
 from event_sourcery.interfaces import OutboxFiltererStrategy, OutboxStorageStrategy
 
 from eventhex_django_adapter._codec import to_db
+from eventhex_django_adapter._failure_text import failure_line, name_carries_encrypted_fields
 from eventhex_django_adapter._outbox.rows import StreamIds, record_from_row
 from eventhex_django_adapter._outbox.table import OutboxTable
 from eventhex_django_adapter.models import OutboxEntry
@@ -42,6 +43,9 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
         max_attempts: Failed publishing attempts after which an entry is dead.
         database: The ``settings.DATABASES`` alias holding the tables.
         prepared_statements: Whether claims on PostgreSQL run as prepared statements.
+        registry: The events' registry: a failed publishing attempt keeps its exception
+            messages in ``last_error`` only for events without encrypted fields (without it,
+            for none); see :mod:`._failure_text`.
     """
 
     def __init__(
@@ -50,9 +54,11 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
         max_attempts: int,
         database: str = "default",
         prepared_statements: bool = True,
+        registry: EventRegistry | None = None,
     ) -> None:
         self._filterer = filterer
         self._max_attempts = max_attempts
+        self._registry = registry
         self._table = OutboxTable(database, prepared_statements)
 
     def put_into_outbox(self, records: list[RecordedRaw]) -> None:
@@ -117,8 +123,8 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
             yield record_from_row(row, stream_ids)
         except Exception as error:  # publishing failed: charge one attempt, keep the entry
             stopped.add((row[6], row[5], row[3]))
-            self._table.fail(
-                entry_id, f"{type(error).__name__}: {error}", dead=attempts + 1 >= max_attempts
-            )
+            secret = name_carries_encrypted_fields(self._registry, row[2])
+            text = failure_line(error, keep_messages=not secret)
+            self._table.fail(entry_id, text, dead=attempts + 1 >= max_attempts)
         else:
             published.append(entry_id)

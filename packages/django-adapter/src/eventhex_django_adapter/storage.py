@@ -52,7 +52,6 @@ from eventhex_core_ports.validation import (
 )
 from eventhex_django_adapter._codec import to_db
 from eventhex_django_adapter._storage.append_sql import (
-    QUIET,
     append_statement,
     appended_records,
     run_append,
@@ -60,6 +59,7 @@ from eventhex_django_adapter._storage.append_sql import (
 from eventhex_django_adapter._storage.checks import check_append, duplicate_uuid_error
 from eventhex_django_adapter._storage.claim import claim_row
 from eventhex_django_adapter._storage.orm_append import insert_event_rows
+from eventhex_django_adapter._storage.quiet import held_quiet
 from eventhex_django_adapter._storage.reads import load_stream, load_wrapped
 from eventhex_django_adapter._storage.stream_rows import claim_stream, get_or_create_stream, streams
 from eventhex_django_adapter._subscription.reads import newest_readable_position
@@ -229,15 +229,13 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         Raises the exact error when the stream cannot be claimed; PostgreSQL comes here only
         when its one-statement append could not claim the stream.
         """
-        if not self._notify and connections[self._database].vendor == "postgresql":
-            with connections[self._database].cursor() as cursor:
-                cursor.execute(f"SELECT {QUIET}")
         stream = claimed
         if stream is None:
             stream = claim_stream(self._database, self._tenant_id, claim.stream_id, claim, events)
-        records = insert_event_rows(self._database, self._tenant_id, stream, events)
-        if self._outbox is not None:
-            self._outbox.put_into_outbox(records)
+        with held_quiet(self._database, not self._notify):
+            records = insert_event_rows(self._database, self._tenant_id, stream, events)
+            if self._outbox is not None:
+                self._outbox.put_into_outbox(records)
         self._dispatcher.dispatch(*records)
 
     def _listened_to(self, events: list[RawEvent]) -> bool:

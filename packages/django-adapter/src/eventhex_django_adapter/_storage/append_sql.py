@@ -37,6 +37,7 @@ from eventhex_django_adapter._storage.claim import (
     claim_kind,
     claim_parameters,
 )
+from eventhex_django_adapter._storage.quiet import QUIET_EVENTS, QUIET_OUTBOX
 from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
 
 __all__ = [
@@ -47,9 +48,6 @@ __all__ = [
     "run_append",
 ]
 
-QUIET = "set_config('eventhex.notify', 'off', true)"
-"""Switches off the notify triggers for the rest of the transaction (``notify.sql``)."""
-
 _VALUES = """v AS (
     SELECT * FROM jsonb_to_recordset(%(events)s::jsonb) AS v(
         n integer, uuid uuid, name text, data jsonb, context jsonb, created_at timestamptz,
@@ -58,16 +56,22 @@ _VALUES = """v AS (
 )"""
 
 _UUIDS_FREE = """free AS (
-    SELECT NOT eventhex_uuids_stored(ARRAY(SELECT uuid FROM v)) AS ok
+    SELECT {quiet}NOT eventhex_uuids_stored(ARRAY(SELECT uuid FROM v)){end} AS ok
 )"""
-"""None of the events' uuids is stored yet (``uuids_stored.sql``: an index lookup per uuid)."""
+"""None of the events' uuids is stored yet (``uuids_stored.sql``: an index lookup per uuid).
 
-_UUIDS_FREE_QUIET = f"""free AS (
-    SELECT CASE WHEN {QUIET} IS NOT NULL
-           THEN NOT eventhex_uuids_stored(ARRAY(SELECT uuid FROM v)) END AS ok
-)"""
-"""The same check, after switching the transaction's notifications off (``CASE`` fixes the
-order: the setting is made before anything is inserted, so before the triggers run)."""
+A quiet append first silences the notify triggers of its own statement (``CASE`` fixes the
+order: the switches are set before anything is inserted, so before the triggers fire at the
+statement's end, and each trigger clears its switch for the statements after it)."""
+
+
+def _uuids_free(notify: bool, outbox: bool) -> str:
+    if notify:
+        return _UUIDS_FREE.format(quiet="", end="")
+    switches = f"{QUIET_EVENTS} || {QUIET_OUTBOX}" if outbox else QUIET_EVENTS
+    quiet = f"CASE WHEN {switches} IS NOT NULL\n           THEN "
+    return _UUIDS_FREE.format(quiet=quiet, end=" END")
+
 
 _INSERT_EVENTS = """e AS (
     INSERT INTO eventhex_event
@@ -109,7 +113,7 @@ def append_statement(
     """The statement that appends ``events`` with ``expected`` version, and its parameters.
 
     It writes outbox rows only when ``outbox`` accepts one of the events at least, and sends
-    no notification (for the rest of its transaction) unless ``notify``.
+    no notification unless ``notify`` (the transaction's other statements still do).
     """
     claim = claim_kind(expected)
     if outbox is not None and not any(outbox.accepts(raw) for raw in events):
@@ -157,8 +161,12 @@ def append_sql(claim: ClaimKind, outbox: bool, notify: bool = True) -> str:
     key = (claim, outbox, notify)
     sql = _SQL_CACHE.get(key)
     if sql is None:
-        free = _UUIDS_FREE if notify else _UUIDS_FREE_QUIET
-        parts = [_VALUES, free, *claim_ctes(claim, "(SELECT ok FROM free)"), _INSERT_EVENTS]
+        parts = [
+            _VALUES,
+            _uuids_free(notify, outbox),
+            *claim_ctes(claim, "(SELECT ok FROM free)"),
+            _INSERT_EVENTS,
+        ]
         if outbox:
             parts.append(_INSERT_OUTBOX)
         sql = _SQL_CACHE[key] = (

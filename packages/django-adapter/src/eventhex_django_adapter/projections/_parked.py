@@ -7,7 +7,6 @@ runner picks it up within a second. For ``on_failure = "park"`` the projection w
 ago, so a retry applies the event out of its original order.
 """
 
-import traceback
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,8 +14,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from event_sourcery import StreamId
-from event_sourcery.event import Recorded
+from event_sourcery.event import EventRegistry, Recorded
 
+from eventhex_django_adapter._failure_text import failure_text, name_carries_encrypted_fields
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.projections._projection import Projection
@@ -96,8 +96,10 @@ def retry_parked(backend: DjangoBackend, projection: Projection, parked_id: int)
             _resolve(parked, row, ParkedEvent.Status.RETRIED, applied=True)
     except (ValueError, LookupError, ParkedEvent.DoesNotExist) as error:
         return ParkedOutcome(parked_id, False, str(error))
-    except Exception:
-        failure = traceback.format_exc()
+    except Exception as error:
+        event_name = ParkedEvent.objects.using(alias).get(pk=parked_id).event_name
+        secret = name_carries_encrypted_fields(backend[EventRegistry], event_name)
+        failure = failure_text(error, keep_messages=not secret)
         ParkedEvent.objects.using(alias).filter(pk=parked_id).update(
             error=failure, attempts=F("attempts") + 1
         )

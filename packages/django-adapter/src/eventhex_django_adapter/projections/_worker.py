@@ -3,13 +3,13 @@
 import logging
 import threading
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 
 from django.db import connections, transaction
 from event_sourcery.event import EventRegistry, Recorded
 from event_sourcery.subscription import BuildPhase
 
+from eventhex_django_adapter._failure_text import carries_encrypted_fields, failure_text
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.projections import _store
 from eventhex_django_adapter.projections._projection import Projection
@@ -208,7 +208,9 @@ class ProjectionWorker:
             self.projection.handle_batch(records)
         except Exception as error:
             self._metrics.failed(self._name)
-            raise _HandlerFailed(traceback.format_exc()) from error
+            registry = self._backend[EventRegistry]
+            secret = carries_encrypted_fields(registry, (r.wrapped_event.event for r in records))
+            raise _HandlerFailed(failure_text(error, keep_messages=not secret)) from error
 
     def _apply_one(self, record: Recorded, position: int) -> int:
         projection = self.projection

@@ -1,15 +1,27 @@
 -- Wake-ups: statement-level AFTER INSERT triggers call pg_notify once per appending statement.
 -- PostgreSQL delivers them when the transaction commits (never on rollback) and folds duplicates
--- within a transaction, so a listener gets one wake-up per appending commit. An append of a
--- backend configured with DjangoConfig(notifications=False) sets eventhex.notify to 'off' and the
--- triggers skip pg_notify: subscribers and relays find those events by polling.
+-- within a transaction, so a listener gets one wake-up per appending commit.
+--
+-- Quiet appends (DjangoConfig(notifications=False)) silence only themselves. Each trigger has a
+-- switch of its own, eventhex.quiet_events and eventhex.quiet_outbox:
+--   'once': the appending statement sets it before it inserts; the trigger that fires at the end
+--           of that statement skips pg_notify and clears it, so the next statement notifies;
+--   'held': the trigger skips pg_notify and leaves it set until the appender clears it (the
+--           slow path, which inserts through the ORM in several statements).
+-- A statement that fails takes its setting with it: set_config(..., true) in a savepoint is
+-- undone when the savepoint rolls back.
 
 CREATE FUNCTION eventhex_notify_events() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('eventhex.notify', true) IS DISTINCT FROM 'off' THEN
-        PERFORM pg_notify('eventhex_events', '');
-    END IF;
+    CASE current_setting('eventhex.quiet_events', true)
+        WHEN 'once' THEN
+            PERFORM set_config('eventhex.quiet_events', '', true);
+        WHEN 'held' THEN
+            NULL;
+        ELSE
+            PERFORM pg_notify('eventhex_events', '');
+    END CASE;
     RETURN NULL;
 END;
 $$;
@@ -17,9 +29,14 @@ $$;
 CREATE FUNCTION eventhex_notify_outbox() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF current_setting('eventhex.notify', true) IS DISTINCT FROM 'off' THEN
-        PERFORM pg_notify('eventhex_outbox', '');
-    END IF;
+    CASE current_setting('eventhex.quiet_outbox', true)
+        WHEN 'once' THEN
+            PERFORM set_config('eventhex.quiet_outbox', '', true);
+        WHEN 'held' THEN
+            NULL;
+        ELSE
+            PERFORM pg_notify('eventhex_outbox', '');
+    END CASE;
     RETURN NULL;
 END;
 $$;
