@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks import hot_streams, latency, profiling, projections, relay, writers
+from benchmarks import hot_streams, latency, profiling, projections, relay, replicas, writers
 from benchmarks._bench import Bench, Row
 from benchmarks.comparisons import comparison
 
@@ -102,6 +102,14 @@ _GROUPS = (
         "one stream against ten and 2,000: every publisher and Outbox.run (issue 15)",
         hot_streams.run,
         in_all=False,
+    ),
+    Group(
+        "replicas",
+        "eight subscribers on the primary against on a streaming replica: page reads per "
+        "server, append rate beside them, live latency (issue 29)",
+        replicas.run,
+        in_all=False,
+        modes=("headline",),
     ),
     Group(
         "subscriptions",
