@@ -7,7 +7,7 @@ from event_sourcery import Event, StreamId
 from event_sourcery.event import RawEvent, WrappedEvent
 
 from eventhex_core_ports import InMemoryBackend
-from eventhex_core_ports.serde import FastSerde
+from eventhex_core_ports._internal.serde import FastSerde
 
 
 class Base(Event):

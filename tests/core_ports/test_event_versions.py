@@ -9,8 +9,10 @@ from event_sourcery.event import RawEvent
 from event_sourcery.exceptions import ConcurrentStreamWriteError
 from event_sourcery.interfaces import Versioning
 
-from eventhex_core_ports.stream_claim import StreamClaim
-from eventhex_core_ports.validation import InvalidEventVersions
+from eventhex_core_ports._internal.stream_claim import StreamClaim
+from eventhex_core_ports.errors import (
+    InvalidEventVersions,
+)
 
 STREAM = StreamId(name="orders-7", category="orders")
 

@@ -29,8 +29,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel
 
 from eventhex_core_ports import InMemoryBackend, InMemoryConfig
+from eventhex_core_ports._internal.serde import FastSerde, FreshJson
 from eventhex_core_ports.in_memory.key_storage import InMemoryKeyStorage
-from eventhex_core_ports.serde import FastSerde, FreshJson
 
 
 class Line(BaseModel):
@@ -524,7 +524,7 @@ def test_json_text_is_validated_straight_into_the_event(
     def no_decoding(text: Any) -> Any:
         raise AssertionError("the payload was decoded before validation")
 
-    monkeypatch.setattr("eventhex_core_ports.serde.json.loads", no_decoding)
+    monkeypatch.setattr("eventhex_core_ports._internal.serde.json.loads", no_decoding)
     stored = fast.wrap_stored(
         raw.name, json.dumps(raw.data), None, raw.uuid, raw.created_at, 3, raw.stream_id
     )

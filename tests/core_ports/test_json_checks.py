@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventhex_core_ports.validation import (
+from eventhex_core_ports._internal.validation import (
     MAX_JSON_DEPTH,
     _compact_json,
     _json_problem,

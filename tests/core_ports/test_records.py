@@ -1,4 +1,4 @@
-"""``eventhex_core_ports.records`` builds what event_sourcery's constructors build."""
+"""``eventhex_core_ports._internal.records`` builds what event_sourcery's constructors build."""
 
 from datetime import datetime
 from typing import Any
@@ -8,7 +8,7 @@ import pytest
 from event_sourcery import StreamId
 from event_sourcery.event import Context, Event, RawEvent, Recorded, RecordedRaw, WrappedEvent
 
-from eventhex_core_ports.records import raw_event, recorded, recorded_raw, wrapped_event
+from eventhex_core_ports._internal.records import raw_event, recorded, recorded_raw, wrapped_event
 
 
 class Opened(Event):

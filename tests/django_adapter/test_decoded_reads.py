@@ -10,7 +10,7 @@ import pytest
 from event_sourcery import NO_VERSIONING, StreamId
 from event_sourcery.event import Context, Event, Recorded, Serde, WrappedEvent
 
-from eventhex_core_ports.reading import DecodingEventStore, DecodingSubscriptionBuilder
+from eventhex_core_ports._internal.reading import DecodingEventStore, DecodingSubscriptionBuilder
 from eventhex_django_adapter import DjangoBackend
 from eventhex_django_adapter.subscription import DjangoSubscriptionStrategy
 

@@ -13,8 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from event_sourcery import StreamId
 from event_sourcery.event import WrappedEvent
 
+from eventhex_core_ports.errors import (
+    DuplicateEventUuid,
+)
 from eventhex_core_ports.testing.events import ContractItemAdded
-from eventhex_core_ports.validation import DuplicateEventUuid
 from eventhex_django_adapter import DjangoBackend
 from eventhex_django_adapter._storage.event_uuids import (
     EVENT_UUID_CONSTRAINT,

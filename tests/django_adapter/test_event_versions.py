@@ -11,8 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from event_sourcery import StreamId
 from event_sourcery.event import WrappedEvent
 
+from eventhex_core_ports.errors import (
+    InvalidEventVersions,
+)
 from eventhex_core_ports.testing.events import ContractItemAdded
-from eventhex_core_ports.validation import InvalidEventVersions
 from eventhex_django_adapter.models import Event, OutboxEntry, Stream
 
 from .conftest import backend_on

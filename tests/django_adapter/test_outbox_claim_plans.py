@@ -9,8 +9,6 @@ of the function's query to the test as a notice; the tests read it for a backlog
 with no statistics, with current statistics and with statistics of a much smaller table.
 """
 
-import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +17,7 @@ from django.utils import timezone
 
 from eventhex_django_adapter._outbox.table import CLAIM_SQL, LOCK_SQL
 
+from ._plans import explained, plan_nodes
 from .conftest import on_postgres
 
 pytestmark = on_postgres
@@ -57,36 +56,16 @@ def _claim_params() -> dict[str, object]:
 
 def _function_plan(sql: str) -> dict[str, Any]:
     """The plan PostgreSQL ran for ``eventhex_outbox_due``'s query while executing ``sql``."""
-    connection = connections["postgres"]
-    connection.ensure_connection()
-    notices: list[str] = []
-    handler = lambda diagnostic: notices.append(diagnostic.message_primary or "")  # noqa: E731
-    connection.connection.add_notice_handler(handler)
-    try:
-        _execute("LOAD 'auto_explain'")
-        for setting, value in [
-            ("auto_explain.log_min_duration", "0"),
-            ("auto_explain.log_nested_statements", "on"),
-            ("auto_explain.log_format", "json"),
-            ("auto_explain.log_level", "notice"),
-        ]:
-            _execute("SELECT set_config(%s, %s, true)", [setting, value])
-        _execute(sql, _claim_params())
-    finally:
-        _execute("SELECT set_config('auto_explain.log_min_duration', '-1', true)")
-        connection.connection.remove_notice_handler(handler)
-    for notice in notices:
-        document = json.loads(notice[notice.index("{") :])
+    documents = explained("postgres", lambda: _execute(sql, _claim_params()))
+    for document in documents:
         if "WITH held" in document["Query Text"]:
             assert "JIT" not in document, document  # compiling costs far more than running
             return dict(document["Plan"])
-    raise AssertionError(f"no plan of eventhex_outbox_due among {len(notices)} notices")
+    raise AssertionError(f"no plan of eventhex_outbox_due among {len(documents)} statements")
 
 
-def _nodes(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    yield node
-    for child in node.get("Plans", []):
-        yield from _nodes(child)
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [node for node, _ in plan_nodes(plan)]
 
 
 def _cte(plan: dict[str, Any], name: str) -> dict[str, Any]:

@@ -15,8 +15,7 @@ scan under a limit with no sort in between, the streams are found through their 
 uuid, and no table is scanned whole.
 """
 
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
@@ -32,6 +31,7 @@ from eventhex_django_adapter._subscription.reads import (
     read_after,
 )
 
+from ._plans import explained, plan_nodes
 from .conftest import on_postgres
 
 pytestmark = on_postgres
@@ -121,46 +121,20 @@ def _store(statistics: str) -> None:
 
 def _plans_of(read: Callable[[], object], generic: bool) -> list[dict[str, Any]]:
     """PostgreSQL's plans of the statements that ``read`` runs inside eventhex's functions."""
-    connection = connections[ALIAS]
-    connection.ensure_connection()
-    notices: list[str] = []
-    handler = lambda diagnostic: notices.append(diagnostic.message_primary or "")  # noqa: E731
-    connection.connection.add_notice_handler(handler)
-    try:
-        _execute("LOAD 'auto_explain'")
-        for setting, value in [
-            ("auto_explain.log_min_duration", "0"),
-            ("auto_explain.log_nested_statements", "on"),
-            ("auto_explain.log_format", "json"),
-            ("auto_explain.log_level", "notice"),
-            ("plan_cache_mode", "force_generic_plan" if generic else "force_custom_plan"),
-        ]:
-            _execute("SELECT set_config(%s, %s, true)", [setting, value])
-        read()
-    finally:
-        _execute("SELECT set_config('auto_explain.log_min_duration', '-1', true)")
-        connection.connection.remove_notice_handler(handler)
-    documents = [json.loads(notice[notice.index("{") :]) for notice in notices if "{" in notice]
+    mode = "force_generic_plan" if generic else "force_custom_plan"
     return [
         document["Plan"]
-        for document in documents
+        for document in explained(ALIAS, read, [("plan_cache_mode", mode)])
         if "eventhex_event" in document["Query Text"]
         or "eventhex_snapshot" in document["Query Text"]
         or "FROM eventhex_stream st" in document["Query Text"]
     ]
 
 
-def _nodes(node: dict[str, Any], above: tuple[dict[str, Any], ...] = ()) -> Iterator[Any]:
-    """Every node with the nodes above it, nearest last."""
-    yield node, above
-    for child in node.get("Plans", []):
-        yield from _nodes(child, (*above, node))
-
-
 def _problems(plan: dict[str, Any]) -> list[str]:
     """What makes ``plan`` cost more than its limit: whole-table scans, sorts of the backlog."""
     found = []
-    for node, above in _nodes(plan):
+    for node, above in plan_nodes(plan):
         kind, relation = node["Node Type"], node.get("Relation Name")
         if kind in ("Seq Scan", "Bitmap Heap Scan", "Hash Join", "Merge Join"):
             found.append(f"{kind} on {relation or 'a join'}")

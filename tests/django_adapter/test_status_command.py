@@ -4,6 +4,7 @@ and a clean error when the database cannot be read."""
 import io
 import json
 import logging
+import logging.config
 
 import pytest
 import structlog
@@ -83,6 +84,41 @@ def test_logging_is_left_to_the_project_unless_a_format_is_given() -> None:
         assert not logger.propagate
         [handler] = logger.handlers
         assert isinstance(handler.formatter, structlog.stdlib.ProcessorFormatter)
+    finally:
+        logger.handlers[:], logger.propagate = before[0], before[1]
+        logger.setLevel(before[2])
+
+
+def test_the_documented_logging_config_renders_json_lines() -> None:
+    """The ``LOGGING`` of ``eventhex_django_adapter.logs`` (and operations.md) works as written."""
+    stream = io.StringIO()
+    logger = logging.getLogger("eventhex_django_adapter.test_logs")
+    before = (logger.handlers[:], logger.propagate, logger.level)
+    try:
+        logging.config.dictConfig(
+            {
+                "version": 1,
+                "disable_existing_loggers": False,
+                "formatters": {
+                    "eventhex": {"()": "eventhex_django_adapter.logs.formatter", "fmt": "json"}
+                },
+                "handlers": {
+                    "s": {
+                        "class": "logging.StreamHandler",
+                        "formatter": "eventhex",
+                        "stream": stream,
+                    },
+                },
+                "loggers": {logger.name: {"handlers": ["s"], "level": "INFO", "propagate": False}},
+            }
+        )
+        logger.info("appended", extra={"stream": "orders-7"})
+        record = json.loads(stream.getvalue())
+        assert (record["message"], record["level"], record["stream"]) == (
+            "appended",
+            "info",
+            "orders-7",
+        )
     finally:
         logger.handlers[:], logger.propagate = before[0], before[1]
         logger.setLevel(before[2])

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import pytest
 
+from eventhex_core_ports._internal.logs import LOGGERS
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
-from eventhex_core_ports.logs import LOGGERS
 from eventhex_core_ports.ports.relay import OutboxSource, Publisher
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay._backoff import Backoff
@@ -79,15 +78,6 @@ def reliability() -> ReliabilityReport:
 @pytest.fixture
 def memory_source() -> InMemoryOutboxSource:
     return InMemoryOutboxSource()
-
-
-def wait_until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    """Poll ``condition`` until it holds; fail the test after ``seconds``."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {seconds}s")
-        time.sleep(0.005)
 
 
 def fill(

@@ -22,8 +22,8 @@ from tests.outbox_relay._servers import NatsServer, RabbitServer, RedisServer, S
 from tests.outbox_relay.conftest import (
     assert_delivered_in_stream_order,
     fill,
-    wait_until,
 )
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -148,12 +148,12 @@ def _relay_through_restart(
     thread = threading.Thread(target=relay.run)
     thread.start()
     try:
-        wait_until(lambda: relay.report.published == 60)
+        wait_for(lambda: relay.report.published == 60)
         server.stop()
         fill(source, streams=0, per_stream=7, order=expected)
-        wait_until(lambda: relay.report.outages >= 2)  # it notices, backs off, keeps its entries
+        wait_for(lambda: relay.report.outages >= 2)  # it notices, backs off, keeps its entries
         server.start()
-        wait_until(lambda: relay.report.published >= 200)
+        wait_for(lambda: relay.report.published >= 200)
     finally:
         relay.stop()
         thread.join(timeout=30)
@@ -188,10 +188,10 @@ def test_an_idle_relay_keeps_its_nats_connection(quick_relay: Callable[..., Rela
         thread = threading.Thread(target=relay.run)
         thread.start()
         try:
-            wait_until(lambda: relay.report.published == 5)
+            wait_for(lambda: relay.report.published == 5)
             time.sleep(4)  # four ping intervals without a batch
             fill(source, streams=0, per_stream=1, order=expected)
-            wait_until(lambda: relay.report.published == 10)
+            wait_for(lambda: relay.report.published == 10)
         finally:
             relay.stop()
             thread.join(timeout=30)

@@ -53,6 +53,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         (["run", "--source", "x", "--lease-seconds", "-1"], "EVENTHEX_RELAY_LEASE_SECONDS"),
         (["run", "--source", "x", "--log-level", "loud"], "EVENTHEX_RELAY_LOG_LEVEL"),
         (["status", "--source", "x", "--source-option", "db"], "EVENTHEX_RELAY_SOURCE_OPTIONS"),
+        (["drain", "--source", "x", "--drain-timeout", "0"], "EVENTHEX_RELAY_DRAIN_TIMEOUT"),
     ],
 )
 def test_invalid_settings_name_the_setting_and_the_fix(

@@ -23,9 +23,12 @@ import pika
 import pytest
 from event_sourcery import StreamId
 
+from eventhex_core_ports._internal.validation import (
+    check_stream_id,
+    check_tenant_id,
+)
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
 from eventhex_core_ports.ports.relay import OutboxMessage, Publisher
-from eventhex_core_ports.validation import check_stream_id, check_tenant_id
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay.publishers import publisher_from_url
 from eventhex_outbox_relay.publishers.webhook import WebhookPublisher

@@ -19,7 +19,8 @@ from eventhex_outbox_relay.publishers import publisher_from_url
 from eventhex_outbox_relay.publishers.kafka import KafkaPublisher
 from tests.outbox_relay._kafka import Record, create_topic, read_topic, topics
 from tests.outbox_relay._servers import TansuServer
-from tests.outbox_relay.conftest import assert_delivered_in_stream_order, fill, wait_until
+from tests.outbox_relay.conftest import assert_delivered_in_stream_order, fill
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -187,7 +188,7 @@ def test_broker_down_is_an_outage_and_back_resumes(quick_relay: Callable[..., Re
         thread = threading.Thread(target=relay.run)
         thread.start()
         try:
-            wait_until(lambda: relay.report.published == 60)
+            wait_for(lambda: relay.report.published == 60)
             before = read_topic(server.bootstrap, topic)  # the relay is idle: nothing is pending
             server.stop()
             waiting = [
@@ -197,13 +198,13 @@ def test_broker_down_is_an_outage_and_back_resumes(quick_relay: Callable[..., Re
             ]
             for message in waiting:
                 expected[message.stream_uuid].append(str(message.event_uuid))
-            wait_until(lambda: relay.report.outages >= 2, seconds=60)
+            wait_for(lambda: relay.report.outages >= 2, seconds=60)
             stats = source.stats()
             assert (stats.pending + stats.in_flight, stats.dead) == (140, 0)
             assert {getattr(source.peek(m.entry_id), "attempts", None) for m in waiting} == {0}
             server.start()
             create_topic(server.bootstrap, partitions=3, name=topic, exist_ok=True)
-            wait_until(lambda: relay.report.published >= 200, seconds=60)
+            wait_for(lambda: relay.report.published >= 200, seconds=60)
         finally:
             relay.stop()
             thread.join(timeout=30)

@@ -18,8 +18,8 @@ from eventhex_core_ports.ports.relay import OutboxStats
 from eventhex_outbox_relay.metrics import PrometheusMetrics, RelayMetrics
 from eventhex_outbox_relay.operations import OperationsServer
 from eventhex_outbox_relay.settings import load_settings
-from tests.outbox_relay.conftest import wait_until
 from tests.reliability._report import ReliabilityReport
+from tests.waiting import wait_for
 
 
 class CountingSource(InMemoryOutboxSource):
@@ -138,7 +138,7 @@ def test_slow_clients_are_cut_off_and_never_hold_more_than_a_few_threads(
             open_[:] = [s for s in open_ if not _closed_by_server(s)]
             return not open_
 
-        wait_until(all_cut, seconds=60)  # trickling a byte each turn does not keep them open
+        wait_for(all_cut, seconds=60)  # trickling a byte each turn does not keep them open
         assert get(port, "/healthz") == (200, b"ok\n")
     finally:
         for sock in slow:

@@ -24,7 +24,8 @@ from eventhex_django_adapter.models import OutboxEntry
 from eventhex_django_adapter.relay_source import DjangoOutboxSource
 from tests.outbox_relay._servers import free_port
 from tests.outbox_relay._webhook_sink import WebhookSink
-from tests.outbox_relay.conftest import assert_delivered_in_stream_order, wait_until
+from tests.outbox_relay.conftest import assert_delivered_in_stream_order
+from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.postgres,
@@ -133,12 +134,12 @@ def test_two_relays_at_once_deliver_everything_exactly_once(
     webhook.hold_after = 10  # the first relay's 10th delivery waits: it holds its batch
     args = ("run", "--publisher", webhook.url, "--batch-size", "20")
     first = spawn(*args)
-    wait_until(webhook.holding.is_set)
+    wait_for(webhook.holding.is_set)
     webhook.hold_after = None
     second = spawn(*args)
-    wait_until(lambda: len(webhook.delivered) > 20, seconds=60)  # the second one works meanwhile
+    wait_for(lambda: len(webhook.delivered) > 20, seconds=60)  # the second one works meanwhile
     webhook.release.set()  # now both run at once
-    wait_until(lambda: len(webhook.delivered) == 600, seconds=60)
+    wait_for(lambda: len(webhook.delivered) == 600, seconds=60)
     for relay in (first, second):
         relay.send_signal(signal.SIGTERM)
     reports = [finish(first), finish(second)]
@@ -152,7 +153,7 @@ def test_a_relay_killed_mid_batch_loses_nothing(spawn: Spawner, webhook: Webhook
     expected = enqueue(streams=60, per_stream=3)
     webhook.hold_after = 30  # the 30th delivery gets no answer until the relay is dead
     victim = spawn("run", "--publisher", webhook.url, "--batch-size", "20", "--lease-seconds", "1")
-    wait_until(webhook.holding.is_set)
+    wait_for(webhook.holding.is_set)
     victim.send_signal(signal.SIGKILL)
     victim.communicate(timeout=30)
     assert any(entry.claimed_by for entry in outbox())  # it died holding a claim
@@ -176,7 +177,7 @@ def test_relays_share_a_hot_stream_through_random_failures_and_a_kill(
     args = ("run", "--publisher", webhook.url, "--batch-size", "50", "--lease-seconds", "2")
     quick = {"EVENTHEX_RELAY_BACKOFF_BASE": "0.02", "EVENTHEX_RELAY_BACKOFF_MAX": "0.1"}
     victim = spawn(*args, EVENTHEX_RELAY_OWNER="victim", **quick)
-    wait_until(webhook.holding.is_set)
+    wait_for(webhook.holding.is_set)
     held = {str(e.event_uuid) for e in outbox() if e.claimed_by == "victim"}
     assert held, "the victim holds a batch"
     webhook.hold_after = None
@@ -185,7 +186,7 @@ def test_relays_share_a_hot_stream_through_random_failures_and_a_kill(
     victim.communicate(timeout=30)
     webhook.release.set()
     everything = {event for events in expected.values() for event in events}
-    wait_until(lambda: set(webhook.delivered_uuids()) >= everything)
+    wait_for(lambda: set(webhook.delivered_uuids()) >= everything)
     for relay in others:
         relay.send_signal(signal.SIGTERM)
     for relay in others:
@@ -207,7 +208,7 @@ def test_sigterm_finishes_the_batch_and_releases_claims(
         "run", "--batch-size", "10", "--http-host", "127.0.0.1", "--http-port", str(port),
         EVENTHEX_RELAY_PUBLISHER=webhook.url,
     )  # fmt: skip
-    wait_until(lambda: len(webhook.delivered) >= 15)
+    wait_for(lambda: len(webhook.delivered) >= 15)
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as answer:
         assert answer.status == 200
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as answer:
@@ -264,7 +265,7 @@ def test_the_django_source_needs_its_settings_module(spawn: Spawner) -> None:
     process = spawn("status", DJANGO_SETTINGS_MODULE="")
     _, err = process.communicate(timeout=60)
     assert process.returncode == 2
-    assert "EVENTHEX_RELAY_SOURCE" in err
+    assert "source 'django' cannot start" in err
     assert "DJANGO_SETTINGS_MODULE" in err
 
 

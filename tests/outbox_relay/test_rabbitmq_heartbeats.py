@@ -22,8 +22,9 @@ from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
 from eventhex_outbox_relay import Relay
 from eventhex_outbox_relay.publishers.rabbitmq import RabbitMQPublisher
 from tests.outbox_relay._servers import RabbitServer, free_port
-from tests.outbox_relay.conftest import assert_delivered_in_stream_order, fill, wait_until
+from tests.outbox_relay.conftest import assert_delivered_in_stream_order, fill
 from tests.outbox_relay.test_brokers import bind_rabbit_queue, read_rabbit
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.broker
 
@@ -65,10 +66,10 @@ def _relay_across_idle_drop(
     thread = threading.Thread(target=relay.run)
     thread.start()
     try:
-        wait_until(lambda: relay.report.published == 5)
-        wait_until(lambda: _dropped_connections(server) > dropped_before)
+        wait_for(lambda: relay.report.published == 5)
+        wait_for(lambda: _dropped_connections(server) > dropped_before)
         fill(source, streams=0, per_stream=1, order=expected)
-        wait_until(lambda: relay.report.published == 10)
+        wait_for(lambda: relay.report.published == 10)
     finally:
         relay.stop()
         thread.join(timeout=30)
@@ -114,11 +115,11 @@ def test_an_idle_relay_keeps_its_connection(
     thread = threading.Thread(target=relay.run)
     thread.start()
     try:
-        wait_until(lambda: relay.report.published == 5)
+        wait_for(lambda: relay.report.published == 5)
         kept = publisher._connection
         time.sleep(4)  # four heartbeat intervals: twice what the broker waits before dropping
         fill(source, streams=0, per_stream=1, order=expected)
-        wait_until(lambda: relay.report.published == 10)
+        wait_for(lambda: relay.report.published == 10)
     finally:
         relay.stop()
         thread.join(timeout=30)

@@ -16,10 +16,16 @@ import pytest
 
 from eventhex_core_ports.in_memory._store import InMemoryStore
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
-from eventhex_core_ports.ports.relay import OutboxMessage, Publisher, PublishOutcome
-from eventhex_outbox_relay import Relay
+from eventhex_core_ports.ports.relay import (
+    OutboxMessage,
+    OutboxSourceUnusable,
+    Publisher,
+    PublisherUnavailable,
+    PublishOutcome,
+)
+from eventhex_outbox_relay import DrainGaveUp, Relay
 from eventhex_outbox_relay._backoff import Backoff
-from eventhex_outbox_relay.publishers._order import HELD_BACK, delivered_in_order, in_stream_order
+from eventhex_outbox_relay.publishers._order import HELD_BACK
 from eventhex_outbox_relay.publishers.stdout import StdoutPublisher
 from eventhex_outbox_relay.publishers.webhook import WebhookPublisher
 from tests.outbox_relay._webhook_sink import WebhookSink
@@ -215,25 +221,76 @@ def test_held_back_entries_are_released_without_an_attempt(
     assert other.entry_id not in {m.entry_id for m in memory_source.dead_letters()}
 
 
-def _stream_messages(source: InMemoryOutboxSource) -> list[OutboxMessage]:
-    a, b = uuid4(), uuid4()
-    return [source.enqueue(stream_uuid=s) for s in (a, b, a, b, a)]
+class UnmigratedSource(InMemoryOutboxSource):
+    """A source whose tables are missing: every claim says so; counts claims and releases."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.claims = 0
+        self.releases = 0
+
+    def claim(self, owner: str, limit: int, lease: timedelta) -> list[OutboxMessage]:
+        self.claims += 1
+        raise OutboxSourceUnusable("tables missing: run `python manage.py migrate`")
+
+    def release(self, owner: str, entry_ids: Sequence[int] | None = None) -> int:
+        self.releases += 1
+        return super().release(owner, entry_ids)
 
 
-def test_nothing_after_a_failed_message_of_a_stream_counts(
-    memory_source: InMemoryOutboxSource,
+def test_an_unusable_source_stops_the_relay_instead_of_retrying(
+    quick_relay: Callable[..., Relay],
 ) -> None:
-    a1, b1, a2, b2, a3 = batch = _stream_messages(memory_source)
-    outcomes = [
-        PublishOutcome(a1.entry_id, True),
-        PublishOutcome(b1.entry_id, False, "refused"),
-        PublishOutcome(a2.entry_id, False, "refused"),
-        PublishOutcome(b2.entry_id, True),  # the broker took it, but b1 failed before it
-        PublishOutcome(a3.entry_id, True),
-    ]
-    kept = in_stream_order(batch, outcomes)
-    assert [(o.delivered, o.attempted) for o in kept] == [
-        (True, True), (False, True), (False, True), (False, False), (False, False),
-    ]  # fmt: skip
-    delivered = {a1.entry_id, b2.entry_id, a3.entry_id}
-    assert delivered_in_order(batch, delivered) == [a1.entry_id]
+    source = UnmigratedSource()
+    relay = quick_relay(source, StdoutPublisher(io.StringIO()))
+    with pytest.raises(OutboxSourceUnusable, match=r"manage\.py migrate"):
+        relay.run()
+    assert (source.claims, source.releases) == (1, 0)
+
+
+class FlakyBroker(StdoutPublisher):
+    """A broker that is unreachable for its first ``outages`` batches."""
+
+    def __init__(self, outages: int) -> None:
+        super().__init__(io.StringIO())
+        self.outages = outages
+
+    def publish(self, batch: Sequence[OutboxMessage]) -> list[PublishOutcome]:
+        if self.outages:
+            self.outages -= 1
+            raise PublisherUnavailable("connection refused")
+        return super().publish(batch)
+
+
+def test_a_drain_gives_up_on_a_broker_that_stays_away(
+    memory_source: InMemoryOutboxSource, quick_relay: Callable[..., Relay]
+) -> None:
+    fill(memory_source, streams=2, per_stream=2)
+    relay = quick_relay(memory_source, FlakyBroker(outages=10**9))
+    with pytest.raises(DrainGaveUp, match="broker unavailable: connection refused") as gave_up:
+        relay.run(drain=True, give_up_after=0.2)
+    assert gave_up.value.seconds >= 0.2
+    assert relay.report.outages >= 2
+    assert memory_source.stats().pending == 4  # released, nothing charged
+
+
+def test_a_drain_rides_out_a_short_outage(
+    memory_source: InMemoryOutboxSource, quick_relay: Callable[..., Relay]
+) -> None:
+    fill(memory_source, streams=2, per_stream=2)
+    relay = quick_relay(memory_source, FlakyBroker(outages=3))
+    report = relay.run(drain=True, give_up_after=60)
+    assert (report.published, report.outages) == (4, 3)
+
+
+class AwayDatabase(InMemoryOutboxSource):
+    """An outbox whose database does not answer."""
+
+    def claim(self, owner: str, limit: int, lease: timedelta) -> list[OutboxMessage]:
+        raise ConnectionError("database is away")
+
+
+def test_a_drain_gives_up_on_an_outbox_that_stays_away(quick_relay: Callable[..., Relay]) -> None:
+    relay = quick_relay(AwayDatabase(), FlakyBroker(outages=0))
+    with pytest.raises(DrainGaveUp, match="ConnectionError: database is away"):
+        relay.run(drain=True, give_up_after=0.2)

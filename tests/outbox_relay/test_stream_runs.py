@@ -119,6 +119,23 @@ def test_a_message_delivered_behind_a_failed_one_is_not_acknowledged(
     assert publisher.batches[-1] == _uuids(a)
 
 
+def test_only_each_streams_first_failure_is_charged_whatever_follows_it(
+    memory_source: InMemoryOutboxSource, quick_relay: Callable[..., Relay]
+) -> None:
+    """A publisher that sends everything (as a pipelined one may) reports a later message of a
+    stream failed or delivered behind its stream's failure: the relay charges neither."""
+    a, b = _stream(memory_source, 3), _stream(memory_source, 2)
+    publisher = ScriptedPublisher()
+    publisher.failing |= {a[0].event_uuid, a[1].event_uuid, b[0].event_uuid}
+    relay = quick_relay(memory_source, publisher)
+
+    relay.step()
+
+    attempts = [memory_source.peek(m.entry_id).attempts for m in (*a, *b)]  # type: ignore[union-attr]
+    assert attempts == [1, 0, 0, 1, 0]
+    assert (relay.report.published, relay.report.retried) == (0, 2)
+
+
 def test_a_dead_letter_lets_the_rest_of_its_run_through(
     memory_source: InMemoryOutboxSource, quick_relay: Callable[..., Relay]
 ) -> None:

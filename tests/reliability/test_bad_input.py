@@ -1,7 +1,8 @@
 """Bad input gets a clear error naming the problem and the fix, and nothing is half-written.
 
 Every test runs on the in-memory reference, SQLite and PostgreSQL and expects the same error
-type, so the three adapters enforce the rules of ``eventhex_core_ports.validation`` identically.
+type, so the three adapters enforce the rules of ``eventhex_core_ports._internal.validation``
+identically.
 """
 
 import math
@@ -17,11 +18,15 @@ from event_sourcery.interfaces import StorageStrategy
 from pydantic_core import PydanticSerializationError
 
 from eventhex_core_ports import ContainerBackend
-from eventhex_core_ports.validation import (
+from eventhex_core_ports._internal.registry import (
+    ExplainingEventRegistry,
+)
+from eventhex_core_ports._internal.validation import (
     MAX_JSON_DEPTH,
+)
+from eventhex_core_ports.errors import (
     AppendTooLarge,
     EventTooLarge,
-    ExplainingEventRegistry,
     InvalidEventData,
     InvalidEventName,
     InvalidInput,

@@ -32,6 +32,7 @@ from event_sourcery import StreamId
 from eventhex_django_adapter import DjangoBackend, DjangoConfig
 from eventhex_django_adapter.models import Event as EventRow
 from eventhex_django_adapter.models import OutboxEntry
+from tests.waiting import wait_for
 
 from ._dedicated_postgres import dedicated_postgres
 from ._report import ReliabilityReport
@@ -119,15 +120,6 @@ def _relay(port: int) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(condition: Any, what: str, seconds: float = 60) -> None:
-    """Wait for ``condition()``; a deadline only stops a hung test, it asserts no speed."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
-
-
 def test_a_crash_and_restart_loses_nothing(
     django_db_blocker: Any, reliability: ReliabilityReport
 ) -> None:
@@ -149,13 +141,13 @@ def test_a_crash_and_restart_loses_nothing(
         for thread in [*writers, subscriber]:
             thread.start()
         try:
-            _wait_for(lambda: all(len(w.acknowledged) >= 20 for w in writers), "writes")
+            wait_for(lambda: all(len(w.acknowledged) >= 20 for w in writers), "writes")
             before = [len(w.acknowledged) for w in writers]
             reliability.injected("PostgreSQL crashed and restarted under load")
             server.crash_and_restart()
             connections[ALIAS].close()  # this thread's connection died with the server
             targets = [(writer, count + 20) for writer, count in zip(writers, before, strict=True)]
-            _wait_for(
+            wait_for(
                 lambda: all(len(w.acknowledged) >= n for w, n in targets),
                 "writes after the restart",
             )
@@ -166,8 +158,8 @@ def test_a_crash_and_restart_loses_nothing(
             stored = list(
                 EventRow.objects.using(ALIAS).order_by("tx_id", "id").values_list("uuid", flat=True)
             )
-            _wait_for(lambda: len(subscriber.received) >= len(stored), "the subscriber")
-            _wait_for(lambda: not OutboxEntry.objects.using(ALIAS).exists(), "the relay")
+            wait_for(lambda: len(subscriber.received) >= len(stored), "the subscriber")
+            wait_for(lambda: not OutboxEntry.objects.using(ALIAS).exists(), "the relay")
             relay.send_signal(signal.SIGTERM)
             relay_log = relay.communicate(timeout=60)[1]
         finally:

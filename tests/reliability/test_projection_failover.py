@@ -20,11 +20,11 @@ from tests.django_adapter.projections.conftest import (
     append_events,
     backend_for,
     expected_uuids,
-    wait_for,
 )
 from tests.django_adapter.projections.test_runner import applied
 from tests.projection_app import REGISTERED
 from tests.projection_app.models import ItemCount
+from tests.waiting import wait_for
 
 from ._report import ReliabilityReport
 

@@ -1,8 +1,7 @@
 """Helpers for the projection tests: appending events, running a runner, the expected order."""
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -82,15 +81,6 @@ def expected_uuids(backend: DjangoBackend, projection: Projection) -> list[str]:
         if len(batch) < projection.batch_size:
             return found
     return found
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    """Poll ``condition`` until true; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"gave up waiting for {what} after {timeout:.0f} s")
-        time.sleep(0.05)
 
 
 @contextmanager

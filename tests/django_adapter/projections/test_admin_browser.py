@@ -18,9 +18,14 @@ from eventhex_devtools.debian import ensure_debian_packages
 
 from eventhex_django_adapter.projections import load_projections, projection_statuses
 from eventhex_django_adapter.projections.models import ParkedEvent
-from tests.django_adapter.projections.conftest import append_events, backend_for, running, wait_for
+from tests.django_adapter.projections.conftest import (
+    append_events,
+    backend_for,
+    running,
+)
 from tests.django_adapter.projections.test_runner import applied
 from tests.projection_app.projections import AllEvents
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(databases=["default"], transaction=True)
 

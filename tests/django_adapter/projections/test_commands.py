@@ -14,10 +14,15 @@ from eventhex_devtools.postgres import PostgresServer
 from eventhex_django_adapter.projections import load_projections
 from eventhex_django_adapter.projections.models import ProjectionState
 from tests.django_adapter.projections._processes import in_batch, start_runner
-from tests.django_adapter.projections.conftest import append_events, backend_for, running, wait_for
+from tests.django_adapter.projections.conftest import (
+    append_events,
+    backend_for,
+    running,
+)
 from tests.django_adapter.projections.test_failures import parked
 from tests.django_adapter.projections.test_runner import applied
 from tests.projection_app.projections import AllEvents
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

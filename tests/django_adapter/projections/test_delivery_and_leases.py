@@ -8,7 +8,12 @@ from event_sourcery.event import Recorded
 
 from eventhex_django_adapter.projections import Projection, projection_statuses
 from eventhex_django_adapter.projections.models import ProjectionState
-from tests.django_adapter.projections.conftest import append_events, backend_for, running, wait_for
+from tests.django_adapter.projections.conftest import (
+    append_events,
+    backend_for,
+    running,
+)
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

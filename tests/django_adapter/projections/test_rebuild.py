@@ -13,10 +13,15 @@ from django.core.management.base import CommandError
 
 from eventhex_django_adapter.projections import load_projections, projection_statuses
 from eventhex_django_adapter.projections.models import ProjectionState
-from tests.django_adapter.projections.conftest import append_events, backend_for, running, wait_for
+from tests.django_adapter.projections.conftest import (
+    append_events,
+    backend_for,
+    running,
+)
 from tests.django_adapter.projections.test_runner import applied
 from tests.projection_app import REGISTERED
 from tests.projection_app.models import ItemCount
+from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.django_db(databases=["postgres"], transaction=True),
@@ -46,7 +51,7 @@ def test_a_rebuild_shows_progress_and_ends_equal_to_the_live_model(alias: str) -
     append_events(backend, EVENTS, per_stream=100)
 
     with running(backend, load_projections(names)):
-        wait_for(lambda: caught_up(names), "the live models", timeout=240)
+        wait_for(lambda: caught_up(names), "the live models", seconds=240)
         live_counts, live_cart = counts(), applied(alias, "test.cart")
         ItemCount.objects.using(alias).update(quantity=0)  # damage the read model
 

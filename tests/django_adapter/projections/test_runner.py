@@ -11,9 +11,9 @@ from tests.django_adapter.projections.conftest import (
     backend_for,
     expected_uuids,
     running,
-    wait_for,
 )
 from tests.projection_app.models import AppliedEvent, ItemCount
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

@@ -1,8 +1,11 @@
 """eventhex core: ports, the container that wires event_sourcery, a backend facade,
-the in-memory reference adapter and the contract kit (``eventhex_core_ports.testing``).
+the in-memory reference adapter, the contract kit (``eventhex_core_ports.testing``) and the
+errors (``eventhex_core_ports.errors``).
 
-Importable without Django.
+Importable without Django. ``eventhex_core_ports._internal`` is for eventhex's own packages.
 """
+
+from importlib.metadata import version as _version
 
 from eventhex_core_ports.backend import ContainerBackend
 from eventhex_core_ports.container import CoreContainer, not_configured
@@ -15,5 +18,9 @@ __all__ = [
     "CoreContainer",
     "InMemoryBackend",
     "InMemoryConfig",
+    "__version__",
     "not_configured",
 ]
+
+__version__ = _version("eventhex-core-ports")
+"""This package's version (all three eventhex packages share it)."""

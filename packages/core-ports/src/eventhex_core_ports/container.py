@@ -23,11 +23,11 @@ from event_sourcery.in_transaction import Listeners
 from event_sourcery.interfaces import EncryptionKeyStorageStrategy, StorageStrategy
 from event_sourcery.outbox import NoOutboxStorageStrategy, no_filter
 
-from eventhex_core_ports.dispatch import ListenerAwareDispatcher
+from eventhex_core_ports._internal.dispatch import ListenerAwareDispatcher
+from eventhex_core_ports._internal.reading import DecodingEventStore, DecodingSubscriptionBuilder
+from eventhex_core_ports._internal.registry import ExplainingEventRegistry
+from eventhex_core_ports._internal.serde import FastSerde
 from eventhex_core_ports.errors import BackendNotConfigured
-from eventhex_core_ports.reading import DecodingEventStore, DecodingSubscriptionBuilder
-from eventhex_core_ports.registry import ExplainingEventRegistry
-from eventhex_core_ports.serde import FastSerde
 
 __all__ = ["CoreContainer", "not_configured"]
 

@@ -1,8 +1,42 @@
-"""Errors raised by eventhex itself (event_sourcery's own errors pass through unchanged)."""
+"""The errors eventhex raises (event_sourcery's own errors pass through unchanged).
 
-from event_sourcery.exceptions import NoProviderConfigured
+* :class:`BackendNotConfigured`: a backend was used before the part it needs was configured.
+* :class:`InvalidInput` (a ``ValueError``) and its subclasses reject bad input before anything
+  is written: the rules are stated once in the concepts page ("Input rules"), and every adapter
+  checks them identically. Adapters raise :class:`DuplicateEventUuid` and
+  :class:`InvalidEventVersions` themselves as well, from what they find while they write.
+* :class:`UnknownEventName` (a ``KeyError``): a stored event's name matches no registered class.
 
-__all__ = ["BackendNotConfigured"]
+Every message names the offending value and says how to fix it; the errors that carry attributes
+keep them through pickling.
+"""
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+from uuid import UUID
+
+from event_sourcery import StreamId
+from event_sourcery.exceptions import (
+    EventStoreException,
+    IllegalCategoryName,
+    IllegalTenantId,
+    NoProviderConfigured,
+)
+
+__all__ = [
+    "AppendTooLarge",
+    "BackendNotConfigured",
+    "DuplicateEventUuid",
+    "EventTooLarge",
+    "InvalidEventData",
+    "InvalidEventName",
+    "InvalidEventVersions",
+    "InvalidInput",
+    "InvalidStreamCategory",
+    "InvalidStreamName",
+    "InvalidTenantId",
+    "UnknownEventName",
+]
 
 
 class BackendNotConfigured(NoProviderConfigured):
@@ -11,3 +45,214 @@ class BackendNotConfigured(NoProviderConfigured):
     The message names the missing part and the call that supplies it. Subclasses
     event_sourcery's ``NoProviderConfigured`` so existing ``except`` clauses keep working.
     """
+
+
+class InvalidInput(EventStoreException, ValueError):
+    """An identifier or payload breaks the input rules (the concepts page, "Input rules")."""
+
+
+class InvalidStreamName(InvalidInput):
+    """A stream name is empty, too long or contains a character the database cannot store."""
+
+
+class InvalidStreamCategory(InvalidInput, IllegalCategoryName):
+    """A category is too long or contains a character the database cannot store."""
+
+
+class InvalidTenantId(InvalidInput, IllegalTenantId):
+    """A tenant id is not a string, is too long or contains a forbidden character."""
+
+
+class InvalidEventName(InvalidInput):
+    """An event name is empty, too long or contains a forbidden character."""
+
+
+class InvalidEventData(InvalidInput):
+    """An event's data or context is not plain JSON that the database can store."""
+
+
+class EventTooLarge(InvalidEventData):
+    """An event's encoded data and context exceed the configured ``max_event_bytes``."""
+
+
+class AppendTooLarge(InvalidInput):
+    """One append carries more events, or more bytes in all, than the configured limits."""
+
+
+class DuplicateEventUuid(InvalidInput):
+    """An append carries an event uuid that is already stored, or repeats one within itself.
+
+    The whole append is rolled back: no event, no stream change, no outbox row. Inside the
+    caller's transaction only the append is undone; the transaction stays usable.
+
+    Attributes:
+        uuids: The offending event uuids.
+        stream_id: The stream the append was for.
+        already_stored: ``True`` when the uuids belong to stored events, ``False`` when they
+            repeat within the append.
+    """
+
+    def __init__(self, uuids: Iterable[UUID], stream_id: StreamId, *, already_stored: bool) -> None:
+        self.uuids = tuple(uuids)
+        self.stream_id = stream_id
+        self.already_stored = already_stored
+        listed = ", ".join(str(uuid) for uuid in self.uuids)
+        plural = len(self.uuids) > 1
+        problem = (
+            f"{'are' if plural else 'is'} already stored"
+            if already_stored
+            else f"{'appear' if plural else 'appears'} more than once in the append"
+        )
+        super().__init__(
+            f"Event uuid{'s' if plural else ''} {listed} {problem}; the append to "
+            f"{_stream_label(stream_id)} wrote nothing. Each event needs a fresh uuid; "
+            "WrappedEvent.wrap gives one — do not append the same WrappedEvent twice."
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        stream = self.stream_id
+        parts = (UUID(int=stream.int), stream.name, stream.category)
+        return _rebuild_duplicate, (self.uuids, parts, self.already_stored)
+
+
+def _rebuild_duplicate(
+    uuids: tuple[UUID, ...], stream: tuple[UUID, str | None, str | None], already_stored: bool
+) -> DuplicateEventUuid:
+    uuid, name, category = stream
+    stream_id = StreamId(uuid=uuid, name=name, category=category)
+    return DuplicateEventUuid(uuids, stream_id, already_stored=already_stored)
+
+
+class InvalidEventVersions(InvalidInput):
+    """An append's event versions do not continue the stream (the rule: the guarantees page,
+    "Appends"); the message names the versions required.
+
+    The whole append is rolled back: no event, no stream change, no outbox row. Inside the
+    caller's transaction only the append is undone; the transaction stays usable.
+
+    Attributes:
+        stream_id: The stream the append was for.
+        expected_version: The append's expected version; ``None`` for ``NO_VERSIONING``.
+        versions: The versions the append's events carried, in order.
+        stream_version: For an append with ``expected_version=0``, the stream's version when it
+            was checked (0 for a new stream); ``None`` otherwise.
+        required: The versions they had to carry.
+    """
+
+    def __init__(
+        self,
+        stream_id: StreamId,
+        expected_version: int | None,
+        versions: Iterable[int | None],
+        stream_version: int | None = None,
+    ) -> None:
+        self.stream_id = stream_id
+        self.expected_version = expected_version
+        self.versions = tuple(versions)
+        self.stream_version = stream_version
+        continues_from = (stream_version or 0) if expected_version == 0 else expected_version
+        self.required = _required_versions(continues_from, len(self.versions))
+        given = f"carry {_versions_text(self.versions)}"
+        if expected_version is None:
+            problem = (
+                f"Events appended to {_stream_label(stream_id)} without versioning "
+                f"(NO_VERSIONING) must carry version None; they {given}"
+            )
+            fix = (
+                "Wrap them with version=None, or pass an expected_version to append to a "
+                "versioned stream."
+            )
+        elif expected_version == 0:
+            problem = (
+                f"Events appended to {_stream_label(stream_id)} without an expected version "
+                f"(expected_version=0) must continue the stream from its version "
+                f"{continues_from}: they must carry {_versions_text(self.required)}; they {given}"
+            )
+            fix = (
+                "Number them from the stream's current version (load the stream first), or "
+                "pass that version as expected_version and append Event objects."
+            )
+        else:
+            problem = (
+                f"Events appended to {_stream_label(stream_id)} with "
+                f"expected_version={expected_version} must carry "
+                f"{_versions_text(self.required)}; they {given}"
+            )
+            fix = (
+                "Append Event objects and the event store numbers them, or give the n-th "
+                "WrappedEvent of the append version=expected_version + n."
+            )
+        super().__init__(f"{problem}, so the append wrote nothing. {fix}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        stream = self.stream_id
+        parts = (UUID(int=stream.int), stream.name, stream.category)
+        return _rebuild_versions, (
+            parts,
+            self.expected_version,
+            self.versions,
+            self.stream_version,
+        )
+
+
+def _rebuild_versions(
+    stream: tuple[UUID, str | None, str | None],
+    expected_version: int | None,
+    versions: tuple[int | None, ...],
+    stream_version: int | None = None,
+) -> InvalidEventVersions:
+    uuid, name, category = stream
+    stream_id = StreamId(uuid=uuid, name=name, category=category)
+    return InvalidEventVersions(stream_id, expected_version, versions, stream_version)
+
+
+def _required_versions(expected_version: int | None, count: int) -> tuple[int | None, ...]:
+    """The versions ``count`` events appended with ``expected_version`` must carry.
+
+    The rule ``StreamClaim`` applies (:mod:`eventhex_core_ports._internal.stream_claim`), written
+    here as the error's message states it.
+    """
+    if expected_version is None:
+        return (None,) * count
+    return tuple(range(expected_version + 1, expected_version + 1 + count))
+
+
+def _versions_text(versions: Sequence[int | None], shown: int = 8) -> str:
+    first = versions[0] if versions else None
+    if (
+        len(versions) > 2
+        and isinstance(first, int)
+        and tuple(versions) == tuple(range(first, first + len(versions)))
+    ):
+        return f"versions {first} to {versions[-1]}"
+    listed = ", ".join(str(version) for version in versions[:shown])
+    more = f", ... ({len(versions)} in all)" if len(versions) > shown else ""
+    return f"version{'s' if len(versions) > 1 else ''} {listed}{more}"
+
+
+def _stream_label(stream_id: StreamId) -> str:
+    parts = [] if stream_id.name is None else [f"name {_shown(stream_id.name)}"]
+    if stream_id.category:
+        parts.append(f"category {_shown(stream_id.category)}")
+    return f"stream {stream_id}" + (f" ({', '.join(parts)})" if parts else "")
+
+
+def _shown(value: object) -> str:
+    """``value``'s repr, cut to 60 characters, for a message."""
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
+
+
+class UnknownEventName(EventStoreException, KeyError):
+    """A stored event's name matches no registered event class (still a ``KeyError``)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+    def __str__(self) -> str:
+        return (
+            f"No event class is registered under the name {self.name!r}. Define an Event "
+            f"subclass whose __event_name__ (or module.QualifiedName) is {self.name!r} and "
+            "import it before reading, or add it with backend[EventRegistry].add(EventClass)."
+        )

@@ -13,12 +13,14 @@ Importing this package does not need ``django.setup()``; the adapter classes tha
 """
 
 from importlib import import_module
+from importlib.metadata import version as _version
 from typing import TYPE_CHECKING, Any
 
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
 
 if TYPE_CHECKING:
+    from eventhex_django_adapter._db import SchemaNotMigrated
     from eventhex_django_adapter.cursors import DjangoCursorsDao
     from eventhex_django_adapter.key_storage import DjangoKeyStorage
     from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
@@ -31,13 +33,19 @@ __all__ = [
     "DjangoKeyStorage",
     "DjangoOutboxStorageStrategy",
     "DjangoStorageStrategy",
+    "SchemaNotMigrated",
+    "__version__",
 ]
+
+__version__ = _version("eventhex-django-adapter")
+"""This package's version (all three eventhex packages share it)."""
 
 _LAZY = {
     "DjangoCursorsDao": "eventhex_django_adapter.cursors",
     "DjangoKeyStorage": "eventhex_django_adapter.key_storage",
     "DjangoOutboxStorageStrategy": "eventhex_django_adapter.outbox",
     "DjangoStorageStrategy": "eventhex_django_adapter.storage",
+    "SchemaNotMigrated": "eventhex_django_adapter._db",
 }
 
 

@@ -20,7 +20,7 @@ from django.conf import settings
 from event_sourcery import StreamId
 from event_sourcery.event import Position, RawEvent
 
-from eventhex_core_ports.serde import FreshJson
+from eventhex_core_ports._internal.serde import FreshJson
 
 if TYPE_CHECKING:  # the relay imports this (through its outbox rows) before Django is set up
     from eventhex_django_adapter.models import Event, Snapshot, Stream

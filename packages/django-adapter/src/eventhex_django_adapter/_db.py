@@ -16,25 +16,31 @@ a threshold keeps it for every query. Behind a pooler that cannot keep prepared 
 """
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
-from typing import Any, cast
+from functools import cache, wraps
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.db.utils import ProgrammingError
 
 from eventhex_django_adapter._codec import fresh
 
 __all__ = [
     "PreparedStatementsUnavailable",
+    "SchemaNotMigrated",
     "adapter_statements",
     "driver_is_psycopg3",
     "fetch",
+    "raise_if_unmigrated",
+    "reports_unmigrated",
     "statement_cursor",
+    "unmigrated",
 ]
 
 _INVALID_STATEMENT_NAME = "26000"
+_UNDEFINED = ("42883", "42P01", "42703")  # PostgreSQL: no such function, table, column
+_SQLITE_UNDEFINED = ("no such table:", "no such column:", "no such function:")
 
 
 class PreparedStatementsUnavailable(ProgrammingError):
@@ -68,9 +74,88 @@ def adapter_statements(raw_connection: Any, prepare: bool) -> Iterator[None]:
             raw_connection.prepare_threshold = None
 
 
+class SchemaNotMigrated(DatabaseError):
+    """The database lacks eventhex's tables or SQL functions: ``migrate`` has not run on it,
+    or not since eventhex was upgraded.
+
+    A ``DatabaseError``, so code that handles database failures still handles it; the relay
+    and the projection runner stop on it rather than retry.
+
+    Attributes:
+        database: The ``settings.DATABASES`` alias.
+        detail: The database's own message (its first line).
+    """
+
+    def __init__(self, database: str, detail: str) -> None:
+        self.database = database
+        self.detail = detail
+        command = "python manage.py migrate"
+        if database != "default":
+            command += f" --database {database}"
+        super().__init__(
+            f"the eventhex tables or functions are missing in database {database!r} "
+            f"({detail}): run `{command}`"
+        )
+
+
+def unmigrated(error: DatabaseError, alias: str) -> SchemaNotMigrated | None:
+    """``error`` as a :class:`SchemaNotMigrated` when it says that an eventhex table, column or
+    function does not exist on ``alias``, else None.
+
+    Only errors naming an ``eventhex`` object count: a project's own missing table stays the
+    project's error.
+    """
+    if isinstance(error, SchemaNotMigrated):
+        return error
+    text = str(error)
+    if "eventhex" not in text:
+        return None
+    state = _sqlstate(error)
+    if state in _UNDEFINED or (state is None and text.startswith(_SQLITE_UNDEFINED)):
+        missing = SchemaNotMigrated(alias, text.partition("\n")[0].strip())
+        missing.__cause__ = error
+        return missing
+    return None
+
+
+def raise_if_unmigrated(error: DatabaseError, alias: str) -> None:
+    """Raise :class:`SchemaNotMigrated` from ``error`` when :func:`unmigrated` says so; return
+    otherwise (the caller re-raises ``error``)."""
+    missing = unmigrated(error, alias)
+    if missing is not None and missing is not error:
+        raise missing from error
+
+
+class _OnDatabase(Protocol):
+    @property
+    def database(self) -> str: ...
+
+
+_Self = TypeVar("_Self", bound=_OnDatabase)
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def reports_unmigrated(
+    method: Callable[Concatenate[_Self, _Params], _Result],
+) -> Callable[Concatenate[_Self, _Params], _Result]:
+    """Decorate a method of an object with a ``database`` alias so that a missing eventhex
+    table or function raises :class:`SchemaNotMigrated` (see :func:`raise_if_unmigrated`)."""
+
+    @wraps(method)
+    def reporting(self: _Self, /, *args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+        try:
+            return method(self, *args, **kwargs)
+        except DatabaseError as error:
+            raise_if_unmigrated(error, self.database)
+            raise
+
+    return reporting
+
+
 def _sqlstate(error: BaseException) -> str | None:
     for candidate in (error, error.__cause__):
-        state = getattr(candidate, "sqlstate", None)
+        state = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
         if isinstance(state, str):
             return state
     return None
@@ -104,6 +189,21 @@ def fetch(
     transaction) is used instead, behind Django's thread, broken-transaction and
     error-translation checks. With psycopg2, Django's own cursor reads text rows.
     """
+    try:
+        return _fetch(alias, sql, params, binary, prepare, json_text)
+    except DatabaseError as error:
+        raise_if_unmigrated(error, alias)
+        raise
+
+
+def _fetch(
+    alias: str,
+    sql: str,
+    params: Sequence[object] | Mapping[str, object],
+    binary: bool,
+    prepare: bool,
+    json_text: bool,
+) -> list[tuple[Any, ...]]:
     connection = connections[alias]
     if not binary:
         with connection.cursor() as cursor:

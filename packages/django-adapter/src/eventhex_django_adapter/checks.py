@@ -9,6 +9,11 @@ aliases the database routers let the ``eventhex`` app migrate to, or ``default``
   runs with ``migrate`` or ``check --database <alias>``, for those aliases);
 * ``eventhex.W001`` SQLite is not in ``IMMEDIATE`` transaction mode, so concurrent writers can
   fail with "database is locked" instead of waiting their turn;
+* ``eventhex.W003`` eventhex migrations are not applied to the database: run ``migrate``. It
+  runs with ``manage.py check``, ``runserver`` and the other commands that run the checks
+  without naming databases; ``migrate`` itself and the test runner name them and migrate
+  right after, so it stays quiet there. It reads ``django_migrations`` on a connection of its
+  own with a short connect timeout, and says nothing when the database cannot be reached;
 * ``eventhex.W002`` the PostgreSQL database has moved to another cluster (``pg_dump`` and
   ``pg_restore``, logical replication) and its positions are due a rebase, which the first
   append or read does by itself, or ``manage.py eventhex_rebase`` (a database check; ADR 0010);
@@ -29,6 +34,7 @@ from django.db import DatabaseError, connections, router
 from django.db.utils import load_backend
 
 from eventhex_django_adapter._position_clock import position_clock
+from eventhex_django_adapter._unapplied import unapplied_migrations
 
 __all__ = ["MIN_POSTGRESQL", "check_configured_alias", "register"]
 
@@ -153,9 +159,44 @@ def check_position_clock(
     return messages
 
 
+def check_migrations_applied(
+    app_configs: Sequence[Any] | None = None,
+    databases: Iterable[str] | None = None,
+    **kwargs: Any,
+) -> list[checks.CheckMessage]:
+    """Every alias that holds eventhex's tables has its migrations applied (only when the
+    checks run without a list of databases: ``migrate`` gives one and migrates next)."""
+    if databases is not None:
+        return []
+    messages: list[checks.CheckMessage] = []
+    for alias in _aliases():
+        if _vendor(str(settings.DATABASES[alias].get("ENGINE", ""))) not in _SUPPORTED_VENDORS:
+            continue  # E002 says what is wrong there
+        missing = unapplied_migrations(alias)
+        if not missing:
+            continue
+        command = "python manage.py migrate" + (
+            "" if alias == "default" else f" --database {alias}"
+        )
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        messages.append(
+            checks.Warning(
+                f"Database {alias!r} lacks {len(missing)} eventhex migration"
+                f"{'' if len(missing) == 1 else 's'} ({shown}): appends, reads, the relay and "
+                "the projection runner fail until they are applied.",
+                hint=f"Run `{command}`.",
+                id="eventhex.W003",
+            )
+        )
+    return messages
+
+
 def register() -> None:
     """Register the checks with Django (called from ``AppConfig.ready``)."""
     checks.register(check_aliases, checks.Tags.compatibility)
+    checks.register(check_migrations_applied)
     checks.register(check_server_version, checks.Tags.database)
     checks.register(check_position_clock, checks.Tags.database)
     checks.register(check_projections_app, checks.Tags.compatibility)

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator
 
-from eventhex_core_ports.validation import (
+from eventhex_core_ports._internal.validation import (
     DEFAULT_MAX_APPEND_BYTES,
     DEFAULT_MAX_APPEND_EVENTS,
     DEFAULT_MAX_EVENT_BYTES,

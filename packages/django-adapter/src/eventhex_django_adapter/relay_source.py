@@ -14,19 +14,27 @@ poll elsewhere. :func:`outbox_source` is the ``django`` entry point of the
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from functools import wraps
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, connections
 from django.db.models import Count, Min, Q, QuerySet
 from django.utils import timezone
 
-from eventhex_core_ports.ports.relay import OutboxMessage, OutboxSource, OutboxStats
+from eventhex_core_ports.ports.relay import (
+    OutboxMessage,
+    OutboxSource,
+    OutboxSourceUnusable,
+    OutboxStats,
+)
+from eventhex_django_adapter._db import unmigrated
 from eventhex_django_adapter._outbox.rows import (
     CorruptOutboxRow,
     dead_letter_from_row,
@@ -41,6 +49,30 @@ __all__ = ["CHANNEL", "DjangoOutboxSource", "outbox_source"]
 CHANNEL = "eventhex_outbox"
 
 logger = logging.getLogger("eventhex.relay.django")
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
+
+
+def _unusable_when_unmigrated(
+    method: Callable[Concatenate[DjangoOutboxSource, _Params], _Result],
+) -> Callable[Concatenate[DjangoOutboxSource, _Params], _Result]:
+    """A missing eventhex table or function raises ``OutboxSourceUnusable``: the relay stops
+    with the fix (run ``migrate``) instead of retrying what cannot succeed."""
+
+    @wraps(method)
+    def guarded(
+        self: DjangoOutboxSource, /, *args: _Params.args, **kwargs: _Params.kwargs
+    ) -> _Result:
+        try:
+            return method(self, *args, **kwargs)
+        except DatabaseError as error:
+            missing = unmigrated(error, self.database)
+            if missing is None:
+                raise
+            raise OutboxSourceUnusable(str(missing)) from error
+
+    return guarded
 
 
 class DjangoOutboxSource(OutboxSource):
@@ -62,6 +94,7 @@ class DjangoOutboxSource(OutboxSource):
     def _entries(self) -> QuerySet[OutboxEntry]:
         return self._table.rows()
 
+    @_unusable_when_unmigrated
     def claim(self, owner: str, limit: int, lease: timedelta) -> list[OutboxMessage]:
         """See :meth:`OutboxSource.claim`."""
         try:
@@ -104,6 +137,7 @@ class DjangoOutboxSource(OutboxSource):
             self._notify()
         return released
 
+    @_unusable_when_unmigrated
     def stats(self) -> OutboxStats:
         """See :meth:`OutboxSource.stats`."""
         now = self._table.stored(datetime.now(UTC))
@@ -126,6 +160,7 @@ class DjangoOutboxSource(OutboxSource):
             oldest_age=age,
         )
 
+    @_unusable_when_unmigrated
     def dead_letters(self, limit: int = 100, after_id: int = 0) -> list[OutboxMessage]:
         """See :meth:`OutboxSource.dead_letters`."""
         from eventhex_django_adapter._outbox.table import row_values
@@ -137,6 +172,7 @@ class DjangoOutboxSource(OutboxSource):
         dead = self._entries().filter(dead=True)
         return dead if entry_ids is None else dead.filter(id__in=list(entry_ids))
 
+    @_unusable_when_unmigrated
     def replay_dead_letters(self, entry_ids: Sequence[int] | None = None) -> int:
         """See :meth:`OutboxSource.replay_dead_letters`."""
         replayed = self._dead(entry_ids).update(
@@ -146,6 +182,7 @@ class DjangoOutboxSource(OutboxSource):
             self._notify()
         return replayed
 
+    @_unusable_when_unmigrated
     def purge_dead_letters(self, entry_ids: Sequence[int] | None = None) -> int:
         """See :meth:`OutboxSource.purge_dead_letters`."""
         purged, _ = self._dead(entry_ids).delete()
@@ -199,19 +236,48 @@ def outbox_source(database: str = "default") -> DjangoOutboxSource:
             ``--source-option database=ALIAS`` here.
 
     Raises:
-        RuntimeError: ``DJANGO_SETTINGS_MODULE`` is not set.
+        RuntimeError: ``DJANGO_SETTINGS_MODULE`` is not set or cannot be imported, the
+            ``eventhex_django_adapter`` app is not in ``INSTALLED_APPS``, or ``database`` is not
+            in ``settings.DATABASES``; the message says how to fix it.
     """
-    if not os.environ.get("DJANGO_SETTINGS_MODULE"):
+    module = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if not module:
         raise RuntimeError(
             "the django outbox source needs DJANGO_SETTINGS_MODULE: set it to your project's "
             "settings module (e.g. DJANGO_SETTINGS_MODULE=mysite.settings)"
         )
+    _import_settings(module)
     import django
+    from django.apps import apps
 
     django.setup()
+    if not apps.is_installed("eventhex_django_adapter"):
+        raise RuntimeError(
+            f"the eventhex app is not installed in {module}: "
+            "add 'eventhex_django_adapter' to INSTALLED_APPS"
+        )
     if database not in settings.DATABASES:
         raise RuntimeError(
             f"the django outbox source's database {database!r} is not in settings.DATABASES "
             f"(known aliases: {sorted(settings.DATABASES)}); fix --source-option database=..."
         )
     return DjangoOutboxSource(database=database)
+
+
+def _import_settings(module: str) -> None:
+    """Import the settings module first, so that a missing one is told apart from a missing
+    package its settings import."""
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        missing = error.name or ""
+        if missing and (module == missing or module.startswith(missing + ".")):
+            top = module.partition(".")[0]
+            raise RuntimeError(
+                f"DJANGO_SETTINGS_MODULE={module} cannot be imported: {error}; run "
+                f"eventhex-relay from the folder that contains {top}/ or set PYTHONPATH"
+            ) from None
+        raise RuntimeError(
+            f"DJANGO_SETTINGS_MODULE={module} cannot be imported: {error} (raised while "
+            "importing the settings); install what it needs"
+        ) from error

@@ -39,10 +39,9 @@ from event_sourcery.event import Position, RawEvent, RecordedRaw, WrappedEvent
 from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import StorageStrategy, Versioning
 
-from eventhex_core_ports.dispatch import ListenerAwareDispatcher
-from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder, WrappedEventLoader
-from eventhex_core_ports.stream_claim import StreamClaim
-from eventhex_core_ports.validation import (
+from eventhex_core_ports._internal.dispatch import ListenerAwareDispatcher
+from eventhex_core_ports._internal.stream_claim import StreamClaim
+from eventhex_core_ports._internal.validation import (
     DEFAULT_MAX_APPEND_BYTES,
     DEFAULT_MAX_APPEND_EVENTS,
     DEFAULT_MAX_EVENT_BYTES,
@@ -50,7 +49,9 @@ from eventhex_core_ports.validation import (
     check_stream_id,
     check_tenant_id,
 )
+from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder, WrappedEventLoader
 from eventhex_django_adapter._codec import to_db
+from eventhex_django_adapter._db import reports_unmigrated
 from eventhex_django_adapter._storage.append_sql import (
     append_statement,
     appended_records,
@@ -83,8 +84,8 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         prepared_statements: Let psycopg prepare the adapter's statements (see ``_db``).
         notifications: Notify subscribers and relays of appends (``DjangoConfig``).
 
-    Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` before any
-    statement runs, so a rejected append, snapshot, read or deletion leaves nothing behind.
+    Identifiers and payloads are checked by :mod:`eventhex_core_ports._internal.validation` before
+    any statement runs, so a rejected append, snapshot, read or deletion leaves nothing behind.
     """
 
     def __init__(
@@ -125,6 +126,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         scoped._tenant_id = tenant_id
         return scoped
 
+    @reports_unmigrated
     def fetch_events(
         self,
         stream_id: StreamId,
@@ -135,6 +137,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         check_stream_id(stream_id)
         return load_stream(self._database, self._tenant_id, stream_id, start, stop, self._prepare)
 
+    @reports_unmigrated
     def load_wrapped(
         self,
         stream_id: StreamId,
@@ -143,12 +146,13 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         decoder: StoredEventDecoder,
     ) -> list[WrappedEvent[Any]]:
         """The events of :meth:`fetch_events`, each built by ``decoder`` from the row read
-        (``EventStore.load_stream`` through ``eventhex_core_ports.reading``)."""
+        (``EventStore.load_stream`` through ``eventhex_core_ports._internal.reading``)."""
         check_stream_id(stream_id)
         return load_wrapped(
             self._database, self._tenant_id, stream_id, start, stop, decoder, self._prepare
         )
 
+    @reports_unmigrated
     def insert_events(
         self,
         stream_id: StreamId,
@@ -251,6 +255,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
             for raw in events
         )
 
+    @reports_unmigrated
     def save_snapshot(self, snapshot: RawEvent) -> None:
         """Store ``snapshot``; a missing stream is created at the snapshot's version."""
         check_event(snapshot, self._max_event_bytes)
@@ -273,6 +278,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
                 created_at=to_db(snapshot.created_at),
             )
 
+    @reports_unmigrated
     def delete_stream(self, stream_id: StreamId) -> None:
         """Remove the stream with its events and snapshots; a missing stream is a no-op."""
         check_stream_id(stream_id)
@@ -280,6 +286,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
             self._streams(stream_id).delete()
 
     @property
+    @reports_unmigrated
     def current_position(self) -> Position | None:
         """The position of the newest readable event in the whole store, ``0`` when empty.
 

@@ -128,7 +128,7 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy, RecordedSubscriptions):
     ) -> Iterator[list[Recorded]]:
         """The batches of :meth:`subscribe_to_all` (to a category or to event names when one
         is given) as finished ``Recorded``s, each event built by ``decoder`` from the row read
-        (the subscription builder of ``eventhex_core_ports.reading``)."""
+        (the subscription builder of ``eventhex_core_ports._internal.reading``)."""
         selection = EventSelection.of(category, event_names)
         return self._subscribe(selection, start_from, batch_size, timelimit, decoder)
 

@@ -1,7 +1,8 @@
 """What the commands print: JSON when asked, rich tables on a terminal, plain lines otherwise.
 
 Every text that came from outside (ids, a broker's answer in a last error) is escaped with
-:func:`~eventhex_core_ports.logs.printable` and handed to rich as plain text, never as markup.
+:func:`~eventhex_core_ports._internal.logs.printable` and handed to rich as plain text, never as
+markup.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from eventhex_core_ports.logs import printable
+from eventhex_core_ports._internal.logs import printable
 
 __all__ = ["Output", "progress"]
 

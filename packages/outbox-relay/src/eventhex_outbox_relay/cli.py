@@ -2,7 +2,8 @@
 
 Commands:
     run                  Relay until SIGTERM or SIGINT.
-    drain                Relay until no live entry is left, then exit.
+    drain                Relay until no live entry is left, then exit (exit 1 after
+                         --drain-timeout seconds without reaching the broker or the outbox).
     status               Print pending, in-flight and dead counts and the oldest entry's age.
     dead-letters list    Show dead-lettered entries with their last error.
     dead-letters replay  Re-queue dead letters (chosen ids, or --all).
@@ -10,27 +11,31 @@ Commands:
 
 Every setting is a flag and an ``EVENTHEX_RELAY_*`` environment variable; flags win. Exit codes:
 0 done, 1 runtime failure, 2 invalid settings or usage.
+
+Like gunicorn and celery, the relay runs from the project's folder: the working directory comes
+first on ``sys.path``, so ``DJANGO_SETTINGS_MODULE=mysite.settings`` imports without PYTHONPATH.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
 
 from dependency_injector import providers
 
-from eventhex_core_ports.logs import configure_logging, printable
-from eventhex_core_ports.ports.relay import OutboxSource
+from eventhex_core_ports._internal.logs import configure_logging, printable
+from eventhex_core_ports.ports.relay import OutboxSource, OutboxSourceUnusable
 from eventhex_outbox_relay._inspect import dead_letters, status
 from eventhex_outbox_relay._output import progress
 from eventhex_outbox_relay.container import RelayContainer
 from eventhex_outbox_relay.operations import OperationsServer
-from eventhex_outbox_relay.relay import Relay
+from eventhex_outbox_relay.relay import DrainGaveUp, Relay
 from eventhex_outbox_relay.settings import RelaySettings, SettingsError, load_settings
-from eventhex_outbox_relay.sources import SourceError
+from eventhex_outbox_relay.sources import SourceError, SourceStartFailed
 
 __all__ = ["main"]
 
@@ -101,7 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("run", parents=[relay], help="relay until SIGTERM")
-    commands.add_parser("drain", parents=[relay], help="relay until the outbox is empty")
+    drain = commands.add_parser("drain", parents=[relay], help="relay until the outbox is empty")
+    _add(
+        drain,
+        "drain_timeout",
+        float,
+        "give up (exit 1) after this many seconds without reaching the broker or the outbox "
+        "(default 60)",
+    )
     status = commands.add_parser("status", parents=[common], help="print outbox statistics")
     status.add_argument("--json", action="store_true", help="print one JSON object")
 
@@ -128,6 +140,7 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
     Returns:
         The process exit code.
     """
+    _project_folder_on_path()
     container = container or RelayContainer()
     try:
         args = _parser().parse_args(argv)
@@ -143,6 +156,9 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
     container.settings.override(providers.Object(settings))
     try:
         source: OutboxSource = container.source()
+    except SourceStartFailed as error:
+        print(f"eventhex-relay {args.command}: {error}", file=sys.stderr)
+        return 2
     except SourceError as error:
         print(f"invalid setting EVENTHEX_RELAY_SOURCE (--source): {error}", file=sys.stderr)
         return 2
@@ -153,6 +169,9 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
             if args.command == "status":
                 return status(source, as_json=args.json)
             return dead_letters(source, args)
+        except OutboxSourceUnusable as error:
+            print(f"eventhex-relay {args.command}: {printable(str(error))}", file=sys.stderr)
+            return 1
         except Exception as error:  # the outbox's database is down or refuses us
             logger.debug("outbox source failed", exc_info=True)
             text = printable(f"{type(error).__name__}: {error}")
@@ -160,6 +179,14 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
             return 1
     finally:
         source.close()
+
+
+def _project_folder_on_path() -> None:
+    """Put the working directory first on ``sys.path`` (``python -m`` does it; a console script
+    does not), so that the project's settings module imports as it does for ``manage.py``."""
+    folder = os.getcwd()
+    if not sys.path or sys.path[0] not in ("", folder):
+        sys.path.insert(0, folder)
 
 
 _EXTRAS = {
@@ -232,9 +259,20 @@ def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -
     try:
         if drain:
             with progress(_backlog(relay), lambda: _settled(relay), "draining"):
-                report = relay.run(drain=True)
+                report = relay.run(drain=True, give_up_after=settings.drain_timeout)
         else:
             report = relay.run()
+    except OutboxSourceUnusable as error:
+        command = "drain" if drain else "run"
+        print(f"eventhex-relay {command}: stopped: {printable(str(error))}", file=sys.stderr)
+        return 1
+    except DrainGaveUp as error:
+        print(
+            f"eventhex-relay drain: {printable(str(error)).rstrip('.')}; the entries stay in "
+            "the outbox (to wait longer: --drain-timeout or EVENTHEX_RELAY_DRAIN_TIMEOUT)",
+            file=sys.stderr,
+        )
+        return 1
     finally:
         publisher.close()
         if server is not None:

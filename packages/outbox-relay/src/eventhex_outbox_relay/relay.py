@@ -15,10 +15,11 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 
-from eventhex_core_ports.logs import bind
+from eventhex_core_ports._internal.logs import bind
 from eventhex_core_ports.ports.relay import (
     OutboxMessage,
     OutboxSource,
+    OutboxSourceUnusable,
     Publisher,
     PublisherUnavailable,
     PublishOutcome,
@@ -27,7 +28,7 @@ from eventhex_outbox_relay._backoff import Backoff
 from eventhex_outbox_relay._clock import utc_now
 from eventhex_outbox_relay.metrics import RelayMetrics
 
-__all__ = ["Relay", "RelayReport"]
+__all__ = ["DrainGaveUp", "Relay", "RelayReport"]
 
 logger = logging.getLogger("eventhex.relay")
 
@@ -58,6 +59,20 @@ class RelayReport:
             f"dead-lettered {self.dead_lettered}, broker outages {self.outages}, "
             f"in {self.seconds:.1f}s"
         )
+
+
+class DrainGaveUp(Exception):
+    """A drain could not reach the broker or the outbox for longer than it may wait.
+
+    Attributes:
+        seconds: How long it kept trying.
+        error: The last error, as the broker or the database gave it.
+    """
+
+    def __init__(self, seconds: float, error: str) -> None:
+        super().__init__(f"gave up after {seconds:.0f}s of failures; the last: {error}")
+        self.seconds = seconds
+        self.error = error
 
 
 class Relay:
@@ -99,6 +114,8 @@ class Relay:
         self._stopping = threading.Event()
         self._outages = 0
         self._batches = 0
+        self._give_up_after: float | None = None
+        self._failing_since: float | None = None
 
     def stop(self) -> None:
         """Ask the loop to finish the batch in hand, give back its claims and return."""
@@ -109,17 +126,31 @@ class Relay:
         """Whether :meth:`stop` was called."""
         return self._stopping.is_set()
 
-    def run(self, *, drain: bool = False) -> RelayReport:
+    def run(self, *, drain: bool = False, give_up_after: float | None = None) -> RelayReport:
         """Relay until stopped; with ``drain``, also stop once no live entry is left.
+
+        Args:
+            drain: Return once the outbox has no live entry.
+            give_up_after: Seconds of failing without a break (broker unreachable, outbox
+                database away) after which to give up; None retries for ever, as a service
+                should. A one-off drain sets it.
 
         Returns:
             What was done.
+
+        Raises:
+            OutboxSourceUnusable: The source cannot work until someone acts (its tables are
+                not migrated): retrying would only repeat the error.
+            DrainGaveUp: Failures lasted ``give_up_after`` seconds.
         """
+        self._give_up_after = give_up_after
+        self._failing_since = None
         started = time.monotonic()
         bind(owner=self.owner)
         logger.info(
             "relay started", extra={"owner": self.owner, "drain": drain, "batch": self.batch_size}
         )
+        unusable = False  # then it holds no claims, and releasing would fail the same way
         try:
             while not self._stopping.is_set():
                 self.last_beat = time.monotonic()
@@ -128,13 +159,17 @@ class Relay:
                         continue
                     if drain and self._outbox_is_empty():
                         break
+                    self._failing_since = None
                     self._keep_publisher_alive()
                     self.source.wait_for_entries(self.poll_interval)
-                except Exception:  # the outbox's database is away: keep trying, calmly
+                except (OutboxSourceUnusable, DrainGaveUp) as error:
+                    unusable = isinstance(error, OutboxSourceUnusable)
+                    raise
+                except Exception as error:  # the outbox's database is away: keep trying, calmly
                     logger.exception("outbox source failed", extra={"owner": self.owner})
-                    self._stopping.wait(self.backoff.delay(1))
+                    self._pause(self.backoff.delay(1), f"{type(error).__name__}: {error}")
         finally:
-            released = self._release_all()
+            released = 0 if unusable else self._release_all()
             self.report.seconds = time.monotonic() - started
             logger.info(
                 "relay stopped",
@@ -181,6 +216,7 @@ class Relay:
                 PublishOutcome(m.entry_id, False, f"{type(error).__name__}: {error}") for m in batch
             ]
         self._outages = 0
+        self._failing_since = None
         self._settle(batch, outcomes)
         return len(batch)
 
@@ -200,6 +236,23 @@ class Relay:
             "broker unavailable; batch released",
             extra={"owner": self.owner, "error": str(error), "retry_in": round(delay, 3)},
         )
+        self._pause(delay, f"broker unavailable: {error}")
+
+    def _pause(self, delay: float, error: str) -> None:
+        """Wait ``delay`` seconds after a failure, or give up when failures have lasted
+        ``give_up_after`` seconds (never waiting past that point).
+
+        Raises:
+            DrainGaveUp: The failures lasted too long.
+        """
+        now = time.monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        if self._give_up_after is not None:
+            left = self._failing_since + self._give_up_after - now
+            if left <= 0:
+                raise DrainGaveUp(now - self._failing_since, error)
+            delay = min(delay, left)
         self._stopping.wait(delay)
 
     def _settle(self, batch: Sequence[OutboxMessage], outcomes: Sequence[PublishOutcome]) -> None:

@@ -41,6 +41,7 @@ _FIXES = {
     "log_level": "use one of debug, info, warning, error",
     "log_format": "use json, text or auto",
     "publish_timeout": "give seconds > 0 (e.g. 10)",
+    "drain_timeout": "give seconds > 0 (e.g. 60)",
     "webhook_secret": "give a non-empty key, or leave the variable unset to send unsigned",
     "http_host": "give an interface address such as 127.0.0.1 (0.0.0.0 for every interface)",
 }
@@ -69,6 +70,9 @@ class RelaySettings(BaseSettings):
         log_format: ``json`` (one object per line), ``text`` (readable lines) or ``auto``
             (text when standard error is a terminal, JSON otherwise).
         publish_timeout: Seconds a broker or webhook may take to answer.
+        drain_timeout: Seconds ``drain`` keeps retrying while it cannot reach the broker or the
+            outbox's database, without a break, before it exits with code 1 (``run`` retries
+            for ever).
         webhook_secret: Key of the webhook's HMAC-SHA256 signature header.
         envelope: The message format: ``eventhex`` (our JSON object) or ``cloudevents``
             (CloudEvents 1.0: binary content mode on Kafka, RabbitMQ, NATS and webhooks,
@@ -91,6 +95,7 @@ class RelaySettings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "text", "auto"] = "auto"
     publish_timeout: float = Field(default=10.0, gt=0)
+    drain_timeout: float = Field(default=60.0, gt=0)
     webhook_secret: SecretStr | None = None
     envelope: Literal["eventhex", "cloudevents"] = "eventhex"
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from eventhex_core_ports.ports.relay import OutboxSource
 
-__all__ = ["ENTRY_POINT_GROUP", "SourceError", "load_source"]
+__all__ = ["ENTRY_POINT_GROUP", "SourceError", "SourceStartFailed", "load_source"]
 
 ENTRY_POINT_GROUP = "eventhex.outbox_sources"
 
@@ -18,6 +18,12 @@ ENTRY_POINT_GROUP = "eventhex.outbox_sources"
 class SourceError(Exception):
     """The named source is not installed, not importable or failed to start; the message says
     which and what to do."""
+
+
+class SourceStartFailed(SourceError):
+    """The source is found and its options fit, but starting it failed (its project's settings
+    cannot be imported, its app is not installed, its database is unknown): the message is the
+    source's own, which names the cause and the fix."""
 
 
 def load_source(spec: str, options: Mapping[str, str] | None = None) -> OutboxSource:
@@ -41,7 +47,7 @@ def load_source(spec: str, options: Mapping[str, str] | None = None) -> OutboxSo
     try:
         source = target(**options) if factory else target
     except Exception as error:
-        raise SourceError(f"source {spec!r} failed to start: {error}") from error
+        raise SourceStartFailed(f"source {spec!r} cannot start: {error}") from error
     if not isinstance(source, OutboxSource):
         raise SourceError(f"{spec!r} gave {type(source).__name__}, not an OutboxSource")
     return source

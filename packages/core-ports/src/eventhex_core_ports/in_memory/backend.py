@@ -7,6 +7,11 @@ from event_sourcery.interfaces import OutboxFiltererStrategy
 from event_sourcery.outbox import no_filter
 from pydantic import BaseModel, ConfigDict, PositiveInt
 
+from eventhex_core_ports._internal.validation import (
+    DEFAULT_MAX_APPEND_BYTES,
+    DEFAULT_MAX_APPEND_EVENTS,
+    DEFAULT_MAX_EVENT_BYTES,
+)
 from eventhex_core_ports.backend import ContainerBackend
 from eventhex_core_ports.container import CoreContainer
 from eventhex_core_ports.in_memory._store import InMemoryStore
@@ -14,11 +19,6 @@ from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
 from eventhex_core_ports.in_memory.relay_source import InMemoryOutboxSource
 from eventhex_core_ports.in_memory.storage import InMemoryStorageStrategy
 from eventhex_core_ports.in_memory.subscription import InMemorySubscriptionStrategy
-from eventhex_core_ports.validation import (
-    DEFAULT_MAX_APPEND_BYTES,
-    DEFAULT_MAX_APPEND_EVENTS,
-    DEFAULT_MAX_EVENT_BYTES,
-)
 
 __all__ = ["InMemoryBackend", "InMemoryConfig", "InMemoryContainer"]
 

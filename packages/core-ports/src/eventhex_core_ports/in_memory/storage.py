@@ -9,19 +9,21 @@ from event_sourcery.exceptions import AnotherStreamWithThisNameButOtherIdExists
 from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import StorageStrategy, Versioning
 
-from eventhex_core_ports.in_memory._store import InMemoryStore, StreamKey, StreamState
-from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
-from eventhex_core_ports.stream_claim import StreamClaim
-from eventhex_core_ports.validation import (
+from eventhex_core_ports._internal.stream_claim import StreamClaim
+from eventhex_core_ports._internal.validation import (
     DEFAULT_MAX_APPEND_BYTES,
     DEFAULT_MAX_APPEND_EVENTS,
     DEFAULT_MAX_EVENT_BYTES,
-    DuplicateEventUuid,
     check_event,
     check_events,
     check_stream_id,
     check_tenant_id,
 )
+from eventhex_core_ports.errors import (
+    DuplicateEventUuid,
+)
+from eventhex_core_ports.in_memory._store import InMemoryStore, StreamKey, StreamState
+from eventhex_core_ports.in_memory.outbox import InMemoryOutboxStorageStrategy
 
 __all__ = ["InMemoryStorageStrategy"]
 
@@ -30,8 +32,8 @@ __all__ = ["InMemoryStorageStrategy"]
 class InMemoryStorageStrategy(StorageStrategy):
     """Streams kept in an ``InMemoryStore``, scoped to one tenant.
 
-    Identifiers and payloads are checked by :mod:`eventhex_core_ports.validation` exactly as
-    every other adapter checks them, before anything changes. An append whose event uuid is
+    Identifiers and payloads are checked by :mod:`eventhex_core_ports._internal.validation` exactly
+    as every other adapter checks them, before anything changes. An append whose event uuid is
     already stored (in any stream or tenant of the store) raises ``DuplicateEventUuid`` after
     the versioning checks, and one whose event versions do not continue the stream raises
     ``InvalidEventVersions`` after both; either changes nothing.

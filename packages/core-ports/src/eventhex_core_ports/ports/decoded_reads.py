@@ -5,7 +5,7 @@ event_sourcery's ``EventStore.load_stream`` and subscription builder take ``RawE
 decoded payload, a raw record and its copy, then the event. An adapter that implements these
 ports hands the serde what it read instead (the payload still in JSON text), and returns the
 finished ``WrappedEvent``s and ``Recorded``s: equal objects, built with less work.
-``eventhex_core_ports.reading`` uses them when the wired storage or subscription strategy
+``eventhex_core_ports._internal.reading`` uses them when the wired storage or subscription strategy
 implements them, and event_sourcery's own path otherwise.
 """
 
@@ -22,7 +22,8 @@ __all__ = ["RecordedSubscriptions", "StoredEventDecoder", "WrappedEventLoader"]
 
 
 class StoredEventDecoder(Protocol):
-    """Builds the ``WrappedEvent`` of a stored event (``eventhex_core_ports.serde.FastSerde``)."""
+    """Builds the ``WrappedEvent`` of a stored event
+    (``eventhex_core_ports._internal.serde.FastSerde``)."""
 
     def wrap_stored(
         self,

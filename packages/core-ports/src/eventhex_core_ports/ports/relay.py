@@ -32,6 +32,7 @@ from uuid import UUID
 __all__ = [
     "OutboxMessage",
     "OutboxSource",
+    "OutboxSourceUnusable",
     "OutboxStats",
     "PublishOutcome",
     "Publisher",
@@ -224,12 +225,18 @@ class OutboxSource(abc.ABC):
         """Release connections the source holds."""
 
 
+class OutboxSourceUnusable(Exception):
+    """The outbox cannot work until someone acts (its tables are not migrated, say): a relay
+    stops on it with its message instead of retrying. Transient failures (the database is
+    down) are any other exception, which a relay retries."""
+
+
 class PublisherUnavailable(Exception):
     """The broker cannot be reached; nothing of the batch counts as a failed attempt.
 
-    The relay acknowledges what ``delivered`` names, releases the rest of the batch and tries
-    again after a pause. Errors caused by a message itself are reported per message in
-    :class:`PublishOutcome` instead.
+    The relay acknowledges what ``delivered`` names (each stream up to its first message not
+    delivered), releases the rest of the batch and tries again after a pause. Errors caused by
+    a message itself are reported per message in :class:`PublishOutcome` instead.
 
     Args:
         reason: What went wrong.
@@ -249,10 +256,10 @@ class PublishOutcome:
         entry_id: The message's ``entry_id``.
         delivered: True when the broker accepted the message.
         error: Why it was not delivered ("" when delivered).
-        attempted: False for a message the publisher held back, or does not count as delivered,
-            because an earlier message of its stream in the same batch failed. The relay gives
-            it back without charging an attempt; the source hands it out again only after that
-            earlier message (its stream's order). Meaningless when ``delivered``.
+        attempted: False for a message the publisher did not send because an earlier message
+            of its stream in the same batch failed. The relay gives it back without charging an
+            attempt; the source hands it out again only after that earlier message (its
+            stream's order). Meaningless when ``delivered``.
     """
 
     entry_id: int
@@ -269,10 +276,12 @@ class Publisher(abc.ABC):
         """Publish a batch and wait until the broker has accepted (or refused) each message.
 
         A batch holds runs of consecutive messages of each stream. Messages of one stream are
-        delivered in the order given, and once one of them fails the later ones of that stream
-        are not sent: they are reported not attempted (``attempted=False``), as are any the
-        broker took all the same (counting them delivered would let them overtake the failed
-        one). Messages of different streams may go in any order, or at once.
+        sent in the order given; once one of them fails, the later ones of that stream are not
+        sent where the publisher can tell in time (they are reported ``attempted=False``).
+        Messages of different streams may go in any order, or at once. The publisher reports
+        what the broker did with each message; the relay keeps the stream order: it
+        acknowledges a stream's messages only up to its first failure and gives back the rest
+        uncharged, whatever was reported of them.
 
         Returns:
             One outcome per message, in the order given.

@@ -10,17 +10,15 @@
   "the stream must be new"; any mismatch raises ``ConcurrentStreamWriteError``.
 * Event uuids are unique store-wide (across streams and tenants). An append that repeats a
   uuid within itself, or carries the uuid of a stored event, raises
-  :class:`~eventhex_core_ports.validation.DuplicateEventUuid` naming the uuids and the stream,
-  and writes nothing; inside a caller's transaction only the append is undone, and the
+  :class:`~eventhex_core_ports.errors.DuplicateEventUuid` naming the uuids and the
+  stream, and writes nothing; inside a caller's transaction only the append is undone, and the
   transaction stays usable. The versioning check comes first: a wrong expected version raises
   ``ConcurrentStreamWriteError`` whatever the uuids. A deleted stream's event uuids are free
   again.
-* Event versions continue the stream, so no stream holds two events with one version: with
-  ``ExplicitVersioning`` whose expected version is N, the k events carry versions N+1 to N+k in
-  order (the stream's version becomes N+k; after a snapshot that moved the stream on, N is the
-  snapshot's version); with ``NO_VERSIONING`` they carry ``None``. Otherwise the append raises
-  :class:`~eventhex_core_ports.validation.InvalidEventVersions` and writes nothing, leaving a
-  caller's transaction usable. It is reported after the versioning and stored-uuid checks.
+* Event versions continue the stream (the rule: docs/guarantees.md, "Appends"; after a snapshot
+  that moved the stream on, N is the snapshot's version), or the append raises
+  :class:`~eventhex_core_ports.errors.InvalidEventVersions` and writes nothing, after the
+  versioning and stored-uuid checks.
 * A stream is identified by ``(tenant, category, uuid)``; a named stream's uuid is derived from
   its name, so the name is unique per tenant and category too.
 * ``current_position`` is the position of the newest readable event, or ``None``/``0`` when

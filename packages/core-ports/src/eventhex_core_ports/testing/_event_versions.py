@@ -18,9 +18,12 @@ from event_sourcery.exceptions import (
 )
 
 from eventhex_core_ports.backend import ContainerBackend
+from eventhex_core_ports.errors import (
+    DuplicateEventUuid,
+    InvalidEventVersions,
+)
 from eventhex_core_ports.testing._helpers import CallerTransaction, new_stream
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractSnapshot
-from eventhex_core_ports.validation import DuplicateEventUuid, InvalidEventVersions
 
 __all__ = ["EventVersionsContract"]
 

@@ -11,10 +11,12 @@ import pytest
 from event_sourcery.event import RawEvent, Recorded, WrappedEvent
 
 from eventhex_core_ports.backend import ContainerBackend
+from eventhex_core_ports.errors import (
+    DuplicateEventUuid,
+)
 from eventhex_core_ports.ports.relay import OutboxSource
 from eventhex_core_ports.testing._helpers import items, new_stream
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractNoteTaken
-from eventhex_core_ports.validation import DuplicateEventUuid
 
 LEASE = timedelta(minutes=5)
 

@@ -17,10 +17,12 @@ from event_sourcery.exceptions import (
 )
 
 from eventhex_core_ports.backend import ContainerBackend
+from eventhex_core_ports.errors import (
+    DuplicateEventUuid,
+)
 from eventhex_core_ports.testing._event_versions import EventVersionsContract
 from eventhex_core_ports.testing._helpers import CallerTransaction, new_stream
 from eventhex_core_ports.testing.events import ContractItemAdded, ContractSnapshot
-from eventhex_core_ports.validation import DuplicateEventUuid
 
 __all__ = ["ConcurrentWritersContract", "StorageContract"]
 

@@ -27,7 +27,7 @@ from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subque
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from eventhex_django_adapter._db import driver_is_psycopg3, fetch
+from eventhex_django_adapter._db import driver_is_psycopg3, fetch, reports_unmigrated
 from eventhex_django_adapter._outbox.rows import COLUMNS, SELECT_LIST
 from eventhex_django_adapter.models import OutboxEntry
 
@@ -79,6 +79,7 @@ class OutboxTable:
             return instant.astimezone(UTC)
         return timezone.make_naive(instant, timezone.get_default_timezone())
 
+    @reports_unmigrated
     def lock_claim(self, limit: int) -> list[tuple[Any, ...]]:
         """``Outbox.run``'s claim (see the module docstring), locked until the transaction ends;
         call it inside ``transaction.atomic``."""
@@ -87,6 +88,7 @@ class OutboxTable:
             return self._fetch(LOCK_SQL, {"now": now, "limit": limit})
         return row_values(self._claimable(self.stored(now)), limit)
 
+    @reports_unmigrated
     def lease_claim(self, owner: str, limit: int, lease: timedelta) -> list[tuple[Any, ...]]:
         """A relay's claim (see the module docstring) for ``owner`` until ``lease`` from now, in
         id order."""

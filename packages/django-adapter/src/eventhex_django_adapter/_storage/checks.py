@@ -1,10 +1,10 @@
 """The checks an append passes before it writes, and the mapping of its duplicate-uuid errors.
 
 Every append is checked before any statement runs (:func:`check_append`): the input rules of
-:mod:`eventhex_core_ports.validation`, then the event versions as far as the append alone tells
-(:class:`~eventhex_core_ports.stream_claim.StreamClaim`). Versions that cannot continue the
-stream raise ``InvalidEventVersions``, but only after the errors that take precedence on every
-adapter: the stream row and the stored uuids are read (never written) to raise a versioning
+:mod:`eventhex_core_ports._internal.validation`, then the event versions as far as the append alone
+tells (:class:`~eventhex_core_ports._internal.stream_claim.StreamClaim`). Versions that cannot
+continue the stream raise ``InvalidEventVersions``, but only after the errors that take precedence
+on every adapter: the stream row and the stored uuids are read (never written) to raise a versioning
 error, then ``DuplicateEventUuid``, when one applies. So such an append never reaches the
 ``(stream, version)`` constraint.
 
@@ -20,8 +20,14 @@ from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
 from event_sourcery.interfaces import Versioning
 
-from eventhex_core_ports.stream_claim import StreamClaim
-from eventhex_core_ports.validation import DuplicateEventUuid, check_events, check_stream_id
+from eventhex_core_ports._internal.stream_claim import StreamClaim
+from eventhex_core_ports._internal.validation import (
+    check_events,
+    check_stream_id,
+)
+from eventhex_core_ports.errors import (
+    DuplicateEventUuid,
+)
 from eventhex_django_adapter._storage.event_uuids import duplicated_uuids
 from eventhex_django_adapter._storage.stream_rows import check_claimable, streams
 

@@ -1,7 +1,7 @@
 """Claiming a stream row for an append: the SQL, written once for every path.
 
-:class:`~eventhex_core_ports.stream_claim.StreamClaim` works out the version a stream must be at
-for an append to claim it (``claim.version``); this module claims the row in SQL, so that no
+:class:`~eventhex_core_ports._internal.stream_claim.StreamClaim` works out the version a stream must
+be at for an append to claim it (``claim.version``); this module claims the row in SQL, so that no
 other append can claim the stream at that version:
 
 * ``new`` (the stream must not exist, ``claim.version == 0``): insert-if-new, an
@@ -22,7 +22,7 @@ from typing import Literal
 from django.db import connections
 from event_sourcery import StreamId
 
-from eventhex_core_ports.stream_claim import StreamClaim
+from eventhex_core_ports._internal.stream_claim import StreamClaim
 from eventhex_django_adapter._codec import category_of
 from eventhex_django_adapter.models import Stream
 

@@ -22,7 +22,7 @@ from django.db.models import Q
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, WrappedEvent
 
-from eventhex_core_ports import records
+from eventhex_core_ports._internal import records
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._codec import (
     context_sql,

@@ -3,8 +3,8 @@
 An append claims its stream before it inserts events (:mod:`.claim`). PostgreSQL claims in its
 one append statement (:mod:`.append_sql`) and SQLite with a statement each way; when that claims
 nothing, :func:`claim_stream` reads the row to raise the exact error (:func:`check_claimable`,
-in the order of :mod:`eventhex_core_ports.stream_claim`), or claims the stream after all when a
-race has left it claimable.
+in the order of :mod:`eventhex_core_ports._internal.stream_claim`), or claims the stream after all
+when a race has left it claimable.
 """
 
 from collections.abc import Sequence
@@ -17,8 +17,10 @@ from event_sourcery.exceptions import (
     ConcurrentStreamWriteError,
 )
 
-from eventhex_core_ports.stream_claim import StreamClaim
-from eventhex_core_ports.validation import DuplicateEventUuid
+from eventhex_core_ports._internal.stream_claim import StreamClaim
+from eventhex_core_ports.errors import (
+    DuplicateEventUuid,
+)
 from eventhex_django_adapter._codec import category_of
 from eventhex_django_adapter._storage.claim import claim_row, insert_row
 from eventhex_django_adapter._storage.event_uuids import stored_uuids
@@ -43,8 +45,8 @@ def check_claimable(
 ) -> None:
     """Raise unless the append ``claim`` describes may claim ``stream`` (``None``: missing).
 
-    The errors come in :mod:`eventhex_core_ports.stream_claim`'s order; the stored uuids are read
-    only when the versions are wrong.
+    The errors come in :mod:`eventhex_core_ports._internal.stream_claim`'s order; the stored uuids
+    are read only when the versions are wrong.
 
     Raises:
         AnotherStreamWithThisNameButOtherIdExists: The stream is missing and its name belongs

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter import _codec
-from eventhex_django_adapter._db import driver_is_psycopg3, fetch
+from eventhex_django_adapter._db import driver_is_psycopg3, fetch, raise_if_unmigrated
 from eventhex_django_adapter._subscription.records import RecordBuilder, read_columns
 from eventhex_django_adapter.models import Event
 
@@ -136,9 +136,13 @@ def read_after(
     """
     if limit <= 0 or (selection.names is not None and not selection.names):
         return []
-    if connections[alias].vendor == "postgresql":
-        return _read_postgres(alias, selection, after, limit, prepare, decoder)
-    return _read_sqlite(alias, selection, after, limit, decoder)
+    try:
+        if connections[alias].vendor == "postgresql":
+            return _read_postgres(alias, selection, after, limit, prepare, decoder)
+        return _read_sqlite(alias, selection, after, limit, decoder)
+    except DatabaseError as error:
+        raise_if_unmigrated(error, alias)
+        raise
 
 
 def newest_readable_position(alias: str) -> int:
@@ -147,11 +151,15 @@ def newest_readable_position(alias: str) -> int:
     ``start_from`` this position yields exactly the events that become readable afterwards.
     """
     connection = connections[alias]
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(_NEWEST)
-            row = cursor.fetchone()
-            return _codec.encode(row[0], row[1]) if row else 0
-        cursor.execute(f"SELECT MAX(id) FROM {Event._meta.db_table}")
-        newest = cursor.fetchone()
-        return int(newest[0]) if newest and newest[0] is not None else 0
+    try:
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute(_NEWEST)
+                row = cursor.fetchone()
+                return _codec.encode(row[0], row[1]) if row else 0
+            cursor.execute(f"SELECT MAX(id) FROM {Event._meta.db_table}")
+            newest = cursor.fetchone()
+            return int(newest[0]) if newest and newest[0] is not None else 0
+    except DatabaseError as error:
+        raise_if_unmigrated(error, alias)
+        raise

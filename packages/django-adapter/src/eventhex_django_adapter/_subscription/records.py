@@ -7,8 +7,8 @@ from uuid import UUID
 from event_sourcery import StreamId
 from event_sourcery.event import Recorded, RecordedRaw
 
+from eventhex_core_ports._internal.records import raw_event, recorded, recorded_raw
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
-from eventhex_core_ports.records import raw_event, recorded, recorded_raw
 from eventhex_django_adapter._codec import (
     context_sql,
     context_value,

@@ -8,7 +8,8 @@ from typing import Any, TextIO
 
 from django.core.management.base import CommandError
 
-from eventhex_core_ports.logs import LogFormat, configure_logging
+from eventhex_core_ports._internal.logs import LogFormat, configure_logging
+from eventhex_django_adapter import SchemaNotMigrated
 from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.projections._parked import ParkedOutcome, retry_parked, skip_parked
 from eventhex_django_adapter.projections._progress import PlainProgress, progress_for
@@ -67,7 +68,10 @@ def run(
         frozen,
         extra={"owner": runner.owner},
     )
-    runner.run()
+    try:
+        runner.run()
+    except SchemaNotMigrated as error:
+        raise CommandError(str(error)) from error
 
 
 def freeze_start_up_heap() -> int:

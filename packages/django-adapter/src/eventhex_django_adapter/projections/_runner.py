@@ -10,8 +10,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
+from eventhex_django_adapter._db import raise_if_unmigrated
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.projections import _store
@@ -73,9 +74,18 @@ class ProjectionRunner:
         self._retry_at: dict[str, float] = {}
 
     def run(self) -> None:
-        """Run until ``stop`` is set; returns once every worker finished its batch."""
+        """Run until ``stop`` is set; returns once every worker finished its batch.
+
+        Raises:
+            SchemaNotMigrated: The database lacks eventhex's tables or functions; every
+                worker is stopped first.
+        """
         names = [projection.name for projection in self._projections]
-        _store.ensure_rows(self._alias, names)
+        try:
+            _store.ensure_rows(self._alias, names)
+        except DatabaseError as error:
+            raise_if_unmigrated(error, self._alias)
+            raise
         ownership = ownership_for(self._alias, self.owner, self._lease)
         logger.info(
             "projection runner %s started for %s",
@@ -135,6 +145,8 @@ class ProjectionRunner:
             if not worker.done.is_set():
                 continue
             thread.join()
+            if worker.unmigrated is not None:
+                raise worker.unmigrated
             del self._workers[name]
             self._metrics.owned(name, False)
             if worker.failed:

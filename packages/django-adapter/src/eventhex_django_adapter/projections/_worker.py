@@ -9,6 +9,7 @@ from django.db import connections, transaction
 from event_sourcery.event import EventRegistry, Recorded
 from event_sourcery.subscription import BuildPhase
 
+from eventhex_django_adapter import SchemaNotMigrated
 from eventhex_django_adapter._failure_text import carries_encrypted_fields, failure_text
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.projections import _store
@@ -83,6 +84,7 @@ class ProjectionWorker:
         self.quit = threading.Event()
         self.done = threading.Event()
         self.failed = False
+        self.unmigrated: SchemaNotMigrated | None = None
         self._backend = backend
         self._alias = alias
         self._stop = stop
@@ -107,6 +109,9 @@ class ProjectionWorker:
             logger.warning(
                 "projection %s was taken over by another owner", self._name, extra=self._extra()
             )
+        except SchemaNotMigrated as error:  # the runner stops with it: no retry can succeed
+            self.failed = True
+            self.unmigrated = error
         except Exception:
             self.failed = True
             logger.exception("projection %s stopped on an error", self._name, extra=self._extra())

@@ -1,22 +1,19 @@
-"""A stream's order inside a batch: nothing after a failed message of a stream counts.
+"""Stopping a stream inside a batch: nothing of a stream is sent after its failed message.
 
-A batch holds runs of consecutive messages of each stream. A publisher sends nothing of a
-stream after one of its messages failed where it can tell in time (:class:`StreamStops`: a
-message that cannot be encoded, or one the broker refused before the next one went). Where it
-cannot, because it sends a batch's messages concurrently or pipelined, the broker may take
-message k+1 of a stream although it refused message k; acknowledging k+1 then would let it
-overtake k, which is retried later. :func:`in_stream_order` turns the outcomes of such later
-messages into "not attempted": the relay gives them back uncharged, and the source hands them
-out again only after k (a consumer may then see k+1 twice, which at-least-once delivery allows).
+A batch holds runs of consecutive messages of each stream. A publisher that sends them one after
+another, or encodes each before it sends it, knows in time that one failed; it then sends
+nothing more of that stream (:class:`StreamStops`) and reports the rest not attempted. Whatever
+a publisher reports of later messages, the relay decides the stream order: it acknowledges a
+stream's messages only up to its first failure (``eventhex_outbox_relay.relay``), so a message
+the broker took behind a refused one, which a pipelined publisher cannot always prevent, is
+given back and follows the refused one later (at-least-once delivery).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-
 from eventhex_core_ports.ports.relay import OutboxMessage, PublishOutcome
 
-__all__ = ["HELD_BACK", "StreamStops", "delivered_in_order", "in_stream_order"]
+__all__ = ["HELD_BACK", "StreamStops"]
 
 HELD_BACK = "not sent: an earlier message of its stream in this batch was not delivered"
 
@@ -39,37 +36,3 @@ class StreamStops:
         if not outcome.delivered:
             self._stopped.add(message.partition_key)
         return outcome
-
-
-def in_stream_order(
-    messages: Sequence[OutboxMessage], outcomes: Sequence[PublishOutcome]
-) -> list[PublishOutcome]:
-    """``outcomes`` (one per message, same order), with every outcome after a failed message of
-    the same stream replaced by a not-attempted one."""
-    failed: set[str] = set()
-    kept: list[PublishOutcome] = []
-    for message, outcome in zip(messages, outcomes, strict=True):
-        stream = message.partition_key
-        if stream in failed:
-            kept.append(PublishOutcome(message.entry_id, False, HELD_BACK, attempted=False))
-            continue
-        if not outcome.delivered:
-            failed.add(stream)
-        kept.append(outcome)
-    return kept
-
-
-def delivered_in_order(messages: Sequence[OutboxMessage], delivered: Collection[int]) -> list[int]:
-    """The ids of ``delivered`` that no undelivered earlier message of their stream precedes:
-    what may be acknowledged when a batch is cut short by an outage."""
-    stopped: set[str] = set()
-    kept: list[int] = []
-    for message in messages:
-        stream = message.partition_key
-        if stream in stopped:
-            continue
-        if message.entry_id in delivered:
-            kept.append(message.entry_id)
-        else:
-            stopped.add(stream)
-    return kept

@@ -18,11 +18,7 @@ from eventhex_core_ports.ports.relay import (
 )
 from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
 from eventhex_outbox_relay.publishers._names import topic_name, topic_part
-from eventhex_outbox_relay.publishers._order import (
-    HELD_BACK,
-    delivered_in_order,
-    in_stream_order,
-)
+from eventhex_outbox_relay.publishers._order import StreamStops
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import kafka_options
 
@@ -71,9 +67,10 @@ class KafkaPublisher(Publisher):
     messages of a partition, and the key (the partition key ``tenant:category:stream-uuid``,
     hashed with murmur2 like the Java client) keeps every stream in one partition: a stream's
     messages reach the topic in the order of the batch. A message counts as delivered only when
-    its delivery report arrives without error. Once a message of a stream fails, the later ones
-    of that stream in the batch are not produced (or, already produced, not counted delivered):
-    they are reported not attempted and come back after the failed one.
+    its delivery report arrives without error. Once a message of a stream fails before it was
+    produced, the later ones of that stream in the batch are not produced (reported not
+    attempted); one already produced behind a refused one is reported as the cluster answered,
+    and the relay, which keeps each stream's order, acknowledges none of them.
 
     Headers: ``event_uuid``, ``event_name``, ``partition_key`` and ``content-type``
     (``application/json``); ``traceparent`` and ``tracestate`` when the event carries a trace
@@ -187,17 +184,17 @@ class KafkaPublisher(Publisher):
         outcomes: dict[int, PublishOutcome] = {}
         reports: dict[int, KafkaError | None] = {}
         produced: list[OutboxMessage] = []
-        failed: set[str] = set()
+        stops = StreamStops()  # a message refused before it was produced stops its stream
         for message in messages:
-            if message.partition_key in failed:
-                outcomes[message.entry_id] = _held_back(message)
+            held = stops.held_back(message)
+            if held is not None:
+                outcomes[message.entry_id] = held
                 continue
             outcome = self._produce(producer, message, reports)
             if outcome is None:
                 produced.append(message)
             else:
-                outcomes[message.entry_id] = outcome
-                failed.add(message.partition_key)
+                outcomes[message.entry_id] = stops.record(message, outcome)
         self._await_reports(producer, len(produced), reports)
         return self._settle(messages, produced, reports, outcomes)
 
@@ -253,9 +250,7 @@ class KafkaPublisher(Publisher):
         if lost:
             self._stale = True
             delivered = {entry for entry, error in errors.items() if error is None}
-            raise PublisherUnavailable(
-                f"kafka: {lost[0].str()}", delivered_in_order(messages, delivered)
-            )
+            raise PublisherUnavailable(f"kafka: {lost[0].str()}", list(delivered))
         self._last_error = None  # the cluster answered: warn again at the next trouble
         for entry, error in errors.items():
             outcomes[entry] = (
@@ -263,7 +258,7 @@ class KafkaPublisher(Publisher):
                 if error is None
                 else PublishOutcome(entry, False, f"kafka: {error.str()}")
             )
-        return in_stream_order(messages, [outcomes[m.entry_id] for m in messages])
+        return [outcomes[m.entry_id] for m in messages]
 
     def keep_alive(self) -> None:
         """Serve the producer's error callbacks while the relay is idle (librdkafka keeps its
@@ -302,7 +297,3 @@ def _reporter(
         reports[entry_id] = error
 
     return report
-
-
-def _held_back(message: OutboxMessage) -> PublishOutcome:
-    return PublishOutcome(message.entry_id, False, HELD_BACK, attempted=False)

@@ -23,11 +23,7 @@ from eventhex_core_ports.ports.relay import (
 )
 from eventhex_outbox_relay.publishers._body import encode, wants_cloudevents
 from eventhex_outbox_relay.publishers._names import header_value, subject_token
-from eventhex_outbox_relay.publishers._order import (
-    HELD_BACK,
-    delivered_in_order,
-    in_stream_order,
-)
+from eventhex_outbox_relay.publishers._order import HELD_BACK
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import nats_options
 
@@ -155,7 +151,7 @@ subject_token` (``_`` for no category)."""
         The messages go out in order without waiting (``publish_async``), and the acks are
         awaited in the same order within one timeout. Nothing more of a stream is sent once one
         of its messages could not be; a stream's message refused at its ack leaves the later ones
-        sent already (they are reported not attempted, see ``_order``).
+        sent already (the relay acknowledges none of them, see ``_order``).
         """
         js = await self._jetstream()
         results: list[Any] = []
@@ -232,29 +228,23 @@ subject_token` (``_`` for no category)."""
         lost = [r for r in results if isinstance(r, _CONNECTION_ERRORS)]
         if lost:
             self._drop()
-            delivered = delivered_in_order(
-                messages,
-                {
-                    m.entry_id
-                    for m, r in zip(messages, results, strict=True)
-                    if not isinstance(r, BaseException) and r is not _HELD_BACK
-                },
-            )
+            delivered = [
+                m.entry_id
+                for m, r in zip(messages, results, strict=True)
+                if not isinstance(r, BaseException) and r is not _HELD_BACK
+            ]
             raise PublisherUnavailable(f"nats: {lost[0]!r}", delivered)
         if any(isinstance(r, Exception) and not isinstance(r, _MESSAGE_ERRORS) for r in results):
             logger.warning("nats publish failed unexpectedly; the connection is replaced")
             self._drop()  # its state is unknown after an error nobody expected
-        return in_stream_order(
-            messages,
-            [
-                PublishOutcome(m.entry_id, False, HELD_BACK, attempted=False)
-                if r is _HELD_BACK
-                else PublishOutcome(m.entry_id, False, f"nats: {r!r}")
-                if isinstance(r, BaseException)
-                else PublishOutcome(m.entry_id, True)
-                for m, r in zip(messages, results, strict=True)
-            ],
-        )
+        return [
+            PublishOutcome(m.entry_id, False, HELD_BACK, attempted=False)
+            if r is _HELD_BACK
+            else PublishOutcome(m.entry_id, False, f"nats: {r!r}")
+            if isinstance(r, BaseException)
+            else PublishOutcome(m.entry_id, True)
+            for m, r in zip(messages, results, strict=True)
+        ]
 
     def _drop(self) -> None:
         client, self._client, self._js = self._client, None, None

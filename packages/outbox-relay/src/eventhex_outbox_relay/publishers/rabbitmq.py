@@ -18,7 +18,7 @@ from eventhex_core_ports.ports.relay import (
 )
 from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
 from eventhex_outbox_relay.publishers._names import short_string
-from eventhex_outbox_relay.publishers._order import StreamStops, delivered_in_order
+from eventhex_outbox_relay.publishers._order import StreamStops
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import pop_params
 
@@ -121,7 +121,7 @@ short_string`), while the ``partition_key`` and ``event_name`` headers and the b
                 self._publish_all(self._connect(), messages, outcomes)
         except _CONNECTION_ERRORS as error:
             self.close()
-            delivered = delivered_in_order(messages, {o.entry_id for o in outcomes if o.delivered})
+            delivered = [o.entry_id for o in outcomes if o.delivered]
             raise PublisherUnavailable(f"rabbitmq: {error!r}", delivered) from error
         return outcomes
 

@@ -26,7 +26,7 @@ from eventhex_core_ports.ports.relay import (
 from eventhex_outbox_relay.publishers._body import encode, failure, wants_cloudevents
 from eventhex_outbox_relay.publishers._http_deadline import DeadlineTransport, deadline
 from eventhex_outbox_relay.publishers._names import header_value
-from eventhex_outbox_relay.publishers._order import HELD_BACK, delivered_in_order
+from eventhex_outbox_relay.publishers._order import HELD_BACK
 from eventhex_outbox_relay.publishers._trace import trace_headers
 from eventhex_outbox_relay.publishers._url import redacted
 
@@ -184,9 +184,8 @@ class WebhookPublisher(Publisher):
             for send in sends:
                 send.result()
         if outage.error is not None:
-            delivered = {i for i, outcome in outcomes.items() if outcome.delivered}
-            in_order = delivered_in_order(messages, delivered)
-            raise PublisherUnavailable(outage.reason, in_order) from outage.error
+            delivered = [i for i, outcome in outcomes.items() if outcome.delivered]
+            raise PublisherUnavailable(outage.reason, delivered) from outage.error
         return [outcomes[m.entry_id] for m in messages]
 
     def _drain(

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from eventhex_core_ports.logs import configure_logging, printable
+from eventhex_core_ports._internal.logs import configure_logging, printable
 from eventhex_django_adapter._position_clock import PositionClock, position_clock
 from eventhex_django_adapter._subscription.reads import newest_readable_position
 from eventhex_django_adapter._subscription.replica import replica_lag

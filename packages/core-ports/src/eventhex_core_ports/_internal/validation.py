@@ -27,22 +27,13 @@ already stored, in any stream or tenant (each adapter checks that while it write
 :class:`DuplicateEventUuid` too). Versioning is checked first: an append whose expected version
 is wrong raises ``ConcurrentStreamWriteError`` whatever its uuids.
 
-Event versions continue the stream: an append with ``expected_version=N`` carries versions
-``N + 1, N + 2, ...`` in order, one per event (what ``EventStore.append`` gives plain events and
-event_sourcery's ``Repository`` gives an aggregate's); one with the default ``expected_version=0``
-checks no expected version but carries consecutive versions that continue the stream; an
-unversioned append (``NO_VERSIONING``) carries none. Anything else raises
-:class:`InvalidEventVersions`, and versions another writer already took raise
-``ConcurrentStreamWriteError``, so no stream ever holds two events with one version.
-:class:`~eventhex_core_ports.stream_claim.StreamClaim` states that rule once for every adapter;
-adapters report it last, after the versioning and stored-uuid checks: those tell a caller that
-its view of the stream is stale or that it re-appended an event, which it must fix first.
+Event versions continue the stream (the rule: docs/guarantees.md, "Appends"), checked by
+:class:`~eventhex_core_ports._internal.stream_claim.StreamClaim`, not here.
 
 Every rule raises a subclass of :class:`InvalidInput` (itself a ``ValueError``) whose message
 names the offending value and says how to fix it; nothing is written when one fails.
 
-The error classes live in :mod:`eventhex_core_ports.input_errors` and the event registry in
-:mod:`eventhex_core_ports.registry`; every name is importable from here as well.
+The error classes live in :mod:`eventhex_core_ports.errors`.
 """
 
 import json
@@ -54,20 +45,17 @@ from uuid import UUID
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent
 
-from eventhex_core_ports.input_errors import (
+from eventhex_core_ports.errors import (
     AppendTooLarge,
     DuplicateEventUuid,
     EventTooLarge,
     InvalidEventData,
     InvalidEventName,
-    InvalidEventVersions,
-    InvalidInput,
     InvalidStreamCategory,
     InvalidStreamName,
     InvalidTenantId,
     _shown,
 )
-from eventhex_core_ports.registry import ExplainingEventRegistry, UnknownEventName
 
 __all__ = [
     "DEFAULT_MAX_APPEND_BYTES",
@@ -75,18 +63,6 @@ __all__ = [
     "DEFAULT_MAX_EVENT_BYTES",
     "MAX_IDENTIFIER_LENGTH",
     "MAX_JSON_DEPTH",
-    "AppendTooLarge",
-    "DuplicateEventUuid",
-    "EventTooLarge",
-    "ExplainingEventRegistry",
-    "InvalidEventData",
-    "InvalidEventName",
-    "InvalidEventVersions",
-    "InvalidInput",
-    "InvalidStreamCategory",
-    "InvalidStreamName",
-    "InvalidTenantId",
-    "UnknownEventName",
     "check_event",
     "check_events",
     "check_stream_id",

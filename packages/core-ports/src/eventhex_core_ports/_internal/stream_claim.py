@@ -1,5 +1,8 @@
 """When an append may claim its stream: the one rule every adapter applies.
 
+It implements "event versions continue the stream", stated for users in docs/guarantees.md
+("Appends").
+
 An append *claims* its stream before it writes: it creates the stream row, or moves the row's
 version on from the version the stream must be at, so that no other append can claim the
 stream at that version. What that version is depends on the append's ``expected_version``:
@@ -25,7 +28,7 @@ from event_sourcery.event import RawEvent
 from event_sourcery.exceptions import ConcurrentStreamWriteError, EventStoreException
 from event_sourcery.interfaces import Versioning
 
-from eventhex_core_ports.input_errors import InvalidEventVersions
+from eventhex_core_ports.errors import InvalidEventVersions
 
 __all__ = ["StreamClaim"]
 

@@ -15,8 +15,8 @@ from event_sourcery import EventStore, StreamId
 from event_sourcery.event import Event, Position, Recorded, WrappedEvent
 from event_sourcery.subscription import BuildPhase, FilterPhase, SubscriptionBuilder
 
+from eventhex_core_ports._internal.serde import FastSerde
 from eventhex_core_ports.ports.decoded_reads import RecordedSubscriptions, WrappedEventLoader
-from eventhex_core_ports.serde import FastSerde
 
 __all__ = ["DecodingEventStore", "DecodingSubscriptionBuilder"]
 

@@ -27,8 +27,8 @@ from event_sourcery import StreamId
 from event_sourcery.event import Context, RawEvent, Recorded, RecordedRaw, Serde, WrappedEvent
 from pydantic import BaseModel, ValidationError
 
-from eventhex_core_ports.input_errors import InvalidEventData
-from eventhex_core_ports.records import recorded, wrapped_event
+from eventhex_core_ports._internal.records import recorded, wrapped_event
+from eventhex_core_ports.errors import InvalidEventData
 
 __all__ = ["FastSerde", "FreshJson"]
 

@@ -10,9 +10,10 @@ Use it in a Django project's ``LOGGING`` too::
 
     LOGGING = {
         "version": 1,
-        "formatters": {"eventhex": {"()": "eventhex_core_ports.logs.formatter", "fmt": "json"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "eventhex"}},
-        "loggers": {"eventhex_django_adapter": {"handlers": ["stderr"], "level": "INFO"}},
+        "formatters": {"eventhex": {"()": "eventhex_django_adapter.logs.formatter", "fmt":
+        "json"}}, "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter":
+        "eventhex"}}, "loggers": {"eventhex_django_adapter": {"handlers": ["stderr"], "level":
+        "INFO"}},
     }
 """
 
