@@ -53,7 +53,6 @@ def _backend(on_replica: bool) -> Any:
     from datetime import timedelta
 
     import benchmarks._events  # noqa: F401  (registers the event classes read back)
-
     from eventhex_django_adapter import DjangoBackend, DjangoConfig
 
     config = DjangoConfig(
