@@ -36,7 +36,11 @@ def _configure(primary: str, replica: str, mode: str) -> None:
     from benchmarks._django import database_settings
 
     settings.configure(
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "eventhex_django_adapter"],
+        INSTALLED_APPS=[
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "eventhex_django_adapter",
+        ],
         DATABASES={
             "default": database_settings("postgres", primary, MODES[mode]),
             "replica": database_settings("postgres", replica, MODES[mode]),
