@@ -12,7 +12,7 @@ is delivered once, nothing twice.
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from io import StringIO
 from typing import Any
@@ -25,10 +25,14 @@ from event_sourcery import StreamId
 from event_sourcery.event import Recorded
 from eventhex_devtools.postgres import ThrowawayPostgres, ThrowawayStandby
 
+from eventhex_core_ports.ports.relay import OutboxMessage, Publisher, PublishOutcome
 from eventhex_django_adapter import DjangoBackend, DjangoConfig
 from eventhex_django_adapter.projections import load_projections
-from tests.django_adapter.projections.conftest import running, wait_for
+from eventhex_django_adapter.relay_source import DjangoOutboxSource
+from eventhex_outbox_relay import Relay
+from tests.django_adapter.projections.conftest import running
 from tests.projection_app.models import AppliedEvent
+from tests.waiting import wait_for
 
 from ._moved_database import create_database, registered
 from ._support import Noted
@@ -221,9 +225,32 @@ def _repoint(alias: str, cluster: ThrowawayPostgres) -> None:
     connections[alias].settings_dict["PORT"] = str(cluster.server.port)
 
 
+class _Recording(Publisher):
+    """Delivers everything it is given, and remembers the event of each message."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+
+    def publish(self, messages: Sequence[OutboxMessage]) -> list[PublishOutcome]:
+        self.texts.extend(str(message.data["text"]) for message in messages)
+        return [PublishOutcome(message.entry_id, True) for message in messages]
+
+
+def _relay_step(publisher: _Recording, batch_size: int, drain: bool = False) -> None:
+    source = DjangoOutboxSource(PRIMARY)
+    try:
+        relay = Relay(source, publisher, owner="replica-test", batch_size=batch_size)
+        if drain:
+            relay.run(drain=True, give_up_after=30)
+        else:
+            relay.step()
+    finally:
+        source.close()
+
+
 def _steady_writer(stop: threading.Event, acknowledged: list[str], failed: list[str]) -> None:
     """Append notes until ``stop``; record which appends were acknowledged and which failed."""
-    backend = _backend()
+    backend = _backend().with_outbox()
     n = 0
     try:
         while not stop.is_set():
@@ -270,6 +297,8 @@ def _fail_over_while_writing(
     try:
         replica_seen = _read_all(_replica_backend(), 0, expected=30)
         primary_seen = _read_all(_backend(), 0, expected=20)[:20]
+        published = _Recording()
+        _relay_step(published, batch_size=10)  # a relay publishes some of the outbox
         primary.crash()  # appends in flight now fail; the writer keeps trying
         standby.promote()
         _repoint(PRIMARY, standby)
@@ -279,6 +308,7 @@ def _fail_over_while_writing(
         stop.set()
         writer.join()
 
+    _relay_step(published, batch_size=100, drain=True)  # and the rest after the failover
     everything = _read_all(_backend())  # the new primary, from the start
     texts = [record.wrapped_event.event.text for record in everything]
     replica_rest = _read_all(_replica_backend(), replica_seen[-1].position)
@@ -289,6 +319,7 @@ def _fail_over_while_writing(
     assert set(texts) <= set(acknowledged) | set(failed)
     assert _keys(replica_seen + replica_rest) == _keys(everything)
     assert _keys(primary_seen + primary_rest) == _keys(everything)
+    assert set(published.texts) == set(texts)  # every stored event published, at least once
     reliability.injected("failover to a synchronous standby")
     reliability.survived("failover to a synchronous standby")
     reliability.checked_events(len(acknowledged), len(set(acknowledged) - set(texts)))
