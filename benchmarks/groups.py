@@ -14,6 +14,7 @@ from benchmarks import (
     profiling,
     projections,
     relay,
+    replicas,
     writers,
 )
 from benchmarks._bench import Bench, Row
@@ -123,6 +124,14 @@ _GROUPS = (
         "names",
         "the distinct stored event names of 1,000,000 events: loose index scan and DISTINCT",
         event_names.run,
+        in_all=False,
+        modes=("headline",),
+    ),
+    Group(
+        "replicas",
+        "eight subscribers on the primary against on a streaming replica: page reads per "
+        "server, append rate beside them, live latency (issue 29)",
+        replicas.run,
         in_all=False,
         modes=("headline",),
     ),

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["PostgresServer", "ThrowawayPostgres"]
+__all__ = ["PostgresServer", "ThrowawayPostgres", "ThrowawayStandby"]
 
 
 @dataclass(frozen=True)
@@ -130,8 +130,12 @@ class ThrowawayPostgres:
 
     def crash_and_restart(self) -> None:
         """Stop the server like a crash (no checkpoint, recovery on start), then start it."""
-        self._pg_ctl("-m", "immediate", "-w", "stop")
+        self.crash()
         self.start()
+
+    def crash(self) -> None:
+        """Stop the server like a crash (no checkpoint) and leave it down."""
+        self._pg_ctl("-m", "immediate", "-w", "stop")
 
     def stop(self) -> None:
         """Stop the server (fast shutdown); a server that is not running is left alone."""
@@ -171,6 +175,92 @@ class ThrowawayPostgres:
                 f"PostgreSQL {program} {' '.join(args[-1:])} failed ({result.returncode}):\n"
                 f"{result.stdout}\n{result.stderr}\n{log}"
             )
+
+
+class ThrowawayStandby(ThrowawayPostgres):
+    """A hot standby streaming from a running ``primary``, in a temporary directory.
+
+    :meth:`start` copies the primary with ``pg_basebackup -R`` (which writes the
+    ``standby.signal`` and ``primary_conninfo``) on its first call and starts the standby;
+    :meth:`promote` makes it a primary. The primary needs nothing configured: ``initdb``'s
+    defaults (``wal_level = replica``, replication trusted on loopback) let it stream.
+
+    Args:
+        primary: The running cluster to follow.
+        prefix: Prefix of the temporary directory's name.
+        synchronous: Make the primary wait for this standby at every commit
+            (``synchronous_standby_names``), so that a commit it acknowledged survives a
+            failover to the standby. The primary must then run with ``durable=True``.
+    """
+
+    def __init__(
+        self,
+        primary: ThrowawayPostgres,
+        prefix: str = "eventhex-standby-",
+        *,
+        synchronous: bool = False,
+    ) -> None:
+        super().__init__(prefix, durable=True)
+        self.primary = primary
+        self.synchronous = synchronous
+
+    def start(self) -> PostgresServer:
+        """Copy the primary on the first call, start streaming, wait until it accepts reads."""
+        if not self.datadir.exists():
+            source = self.primary.server
+            self._run(
+                "pg_basebackup",
+                "-D",
+                str(self.datadir),
+                "-h",
+                source.host,
+                "-p",
+                str(source.port),
+                "-U",
+                source.user,
+                "-X",
+                "stream",
+                "-R",
+                "-c",
+                "fast",
+                "--no-sync",
+            )
+            if self.synchronous:
+                self._set_on_primary("synchronous_standby_names", "'*'")
+        self._pg_ctl("-o", f"{self._options} -c hot_standby=on", "-w", "-t", "60", "start")
+        return self.server
+
+    def promote(self) -> None:
+        """End recovery: the standby becomes a primary that accepts writes."""
+        self._pg_ctl("-w", "-t", "60", "promote")
+
+    def wait_for_replay(self, timeout: float = 30.0) -> None:
+        """Block until the standby has replayed everything the primary has written so far."""
+        import time
+
+        import psycopg
+
+        with psycopg.connect(self.primary.server.dsn(), autocommit=True) as primary:
+            row = primary.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        target = row[0] if row else "0/0"
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(self.server.dsn(), autocommit=True) as standby:
+            while True:
+                replayed = standby.execute(
+                    "SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", [target]
+                ).fetchone()
+                if replayed and replayed[0]:
+                    return
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"the standby did not replay {target} in {timeout} s")
+                time.sleep(0.01)
+
+    def _set_on_primary(self, name: str, value: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.primary.server.dsn(), autocommit=True) as primary:
+            primary.execute(f"ALTER SYSTEM SET {name} = {value}")
+            primary.execute("SELECT pg_reload_conf()")
 
 
 def _bindir() -> Path:

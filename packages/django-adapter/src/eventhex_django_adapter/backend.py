@@ -39,10 +39,13 @@ class DjangoBackend(ContainerBackend[DjangoContainer]):
             This backend, for chaining.
 
         Raises:
-            ImproperlyConfigured: ``config.database`` is not in ``settings.DATABASES``.
+            ImproperlyConfigured: ``config.database`` or ``config.subscription_database`` is
+                not in ``settings.DATABASES``.
         """
         config = config or DjangoConfig()
         checks.check_configured_alias(config.database)
+        if config.subscription_database is not None:
+            checks.check_configured_alias(config.subscription_database, "subscription_database")
         self.container.config.override(providers.Object(config))
         return self
 

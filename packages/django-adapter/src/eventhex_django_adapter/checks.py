@@ -47,15 +47,19 @@ MIN_POSTGRESQL = 130000
 _SUPPORTED_VENDORS = ("postgresql", "sqlite")
 
 
-def check_configured_alias(alias: str) -> None:
-    """Reject a ``DjangoConfig.database`` that names no database (once settings are loaded).
+def check_configured_alias(alias: str, field: str = "database") -> None:
+    """Reject a ``DjangoConfig`` alias that names no database (once settings are loaded).
+
+    Args:
+        alias: The alias to look up.
+        field: The ``DjangoConfig`` field it came from, for the message.
 
     Raises:
         ImproperlyConfigured: ``alias`` is not in ``settings.DATABASES``.
     """
     if settings.configured and alias not in settings.DATABASES:
         raise ImproperlyConfigured(
-            f"DjangoConfig(database={alias!r}) names no database: {alias!r} is not in "
+            f"DjangoConfig({field}={alias!r}) names no database: {alias!r} is not in "
             f"settings.DATABASES (known aliases: {sorted(settings.DATABASES)}); add it to "
             "DATABASES or pass an existing alias"
         )

@@ -52,6 +52,27 @@ class DjangoConfig(BaseModel):
     does not exist; route the ``eventhex`` app's migrations to the same database.
     """
 
+    subscription_database: str | None = None
+    """The alias subscriptions read from (default: ``database``), typically a hot standby.
+
+    Subscriptions (``build_iter``, ``build_batch``, categories, event types) and the projection
+    runner's reads come from this alias; appends, stream loads, snapshots, the outbox,
+    checkpoints and read-model writes stay on ``database``. A PostgreSQL streaming replica
+    serves the same events at the same positions, gap-free and in commit order, as the primary
+    does: positions are transaction ids, which physical replication keeps. A replica cannot
+    ``LISTEN``, so a caught-up subscription listens on ``database`` and, on a wake-up, waits
+    until the replica has replayed the primary's WAL up to that point (polling every
+    ``gap_retry_interval`` stays the fallback). Delivery is as late as the replica's replay
+    lag, which ``manage.py eventhex_status`` and ``eventhex_projections status`` report. A
+    subscription never sees its own transaction's uncommitted events on a replica. See
+    ``docs/operations.md`` (replicas and failover).
+    """
+
+    replica_lag_warning_after: timedelta = Field(default=timedelta(seconds=10))
+    """How long a subscription waits for the replica to replay a notified commit before it
+    logs an error naming the replica and how far behind it is (it keeps waiting: nothing is
+    skipped, delivery is only late)."""
+
     max_event_bytes: PositiveInt = DEFAULT_MAX_EVENT_BYTES
     """The largest event an append or snapshot accepts, in bytes (default 1 MiB).
 
@@ -118,7 +139,14 @@ class DjangoConfig(BaseModel):
     ``subscription_lag_blockers()`` lists it, so an operator can find and end it.
     """
 
-    @field_validator("gap_retry_interval", "long_transaction_warning_after")
+    @property
+    def read_database(self) -> str:
+        """The alias subscriptions read from: ``subscription_database`` or ``database``."""
+        return self.subscription_database or self.database
+
+    @field_validator(
+        "gap_retry_interval", "long_transaction_warning_after", "replica_lag_warning_after"
+    )
     @classmethod
     def _positive_interval(cls, value: timedelta, info: ValidationInfo) -> timedelta:
         if value <= timedelta(0):
@@ -138,11 +166,12 @@ class DjangoConfig(BaseModel):
             )
         return value
 
-    @field_validator("database")
+    @field_validator("database", "subscription_database")
     @classmethod
-    def _non_empty_alias(cls, value: str) -> str:
-        if not value.strip():
+    def _non_empty_alias(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not value.strip():
             raise ValueError(
-                "database must name an alias from settings.DATABASES, for example 'default'"
+                f"{info.field_name} must name an alias from settings.DATABASES, for example "
+                "'default'"
             )
         return value

@@ -29,6 +29,12 @@ database error, and a new subscription from the last processed position carries 
 Each caught-up iterator holds one extra connection (its ``LISTEN``) until it is garbage
 collected; drop iterators you no longer read.
 
+With ``DjangoConfig(subscription_database=...)`` every read goes to that alias, a streaming
+replica of ``database``: the same rule gives the same events at the same positions there, since
+physical replication keeps transaction ids and a standby's snapshot treats a transaction as
+running until its commit is replayed. Caught-up readers listen on the primary and wait for the
+replica to replay the notified commit (``_subscription/replica.py``).
+
 SQLite: one writer at a time makes id order commit order; the position is the event id and a
 caught-up reader polls, backing off from 5 ms to ``gap_retry_interval``.
 """
@@ -72,7 +78,9 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy, RecordedSubscriptions):
         config: DjangoConfig,
         lag_warning_after: timedelta = DEFAULT_LAG_WARNING_AFTER,
     ) -> None:
-        self._database = config.database
+        self._database = config.read_database
+        self._primary = config.database
+        self._replica_warning_after = config.replica_lag_warning_after
         self._longest_wait = config.gap_retry_interval
         self._lag_warning_after = lag_warning_after
         self._reconnect_timeout = config.subscription_reconnect_timeout
@@ -144,5 +152,7 @@ class DjangoSubscriptionStrategy(SubscriptionStrategy, RecordedSubscriptions):
             reconnect_timeout=self._reconnect_timeout,
             prepared_statements=self._prepared_statements,
             decoder=decoder,
+            primary=self._primary,
+            replica_lag_warning_after=self._replica_warning_after,
         )
         return batches(plan, start_from)

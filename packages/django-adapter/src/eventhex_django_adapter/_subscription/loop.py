@@ -48,6 +48,9 @@ class SubscriptionPlan:
     prepared_statements: bool = True
     decoder: StoredEventDecoder | None = None
     """Builds finished ``Recorded``s (``RecordedRaw``s without one)."""
+    primary: str | None = None
+    """The alias that takes the writes and sends the wake-ups (``None``: ``database``)."""
+    replica_lag_warning_after: timedelta = timedelta(seconds=10)
 
 
 class _Cursor:
@@ -131,7 +134,12 @@ def _close_quietly(alias: str) -> None:
 
 def batches(plan: SubscriptionPlan, start_from: int | None) -> Iterator[list[Any]]:
     """Yield batches of events after ``start_from`` forever, per ``plan``."""
-    waiter = waiter_for(plan.database, plan.longest_wait.total_seconds())
+    waiter = waiter_for(
+        plan.database,
+        plan.longest_wait.total_seconds(),
+        primary=plan.primary,
+        replica_lag_warning_after=plan.replica_lag_warning_after.total_seconds(),
+    )
     cursor = _Cursor(plan, max(start_from or 0, 0), waiter)
     try:
         while True:

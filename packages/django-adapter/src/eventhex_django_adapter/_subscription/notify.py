@@ -1,6 +1,6 @@
 """Waking subscriptions: LISTEN/NOTIFY on PostgreSQL, polling with backoff on SQLite.
 
-Migration 0002 installs a statement-level trigger that sends ``NOTIFY eventhex_events`` from
+The initial migration installs a statement-level trigger that sends ``NOTIFY eventhex_events`` from
 every transaction that appends events; the notification is delivered when that transaction
 commits. Each subscription iterator that has caught up listens on a dedicated connection of its
 own (opened on first need, closed with the iterator), so no thread and no shared state are
@@ -96,18 +96,31 @@ class NotificationWaiter:
         return True
 
     def wait(self, timeout: float) -> None:
+        self.notified_within(timeout)
+
+    def notified_within(self, timeout: float) -> bool:
+        """Wait as :meth:`wait` does; True if a notification arrived."""
         timeout = max(0.0, min(timeout, self._longest))
         connection = self._connection
         if connection is None:
             time.sleep(timeout)
-            return
+            return False
         try:
             readable, _, _ = select.select([connection.fileno()], [], [], timeout)
             if readable:
                 self._drain()
+                return True
         except Exception as error:
             logger.warning("eventhex subscription lost its LISTEN connection: %s", error)
             self.close()
+        return False
+
+    def current_wal_lsn(self) -> str | None:
+        """The listened-to server's WAL position now (``None`` without a connection)."""
+        if self._connection is None:
+            return None
+        row = self._connection.execute("SELECT pg_current_wal_lsn()::text").fetchone()
+        return str(row[0])
 
     def _drain(self) -> None:
         pgconn = self._connection.pgconn
@@ -127,8 +140,18 @@ class NotificationWaiter:
                 logger.debug("closing the LISTEN connection failed", exc_info=True)
 
 
-def waiter_for(alias: str, longest: float) -> Waiter:
-    """The waiter suited to the database behind ``alias``."""
-    if connections[alias].vendor == "postgresql":
+def waiter_for(
+    alias: str,
+    longest: float,
+    *,
+    primary: str | None = None,
+    replica_lag_warning_after: float = 10.0,
+) -> Waiter:
+    """The waiter suited to the database behind ``alias``, read as a replica of ``primary``."""
+    if connections[alias].vendor != "postgresql":
+        return PollingWaiter(longest)
+    if primary is None or primary == alias:
         return NotificationWaiter(alias, longest)
-    return PollingWaiter(longest)
+    from eventhex_django_adapter._subscription.replica import ReplicaWaiter
+
+    return ReplicaWaiter(alias, NotificationWaiter(primary, longest), replica_lag_warning_after)

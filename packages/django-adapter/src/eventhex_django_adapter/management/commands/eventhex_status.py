@@ -6,7 +6,7 @@ import shutil
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.db.models import Min
 from rich.console import Console
 from rich.table import Table
@@ -16,6 +16,7 @@ from eventhex_core_ports._internal.logs import configure_logging
 from eventhex_core_ports._internal.terminal import printable
 from eventhex_django_adapter._position_clock import PositionClock, position_clock
 from eventhex_django_adapter._subscription.reads import newest_readable_position
+from eventhex_django_adapter._subscription.replica import replica_lag
 from eventhex_django_adapter.models import Event, OutboxEntry, Stream
 
 
@@ -30,6 +31,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--database", default="default", help="The database alias (default: 'default')."
+        )
+        parser.add_argument(
+            "--replica",
+            action="append",
+            default=[],
+            metavar="ALIAS",
+            help="Also report how far this streaming replica of --database is behind "
+            "(PostgreSQL; repeatable), e.g. the backend's subscription_database.",
         )
         parser.add_argument("--json", action="store_true", help="Print one JSON object.")
         parser.add_argument(
@@ -46,6 +55,8 @@ class Command(BaseCommand):
         alias: str = options["database"]
         try:
             facts = self._facts(alias)
+            for replica in options["replica"]:
+                facts.update(_replica_facts(replica, alias))
         except DatabaseError as error:
             raise CommandError(
                 printable(f"cannot read database {alias!r}: {type(error).__name__}: {error}")
@@ -86,6 +97,18 @@ class Command(BaseCommand):
         console.print(table)
         rendered: str = console.file.getvalue()  # type: ignore[attr-defined]
         return rendered
+
+
+def _replica_facts(replica: str, primary: str) -> dict[str, Any]:
+    """A replica's replay lag behind ``primary``, as ``replica_<alias>_...`` facts."""
+    if replica not in connections.settings:
+        raise CommandError(f"--replica {replica!r} is not in settings.DATABASES")
+    lag = replica_lag(replica, primary)
+    return {
+        f"replica_{replica}_in_recovery": lag.in_recovery,
+        f"replica_{replica}_lag_bytes": lag.bytes_behind,
+        f"replica_{replica}_lag_seconds": round(lag.seconds_behind, 3),
+    }
 
 
 def _clock_facts(clock: PositionClock | None) -> dict[str, Any]:
