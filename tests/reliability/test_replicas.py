@@ -27,7 +27,9 @@ from eventhex_devtools.postgres import ThrowawayPostgres, ThrowawayStandby
 
 from eventhex_core_ports.ports.relay import OutboxMessage, Publisher, PublishOutcome
 from eventhex_django_adapter import DjangoBackend, DjangoConfig
-from eventhex_django_adapter.projections import load_projections
+from eventhex_django_adapter.projections import load_projections, projection_statuses
+from eventhex_django_adapter.projections._commands import status_table
+from eventhex_django_adapter.projections.metrics import PrometheusProjectionMetrics
 from eventhex_django_adapter.relay_source import DjangoOutboxSource
 from eventhex_outbox_relay import Relay
 from tests.django_adapter.projections.conftest import running
@@ -323,3 +325,18 @@ def _fail_over_while_writing(
     reliability.injected("failover to a synchronous standby")
     reliability.survived("failover to a synchronous standby")
     reliability.checked_events(len(acknowledged), len(set(acknowledged) - set(texts)))
+
+
+@override_settings(EVENTHEX_PROJECTIONS=["tests.projection_app.projections.AllEvents"])
+def test_projection_status_and_metrics_show_the_replicas_lag(aliases: Any) -> None:
+    projections = load_projections(["test.all"])
+    (status,) = projection_statuses(_replica_backend(), projections)
+    (on_primary,) = projection_statuses(_backend(), projections)
+    metrics = PrometheusProjectionMetrics(lambda: [status])
+
+    assert (status.replica, on_primary.replica) == (REPLICA, "")
+    assert status.replica_lag_bytes >= 0
+    assert status.replica_lag_seconds >= 0
+    assert f"events read from replica '{REPLICA}'" in status_table([status])
+    assert "replica" not in status_table([on_primary])
+    assert b"eventhex_projection_replica_lag_seconds" in metrics.exposition()

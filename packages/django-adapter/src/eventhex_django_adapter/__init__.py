@@ -21,6 +21,7 @@ from eventhex_django_adapter.config import DjangoConfig
 
 if TYPE_CHECKING:
     from eventhex_django_adapter._db import SchemaNotMigrated
+    from eventhex_django_adapter._subscription.replica import ReplicaLag, replica_lag
     from eventhex_django_adapter.cursors import DjangoCursorsDao
     from eventhex_django_adapter.key_storage import DjangoKeyStorage
     from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
@@ -33,8 +34,10 @@ __all__ = [
     "DjangoKeyStorage",
     "DjangoOutboxStorageStrategy",
     "DjangoStorageStrategy",
+    "ReplicaLag",
     "SchemaNotMigrated",
     "__version__",
+    "replica_lag",
 ]
 
 __version__ = _version("eventhex-django-adapter")
@@ -46,6 +49,8 @@ _LAZY = {
     "DjangoOutboxStorageStrategy": "eventhex_django_adapter.outbox",
     "DjangoStorageStrategy": "eventhex_django_adapter.storage",
     "SchemaNotMigrated": "eventhex_django_adapter._db",
+    "ReplicaLag": "eventhex_django_adapter._subscription.replica",
+    "replica_lag": "eventhex_django_adapter._subscription.replica",
 }
 
 

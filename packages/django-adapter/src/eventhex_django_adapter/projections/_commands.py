@@ -134,10 +134,16 @@ def status_table(rows: Sequence[ProjectionStatus]) -> str:
         for s in rows
     ]
     widths = [max(len(str(c)) for c in column) for column in zip(header, *lines, strict=False)]
-    return "\n".join(
+    table = "\n".join(
         "  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in [header, *lines]
     )
+    replicas = {(s.replica, s.replica_lag_bytes, s.replica_lag_seconds) for s in rows if s.replica}
+    notes = [
+        f"events read from replica {name!r}: {behind:,} bytes of WAL, {seconds:.1f} s behind"
+        for name, behind, seconds in sorted(replicas)
+    ]
+    return "\n".join([table, *notes])
 
 
 def status_exit(rows: Sequence[ProjectionStatus]) -> CommandError | None:

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import Count, Q, QuerySet
 
+from eventhex_django_adapter import replica_lag
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.models import Event
@@ -63,6 +64,10 @@ class ProjectionStatus:
         parked: Parked events waiting for a retry or a skip.
         last_error: The traceback of the last failed try (a handler that raised, an event
             that could not be built); empty once an event after it applied.
+        replica: The streaming replica its events are read from
+            (``DjangoConfig.subscription_database``); empty when they come from the primary.
+        replica_lag_bytes: WAL the replica has not replayed yet (0 without a replica).
+        replica_lag_seconds: Age of the replica's last replayed commit while WAL waits.
     """
 
     name: str
@@ -75,6 +80,9 @@ class ProjectionStatus:
     owner_alive: bool
     parked: int
     last_error: str
+    replica: str = ""
+    replica_lag_bytes: int = 0
+    replica_lag_seconds: float = 0.0
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict (the position as a string: it may exceed 64 bits)."""
@@ -164,6 +172,7 @@ def projection_statuses(
     }
     locked = _locked_rows(alias)
     now = timezone.now()
+    lag = _replica_lag(backend[DjangoConfig])
     found = []
     for projection in projections:
         row = rows.get(projection.name)
@@ -188,6 +197,20 @@ def projection_statuses(
                 owner_alive=alive,
                 parked=getattr(row, "waiting", 0) if row else 0,
                 last_error=row.last_error if row else "",
+                **lag,
             )
         )
     return found
+
+
+def _replica_lag(config: DjangoConfig) -> dict[str, Any]:
+    """The replica the runner reads events from and how far it is behind, as status fields."""
+    replica = config.subscription_database
+    if replica is None or replica == config.database:
+        return {}
+    measured = replica_lag(replica, config.database)
+    return {
+        "replica": replica,
+        "replica_lag_bytes": measured.bytes_behind,
+        "replica_lag_seconds": round(measured.seconds_behind, 3),
+    }

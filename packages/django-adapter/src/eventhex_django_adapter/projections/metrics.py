@@ -195,6 +195,11 @@ class _Gauges:
                 "1 when the projection's last try failed (an event being retried).",
                 labels=["projection"],
             ),
+            "replica_lag": GaugeMetricFamily(
+                "eventhex_projection_replica_lag_seconds",
+                "How far the replica the projection reads from is behind (0 on the primary).",
+                labels=["projection"],
+            ),
         }
         for status in self._metrics._statuses():
             name = [status.name]
@@ -204,4 +209,5 @@ class _Gauges:
             families["owned"].add_metric(name, float(self._metrics._owned_here.get(status.name, 0)))
             families["stopped"].add_metric(name, float(status.state == "stopped"))
             families["failing"].add_metric(name, float(status.state == "failing"))
+            families["replica_lag"].add_metric(name, status.replica_lag_seconds)
         yield from families.values()
