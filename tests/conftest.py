@@ -42,6 +42,7 @@ from eventhex_devtools.pgbouncer import ThrowawayPgBouncer
 from eventhex_devtools.postgres import PostgresServer, ThrowawayPostgres
 
 POSTGRES_ALIAS = "postgres"
+PGBOUNCER_ALIAS = "pgbouncer"
 
 
 @pytest.fixture(scope="session")
@@ -101,8 +102,9 @@ def django_db_modify_db_settings(
     sqlite["TEST"]["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "eventhex.sqlite3")
     if _needs_postgres(request.session.items):
         server: PostgresServer = request.getfixturevalue("postgresql_server")
-        postgres = connections[POSTGRES_ALIAS].settings_dict
-        postgres.update(HOST=server.host, PORT=str(server.port), USER=server.user)
+        for alias in (POSTGRES_ALIAS, PGBOUNCER_ALIAS):  # the PgBouncer tests repoint the last
+            postgres = connections[alias].settings_dict
+            postgres.update(HOST=server.host, PORT=str(server.port), USER=server.user)
 
 
 @pytest.fixture
