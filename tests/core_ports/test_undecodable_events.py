@@ -2,7 +2,9 @@
 
 ``FastSerde`` (every adapter's read path, the in-memory one included) raises
 ``UndecodableEvent`` naming the event, its stream and, for records, its position; never a
-``RecursionError``.
+``RecursionError``. On the in-memory adapter a load fails for that stream only, a subscription
+raises at it, and ``Outbox.run`` dead-letters its entry (the Django adapter:
+``tests/django_adapter/test_undecodable_rows.py``).
 """
 
 import pickle
@@ -16,8 +18,10 @@ from event_sourcery.encryption import Encryption
 from event_sourcery.event import EventRegistry, RawEvent, RecordedRaw
 from event_sourcery.interfaces import EncryptionStrategy
 
+from eventhex_core_ports import InMemoryBackend, InMemoryConfig
 from eventhex_core_ports.errors import StoredJsonUnreadable, UndecodableEvent
 from eventhex_core_ports.in_memory.key_storage import InMemoryKeyStorage
+from eventhex_core_ports.records import raw_event, recorded_raw
 from eventhex_core_ports.serde import FastSerde
 from eventhex_core_ports.stored_json import loads_stored
 from eventhex_core_ports.testing.events import ContractItemAdded
@@ -117,3 +121,69 @@ def test_the_next_event_still_decodes_and_the_error_survives_pickling() -> None:
         raised.value.stream_id,
         raised.value.event_uuid,
     )
+
+
+
+def in_memory_with_one_deep_event() -> tuple[InMemoryBackend, StreamId, StreamId, list[Any]]:
+    """An in-memory backend whose second event (of stream ``bad``) was replaced, around every
+    check, by one nested ``DEPTH`` deep: in the log, the stream and the outbox."""
+    backend = InMemoryBackend().configure(InMemoryConfig()).with_outbox()
+    bad, good = StreamId(name="bad", category="orders"), StreamId(name="good")
+    backend.event_store.append(*(ContractItemAdded(item=i) for i in "abc"), stream_id=bad)
+    backend.event_store.append(ContractItemAdded(item="x"), stream_id=good)
+    store = backend.container.store()
+    victim = store.log[1]
+    entry = victim.entry
+    damaged = recorded_raw(
+        raw_event(
+            entry.uuid,
+            entry.stream_id,
+            entry.created_at,
+            entry.name,
+            deep_dict(),
+            entry.context,
+            entry.version,
+        ),
+        victim.position,
+        victim.tenant_id,
+    )
+    store.log[1] = damaged
+    for state in store.streams.values():
+        state.events[:] = [damaged if r.entry.uuid == entry.uuid else r for r in state.events]
+    for row in store.outbox.rows.values():
+        if row.record.entry.uuid == entry.uuid:
+            row.record = damaged
+    return backend, bad, good, [record.entry.uuid for record in store.log]
+
+
+def test_in_memory_loads_fail_for_that_stream_only() -> None:
+    backend, bad, good, uuids = in_memory_with_one_deep_event()
+
+    with pytest.raises(UndecodableEvent, match="nests too deeply") as raised:
+        backend.event_store.load_stream(bad)
+
+    assert (raised.value.event_uuid, raised.value.stream_id) == (uuids[1], bad)
+    assert [e.event for e in backend.event_store.load_stream(good)] == [ContractItemAdded(item="x")]
+
+
+def test_in_memory_subscriptions_raise_naming_the_position() -> None:
+    backend, _, _, uuids = in_memory_with_one_deep_event()
+    position = backend.container.store().log[1].position
+    batches = backend.subscriber.start_from(0).build_batch(10, timelimit=0.1)
+
+    with pytest.raises(UndecodableEvent, match=f"at position {position}") as raised:
+        next(batches)
+
+    assert raised.value.event_uuid == uuids[1]
+
+
+def test_in_memory_outbox_run_dead_letters_the_entry_and_publishes_the_rest() -> None:
+    backend, _, _, uuids = in_memory_with_one_deep_event()
+    published: list[Any] = []
+
+    backend.outbox.run(published.append)
+
+    assert [r.wrapped_event.uuid for r in published] == [u for u in uuids if u != uuids[1]]
+    [row] = backend.container.store().outbox.rows.values()
+    assert (row.dead, row.attempts) == (True, 1)
+    assert "nests too deeply" in (row.last_error or "")
