@@ -123,7 +123,6 @@ def test_the_next_event_still_decodes_and_the_error_survives_pickling() -> None:
     )
 
 
-
 def in_memory_with_one_deep_event() -> tuple[InMemoryBackend, StreamId, StreamId, list[Any]]:
     """An in-memory backend whose second event (of stream ``bad``) was replaced, around every
     check, by one nested ``DEPTH`` deep: in the log, the stream and the outbox."""
