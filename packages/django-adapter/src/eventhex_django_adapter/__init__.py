@@ -19,6 +19,7 @@ from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
 
 if TYPE_CHECKING:
+    from eventhex_django_adapter._db import PreparedStatementsUnavailable
     from eventhex_django_adapter.cursors import DjangoCursorsDao
     from eventhex_django_adapter.key_storage import DjangoKeyStorage
     from eventhex_django_adapter.outbox import DjangoOutboxStorageStrategy
@@ -31,6 +32,7 @@ __all__ = [
     "DjangoKeyStorage",
     "DjangoOutboxStorageStrategy",
     "DjangoStorageStrategy",
+    "PreparedStatementsUnavailable",
 ]
 
 _LAZY = {
@@ -38,6 +40,7 @@ _LAZY = {
     "DjangoKeyStorage": "eventhex_django_adapter.key_storage",
     "DjangoOutboxStorageStrategy": "eventhex_django_adapter.outbox",
     "DjangoStorageStrategy": "eventhex_django_adapter.storage",
+    "PreparedStatementsUnavailable": "eventhex_django_adapter._db",
 }
 
 
