@@ -25,6 +25,7 @@ from eventhex_core_ports.testing.events import ContractItemAdded
 from eventhex_django_adapter import DjangoBackend
 from eventhex_django_adapter._db import PreparedStatementsUnavailable, forget_shared_sessions
 from eventhex_django_adapter.models import Event
+from tests.reliability._report import report
 
 from .conftest import backend_on
 
@@ -135,6 +136,8 @@ def assert_stored_as_written(workers: list[Worker]) -> None:
 def test_prepared_statements_behind_transaction_pooling_never_fail_raw(
     bounced: str, keep_preparing: bool
 ) -> None:
+    fault = f"PgBouncer transaction pooling, prepared statements ({keep_preparing=})"
+    report.injected(fault, THREADS * ROUNDS)
     workers = run_workers(f"bounced-{keep_preparing}", keep_preparing)
 
     errors = Counter(f"{type(e).__name__}: {e}"[:160] for w in workers for e in w.errors)
@@ -145,6 +148,8 @@ def test_prepared_statements_behind_transaction_pooling_never_fail_raw(
     print(f"PreparedStatementsUnavailable: {unavailable} of {THREADS * ROUNDS} rounds")
     if not keep_preparing:
         assert unavailable <= THREADS  # the first loss turns preparing off for the process
+    report.survived(fault, THREADS * ROUNDS)
+    report.checked_events(sum(len(worker.written) for worker in workers), lost=0)
 
 
 def test_without_prepared_statements_every_operation_works(bounced: str) -> None:

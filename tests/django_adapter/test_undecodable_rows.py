@@ -20,8 +20,11 @@ from eventhex_django_adapter._codec import format_position
 from eventhex_django_adapter._subscription.reads import EventSelection, read_after
 from eventhex_django_adapter.models import Event, OutboxEntry
 from eventhex_django_adapter.relay_source import DjangoOutboxSource
+from tests.reliability._report import report
 
 from .conftest import backend_on
+
+DEEP = "stored row nested 5,000 deep (1,500 on SQLite)"
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -57,6 +60,7 @@ def append(alias: str, stream: StreamId, *items: str, outbox: bool = False) -> l
 
 @pytest.mark.parametrize("column", ["data", "context"])
 def test_a_load_raises_for_that_stream_only(alias: str, column: str) -> None:
+    report.tried(f"{DEEP}: load ({alias})")
     bad, good = StreamId(name="bad", category="orders"), StreamId(name="good")
     uuids = append(alias, bad, "a", "b", "c")
     append(alias, good, "x")
@@ -72,6 +76,7 @@ def test_a_load_raises_for_that_stream_only(alias: str, column: str) -> None:
     assert "orders/bad" in str(raised.value)
     assert [e.event for e in backend.event_store.load_stream(good)] == [ContractItemAdded(item="x")]
     assert len(backend.event_store.load_stream(bad, stop=2)) == 1  # the rows before it load
+    report.handled(f"{DEEP}: load ({alias})")
 
 
 @pytest.mark.parametrize("decoded", [True, False], ids=["Recorded", "RecordedRaw"])
@@ -100,6 +105,7 @@ def test_a_read_stops_before_the_row_then_raises_naming_its_position(
 
 
 def test_a_subscription_delivers_up_to_the_row_and_raises_there(alias: str) -> None:
+    report.tried(f"{DEEP}: subscription ({alias})")
     stream = StreamId(category="orders")
     uuids = append(alias, stream, "a", "b", "c")
     damage_event(alias, uuids[2])
@@ -109,6 +115,7 @@ def test_a_subscription_delivers_up_to_the_row_and_raises_there(alias: str) -> N
     with pytest.raises(UndecodableEvent, match=str(uuids[2])) as raised:
         next(batches)
     assert not isinstance(raised.value.__context__, RecursionError)
+    report.handled(f"{DEEP}: subscription ({alias})")
 
 
 def _outbox_with_one_deep_entry(alias: str, column: str = "data") -> tuple[list[Any], int]:
@@ -120,6 +127,7 @@ def _outbox_with_one_deep_entry(alias: str, column: str = "data") -> tuple[list[
 
 @pytest.mark.parametrize("column", ["data", "context"])
 def test_outbox_run_dead_letters_the_entry_and_publishes_the_rest(alias: str, column: str) -> None:
+    report.tried(f"{DEEP}: Outbox.run ({alias})")
     healthy, deep_id = _outbox_with_one_deep_entry(alias, column)
     published: list[Recorded] = []
 
@@ -131,9 +139,11 @@ def test_outbox_run_dead_letters_the_entry_and_publishes_the_rest(alias: str, co
     assert dead is True
     assert "nests too deeply" in last_error
     assert OutboxEntry.objects.using(alias).count() == 1
+    report.handled(f"{DEEP}: Outbox.run ({alias})")
 
 
 def test_the_relay_source_dead_letters_the_entry_and_claims_the_rest(alias: str) -> None:
+    report.tried(f"{DEEP}: relay claim ({alias})")
     healthy, deep_id = _outbox_with_one_deep_entry(alias)
     source = DjangoOutboxSource(alias)
     try:
@@ -146,3 +156,4 @@ def test_the_relay_source_dead_letters_the_entry_and_claims_the_rest(alias: str)
     assert dead.entry_id == deep_id
     assert "nests too deeply" in (dead.last_error or "")
     assert "nests too deeply" in str(dead.data["corrupt"])  # listed, not decoded
+    report.handled(f"{DEEP}: relay claim ({alias})")
