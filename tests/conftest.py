@@ -16,6 +16,11 @@ Fixtures for everyone:
     ``host``, ``port``, ``user``, ``dsn(dbname)`` and ``conninfo(dbname)`` (keyword arguments for
     ``psycopg.connect``).
 
+``pgbouncer`` (session)
+    PgBouncer in transaction pooling (``default_pool_size = 2``, Debian's 1.18 otherwise as
+    shipped) in front of ``postgresql_server`` (``eventhex_devtools.pgbouncer``): ``host`` and
+    ``port`` reach every database of the server through it.
+
 ``postgresql_dsn`` (session)
     The libpq URI of the Django test database on that server (``test_eventhex``, created by
     pytest-django's ``django_db_setup``), for tests that open their own psycopg connections, for
@@ -33,9 +38,11 @@ import signal
 from collections.abc import Iterator
 
 import pytest
+from eventhex_devtools.pgbouncer import ThrowawayPgBouncer
 from eventhex_devtools.postgres import PostgresServer, ThrowawayPostgres
 
 POSTGRES_ALIAS = "postgres"
+PGBOUNCER_ALIAS = "pgbouncer"
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +54,18 @@ def postgresql_server() -> Iterator[PostgresServer]:
         yield cluster.start()
     finally:
         cluster.close()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(postgresql_server: PostgresServer) -> Iterator[ThrowawayPgBouncer]:
+    """PgBouncer (Debian's, installed on first use by a root session) in front of the session
+    server, in transaction pooling with two server connections per database (see the module
+    docstring)."""
+    bouncer = ThrowawayPgBouncer(postgresql_server, pool_mode="transaction", default_pool_size=2)
+    try:
+        yield bouncer.start()
+    finally:
+        bouncer.close()
 
 
 def _interrupt_on_sigterm() -> None:
@@ -83,8 +102,9 @@ def django_db_modify_db_settings(
     sqlite["TEST"]["NAME"] = str(tmp_path_factory.mktemp("sqlite") / "eventhex.sqlite3")
     if _needs_postgres(request.session.items):
         server: PostgresServer = request.getfixturevalue("postgresql_server")
-        postgres = connections[POSTGRES_ALIAS].settings_dict
-        postgres.update(HOST=server.host, PORT=str(server.port), USER=server.user)
+        for alias in (POSTGRES_ALIAS, PGBOUNCER_ALIAS):  # the PgBouncer tests repoint the last
+            postgres = connections[alias].settings_dict
+            postgres.update(HOST=server.host, PORT=str(server.port), USER=server.user)
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Django settings for the eventhex test suite.
 
 Two databases: ``default`` is SQLite (a file, so that several processes can share it) and
-``postgres`` is the PostgreSQL server the test session starts. ``tests/conftest.py`` fills in the
+``postgres`` is the PostgreSQL server the test session starts (``pgbouncer`` reaches it through
+PgBouncer, in worker threads of the PgBouncer tests). ``tests/conftest.py`` fills in the
 SQLite file path and the PostgreSQL host and port when the session starts.
 """
 
@@ -41,6 +42,18 @@ DATABASES = {
         "HOST": "127.0.0.1",
         "PORT": "",
         "TEST": {"NAME": "test_eventhex", "DEPENDENCIES": []},
+    },
+    # The same test database through PgBouncer, for worker threads of
+    # tests/django_adapter/test_pgbouncer.py (its fixture fills in the address; the main
+    # thread's connection mirrors ``postgres``).
+    "pgbouncer": {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": "test_eventhex",
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": "127.0.0.1",
+        "PORT": "",
+        "TEST": {"MIRROR": "postgres"},
     },
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -38,7 +38,7 @@ def test_configuring_an_unknown_alias_fails_at_once() -> None:
         DjangoBackend().configure(DjangoConfig(database="nowhere"))
 
     assert "DjangoConfig(database='nowhere')" in str(error.value)
-    assert "known aliases: ['default', 'postgres']" in str(error.value)
+    assert "known aliases: ['default', 'pgbouncer', 'postgres']" in str(error.value)
 
 
 def test_the_test_databases_pass_the_alias_checks() -> None:

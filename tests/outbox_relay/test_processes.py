@@ -278,3 +278,25 @@ def test_the_django_source_takes_its_database_as_an_option(spawn: Spawner) -> No
     _, err = missing.communicate(timeout=60)
     assert missing.returncode == 2
     assert "'nowhere' is not in settings.DATABASES" in err
+
+
+def test_drain_dead_letters_a_row_nested_too_deeply_and_delivers_the_rest(
+    spawn: Spawner, webhook: WebhookSink
+) -> None:
+    healthy = enqueue(streams=5, per_stream=1)
+    [deep_stream] = enqueue(streams=1, per_stream=1)
+    with connections["postgres"].cursor() as cursor:  # around the adapter's checks (issue 27)
+        cursor.execute(
+            "UPDATE eventhex_outboxentry SET data = %s::jsonb WHERE stream_uuid = %s",
+            ["[" * 5000 + "]" * 5000, deep_stream],
+        )
+
+    err = finish(spawn("drain", "--publisher", webhook.url))
+
+    assert_delivered_in_stream_order(healthy, webhook.delivered, exactly_once=True)
+    assert len(webhook.delivered) == 5
+    dead = OutboxEntry.objects.using("postgres").values_list("stream_uuid", "dead", "last_error")
+    [(stream, is_dead, reason)] = dead
+    assert (stream, is_dead) == (deep_stream, True)
+    assert "nests too deeply" in reason
+    assert "RecursionError" not in err

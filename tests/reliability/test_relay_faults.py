@@ -61,6 +61,15 @@ CORRUPTIONS = {
         "default",
         "UPDATE eventhex_outboxentry SET event_uuid = 'not-a-uuid' ",
     ),
+    # deeper than Python's json decodes (issue 27); SQLite's JSON_VALID stops at 2,000 levels
+    "postgres: data nested 5,000 deep": (
+        "postgres",
+        "UPDATE eventhex_outboxentry SET data = '" + "[" * 5000 + "]" * 5000 + "'::jsonb ",
+    ),
+    "sqlite: data nested 1,500 deep": (
+        "default",
+        "UPDATE eventhex_outboxentry SET data = '" + "[" * 1500 + "]" * 1500 + "' ",
+    ),
 }
 
 

@@ -20,7 +20,7 @@ from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
 
 if TYPE_CHECKING:
-    from eventhex_django_adapter._db import SchemaNotMigrated
+    from eventhex_django_adapter._db import PreparedStatementsUnavailable, SchemaNotMigrated
     from eventhex_django_adapter._subscription.replica import ReplicaLag, replica_lag
     from eventhex_django_adapter.cursors import DjangoCursorsDao
     from eventhex_django_adapter.key_storage import DjangoKeyStorage
@@ -34,6 +34,7 @@ __all__ = [
     "DjangoKeyStorage",
     "DjangoOutboxStorageStrategy",
     "DjangoStorageStrategy",
+    "PreparedStatementsUnavailable",
     "ReplicaLag",
     "SchemaNotMigrated",
     "__version__",
@@ -51,6 +52,7 @@ _LAZY = {
     "SchemaNotMigrated": "eventhex_django_adapter._db",
     "ReplicaLag": "eventhex_django_adapter._subscription.replica",
     "replica_lag": "eventhex_django_adapter._subscription.replica",
+    "PreparedStatementsUnavailable": "eventhex_django_adapter._db",
 }
 
 

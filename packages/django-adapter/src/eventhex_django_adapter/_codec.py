@@ -12,7 +12,6 @@ back as naive UTC, so a loaded event compares equal to the appended one. Aware d
 converted to UTC.
 """
 
-import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -21,8 +20,11 @@ from event_sourcery import StreamId
 from event_sourcery.event import Position, RawEvent
 
 from eventhex_core_ports._internal.serde import FreshJson
+from eventhex_core_ports._internal.stored_json import loads_stored
 
 if TYPE_CHECKING:  # the relay imports this (through its outbox rows) before Django is set up
+    from django.db.models import Expression
+
     from eventhex_django_adapter.models import Event, Snapshot, Stream
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "format_position",
     "fresh",
     "from_db",
+    "json_text",
     "json_value",
     "position_sql",
     "raw_event",
@@ -130,8 +133,23 @@ def fresh(value: Any) -> Any:
 
 
 def json_value(value: Any) -> Any:
-    """A JSON column's value: decoded already (binary rows), or JSON text to decode."""
-    return fresh(json.loads(value)) if isinstance(value, (str, bytes)) else value
+    """A JSON column's value: decoded already (binary rows), or JSON text to decode.
+
+    Raises:
+        StoredJsonUnreadable: The text nests too deeply to decode (never ``RecursionError``).
+    """
+    return fresh(loads_stored(value)) if isinstance(value, (str, bytes)) else value
+
+
+def json_text(column: str) -> "Expression":
+    """Select the JSON ``column`` through the ORM as its stored text, not decoded by Django.
+
+    Django's ``JSONField`` decodes with ``json.loads`` and lets a ``RecursionError`` escape the
+    whole query; the adapter decodes the text itself with :func:`json_value`, row by row.
+    """
+    from django.db.models import ExpressionWrapper, F, TextField
+
+    return ExpressionWrapper(F(column), output_field=TextField())
 
 
 def context_sql(column: str) -> str:

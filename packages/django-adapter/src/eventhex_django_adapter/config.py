@@ -100,9 +100,10 @@ class DjangoConfig(BaseModel):
     constantly; preparing them skips their planning on every call, whatever the database
     ``OPTIONS`` say (the project's own queries keep Django's behaviour). Turn it off behind a
     connection pooler that cannot keep prepared statements (PgBouncer in transaction mode
-    before 1.21, or with ``max_prepared_statements = 0``): such a pooler makes the next use
-    raise ``PreparedStatementsUnavailable``, whose message says so. No effect with psycopg2 or
-    SQLite.
+    before 1.21, or with ``max_prepared_statements = 0``). Left on there, the first lost
+    statement turns preparing off on that database for the process: a statement outside a
+    transaction is run again unprepared, one inside raises ``PreparedStatementsUnavailable``,
+    whose message says so. No effect with psycopg2 or SQLite.
     """
 
     notifications: bool = True

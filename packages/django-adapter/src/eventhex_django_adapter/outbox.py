@@ -14,6 +14,9 @@ Delivery is at least once: if the consumer stops iterating before the batch ends
 escapes ``Outbox.run``, or the iterator is closed), the transaction rolls back, and the entries
 it published in this batch are handed out again later. The relay (``relay_source``) drains the
 same rows under the same rules.
+
+An entry that cannot be decoded (its JSON nested deeper than Python decodes, written around
+eventhex's checks) is dead-lettered at once with the reason, and the others are handed out.
 """
 
 from collections.abc import Callable, Iterator
@@ -26,6 +29,7 @@ from django.utils import timezone
 from event_sourcery.event import EventRegistry, RawEvent, RecordedRaw
 from event_sourcery.interfaces import OutboxFiltererStrategy, OutboxStorageStrategy
 
+from eventhex_core_ports.errors import StoredJsonUnreadable, UndecodableEvent
 from eventhex_django_adapter._codec import to_db
 from eventhex_django_adapter._failure_text import failure_line, name_carries_encrypted_fields
 from eventhex_django_adapter._outbox.rows import StreamIds, record_from_row
@@ -107,21 +111,36 @@ class DjangoOutboxStorageStrategy(OutboxStorageStrategy):
                 stream = (row[6], row[5], row[3])
                 if stream in stopped:
                     continue  # an earlier entry of its stream failed in this batch: keep order
-                yield self._publishing(row, stream_ids, published, stopped)
+                try:
+                    record = record_from_row(row, stream_ids)
+                except StoredJsonUnreadable as error:
+                    self._dead_letter_undecodable(row, error)
+                    continue
+                yield self._publishing(row, record, published, stopped)
             self._table.delete(published)
+
+    def _dead_letter_undecodable(self, row: tuple[Any, ...], error: Exception) -> None:
+        """Dead-letter an entry that cannot be decoded, at once: no attempt would ever succeed,
+        and the entries after it (of its stream too) are handed out as usual (as the relay
+        does)."""
+        self._table.fail(row[0], f"{type(error).__name__}: {error}", dead=True)
 
     @contextmanager
     def _publishing(
         self,
         row: tuple[Any, ...],
-        stream_ids: StreamIds,
+        record: RecordedRaw,
         published: list[int],
         stopped: set[tuple[Any, Any, Any]],
     ) -> Iterator[RecordedRaw]:
         entry_id, attempts, max_attempts = row[0], row[12], row[13]
         try:
-            yield record_from_row(row, stream_ids)
-        except Exception as error:  # publishing failed: charge one attempt, keep the entry
+            yield record
+        except Exception as error:
+            if isinstance(error, UndecodableEvent) and error.event_uuid == record.entry.uuid:
+                self._dead_letter_undecodable(row, error)  # Outbox.run's serde cannot build it
+                return
+            # publishing failed: charge one attempt, keep the entry
             stopped.add((row[6], row[5], row[3]))
             secret = name_carries_encrypted_fields(self._registry, row[2])
             text = failure_line(error, keep_messages=not secret)

@@ -28,7 +28,8 @@ from event_sourcery.event import Context, RawEvent, Recorded, RecordedRaw, Serde
 from pydantic import BaseModel, ValidationError
 
 from eventhex_core_ports._internal.records import recorded, wrapped_event
-from eventhex_core_ports.errors import InvalidEventData
+from eventhex_core_ports._internal.stored_json import TOO_DEEP
+from eventhex_core_ports.errors import InvalidEventData, UndecodableEvent
 
 __all__ = ["FastSerde", "FreshJson"]
 
@@ -189,18 +190,27 @@ class FastSerde(Serde):
                 plain context (no ids, no components, no other fields).
             uuid, created_at, version: The event's.
             stream_id: Its stream (decryption keys belong to the stream's data subject).
+
+        Raises:
+            UndecodableEvent: The payload or context nests too deeply to decode (stored
+                around eventhex's checks); the error names the event and its stream.
         """
-        fresh_data = data if isinstance(data, (str, bytes)) else _copy(data)  # first, as Serde
-        if context is None:
-            wrapped = _plain_context()
-        else:
-            fresh = _copy(context)
-            wrapped = _empty_context(fresh) or self._deserialize_context(fresh)
-        kind = self._kind(name)
-        if isinstance(data, (str, bytes)):
-            event = self._from_json(kind, data, stream_id)
-        else:
-            event = self._event(kind.type, fresh_data, data, stream_id)
+        try:
+            fresh_data = data if isinstance(data, (str, bytes)) else _copy(data)  # as Serde
+            if context is None:
+                wrapped = _plain_context()
+            else:
+                fresh = _copy(context)
+                wrapped = _empty_context(fresh) or self._deserialize_context(fresh)
+            kind = self._kind(name)
+            if isinstance(data, (str, bytes)):
+                event = self._from_json(kind, data, stream_id)
+            else:
+                event = self._event(kind.type, fresh_data, data, stream_id)
+        except RecursionError:  # a try is free unless it raises: no depth check on the hot path
+            raise UndecodableEvent(
+                TOO_DEEP, event_uuid=uuid, stream_id=stream_id, name=name
+            ) from None
         return wrapped_event(kind.alias, event, version, uuid, created_at, wrapped)
 
     def _kind(self, name: str) -> _EventKind:
@@ -250,7 +260,11 @@ class FastSerde(Serde):
     def deserialize_record(self, record: RecordedRaw) -> Recorded:
         """The ``Recorded`` stored in ``record``, equal to what ``Serde`` returns."""
         entry = record.entry
-        return recorded(self.deserialize(entry), entry.stream_id, record.position, record.tenant_id)
+        try:
+            wrapped = self.deserialize(entry)
+        except UndecodableEvent as error:
+            raise error.at(position=record.position) from None
+        return recorded(wrapped, entry.stream_id, record.position, record.tenant_id)
 
     def _needs_decryption(self, event_type: type[Any], data: Mapping[str, Any]) -> bool:
         """Whether ``Encryption.decrypt`` can change ``data``.

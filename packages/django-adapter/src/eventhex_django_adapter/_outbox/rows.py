@@ -8,7 +8,6 @@ lists dead rows leniently, with unreadable fields replaced.
 """
 
 from collections.abc import Mapping, Sequence
-from contextlib import suppress
 from datetime import UTC
 from decimal import Decimal
 from typing import Any
@@ -17,6 +16,7 @@ from uuid import UUID
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, RecordedRaw
 
+from eventhex_core_ports.errors import StoredJsonUnreadable
 from eventhex_core_ports.ports.relay import OutboxMessage
 from eventhex_django_adapter._codec import context_sql, context_value, from_db, json_value
 
@@ -79,7 +79,11 @@ class StreamIds:
 
 
 def record_from_row(row: Sequence[Any], stream_ids: StreamIds) -> RecordedRaw:
-    """The record ``Outbox.run`` hands out for ``row``."""
+    """The record ``Outbox.run`` hands out for ``row``.
+
+    Raises:
+        StoredJsonUnreadable: Its data or context nests too deeply to decode.
+    """
     (_, event_uuid, name, _, _, _, tenant_id, version) = row[:8]
     position, created_at, data, context = row[8:12]
     return RecordedRaw(
@@ -162,9 +166,15 @@ def _position(value: Any, strict: bool) -> int:
 def _object(value: Any, field: str, strict: bool) -> Mapping[str, Any]:
     if value is None and field == "context":  # the plain context, see ``SELECT_LIST``
         return dict(context_value(None))
-    if isinstance(value, (str, bytes)):  # JSON text (psycopg2), or a damaged SQLite value
-        with suppress(ValueError):
+    if isinstance(value, (str, bytes)):  # JSON text (psycopg2, SQLite, or nested too deeply)
+        try:
             value = json_value(value)
+        except StoredJsonUnreadable as error:
+            if strict:
+                raise ValueError(f"{field}: {error}") from None
+            return {"corrupt": f"{value[:80]!r}... ({error})"}
+        except ValueError:
+            pass
     if isinstance(value, Mapping):
         return value
     if strict:

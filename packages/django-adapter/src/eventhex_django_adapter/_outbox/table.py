@@ -27,6 +27,7 @@ from django.db.models import CharField, Exists, F, OuterRef, Q, QuerySet, Subque
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from eventhex_django_adapter._codec import json_text
 from eventhex_django_adapter._db import driver_is_psycopg3, fetch, reports_unmigrated
 from eventhex_django_adapter._outbox.rows import COLUMNS, SELECT_LIST
 from eventhex_django_adapter.models import OutboxEntry
@@ -178,7 +179,11 @@ class OutboxTable:
 
 
 def row_values(entries: QuerySet[OutboxEntry], limit: int | None = None) -> list[tuple[Any, ...]]:
-    """Rows in ``COLUMNS`` order, uuids as text so a damaged one reaches the decoder."""
-    as_text = {f"{name}_text": Cast(name, CharField()) for name in ("event_uuid", "stream_uuid")}
+    """Rows in ``COLUMNS`` order, uuids and JSON as text so a damaged value reaches the decoder
+    (which dead-letters that row alone) instead of failing the query."""
+    as_text: dict[str, Any] = {
+        f"{name}_text": Cast(name, CharField()) for name in ("event_uuid", "stream_uuid")
+    }
+    as_text.update({f"{name}_text": json_text(name) for name in ("data", "context")})
     columns = [f"{c}_text" if f"{c}_text" in as_text else c for c in COLUMNS]
     return list(entries.annotate(**as_text).values_list(*columns)[:limit])

@@ -30,7 +30,7 @@ from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, RecordedRaw
 
 from eventhex_django_adapter._codec import encode_position, position_sql, to_db
-from eventhex_django_adapter._db import statement_cursor
+from eventhex_django_adapter._db import statement_cursor, unprepared_after_loss
 from eventhex_django_adapter._storage.claim import (
     ClaimKind,
     claim_ctes,
@@ -139,10 +139,14 @@ def run_append(
 
     ``prepare``: let psycopg prepare the statement on the connection (see :mod:`.._db`).
     """
-    with statement_cursor(alias, prepare) as cursor:
-        cursor.execute(sql, params)
-        rows: list[tuple[int, int]] = cursor.fetchall()
-    return rows
+
+    def run(prepared: bool) -> list[tuple[int, int]]:
+        with statement_cursor(alias, prepared) as cursor:
+            cursor.execute(sql, params)
+            rows: list[tuple[int, int]] = cursor.fetchall()
+        return rows
+
+    return unprepared_after_loss(alias, run, prepare)
 
 
 def appended_records(

@@ -18,19 +18,20 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import connections
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, WrappedEvent
 
 from eventhex_core_ports._internal import records
+from eventhex_core_ports.errors import StoredJsonUnreadable, UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._codec import (
     context_sql,
     context_value,
     created_at_sql,
     from_db,
+    json_text,
     json_value,
-    raw_event,
     stream_id_of,
 )
 from eventhex_django_adapter._db import driver_is_psycopg3, fetch
@@ -164,9 +165,31 @@ def load_postgres(
         return None
     head = rows[0]
     found_id = StreamId(uuid=stream_id, name=head[2], category=stream_id.category or None)
-    events = [from_row(row, found_id) for row in rows[1:]]
-    snapshot = from_row(head, found_id) if head[4] is not None else None
+    try:
+        events = [from_row(row, found_id) for row in rows[1:]]
+        snapshot = from_row(head, found_id) if head[4] is not None else None
+    except _UNREADABLE:
+        raise _undecodable(rows, lambda row: from_row(row, found_id), found_id) from None
     return LoadedStream(head[3], snapshot, events)
+
+
+_UNREADABLE = (StoredJsonUnreadable, UndecodableEvent)
+
+
+def _undecodable(
+    rows: list[tuple[Any, ...]], build: Callable[[tuple[Any, ...]], object], stream_id: StreamId
+) -> UndecodableEvent:
+    """``UndecodableEvent`` naming the first of ``rows`` that ``build`` cannot decode (a
+    snapshot row comes first, then the events): the load of this stream alone fails."""
+    for row in rows:
+        if row[4] is None:  # the head row of a stream without a snapshot in range
+            continue
+        try:
+            build(row)
+        except _UNREADABLE as error:
+            found = error if isinstance(error, UndecodableEvent) else UndecodableEvent(str(error))
+            return found.at(event_uuid=row[4], stream_id=stream_id, name=row[5])
+    return UndecodableEvent("it failed to decode", stream_id=stream_id)
 
 
 def _raw_event(row: tuple[Any, ...], stream_id: StreamId) -> RawEvent:
@@ -184,37 +207,53 @@ def _raw_event(row: tuple[Any, ...], stream_id: StreamId) -> RawEvent:
 def load_with_orm(
     alias: str, tenant_id: str, stream_id: StreamId, start: int | None, stop: int | None
 ) -> LoadedStream[RawEvent] | None:
-    """Read the stream through the ORM (SQLite); ``None`` when it does not exist."""
+    """Read the stream through the ORM (SQLite); ``None`` when it does not exist.
+
+    Raises:
+        UndecodableEvent: A stored snapshot or event of this stream cannot be decoded.
+    """
     stream = streams(alias, tenant_id, stream_id).first()
     if stream is None:
         return None
     found_id = stream_id_of(stream)
     snapshots = Snapshot.objects.using(alias).filter(stream=stream)
     snapshots = snapshots.filter(_version_range(start, stop))
-    snapshot = snapshots.order_by("-version").first()
+    snapshot = _orm_rows(snapshots.order_by("-version"), found_id, limit=1)
     events = Event.objects.using(alias).filter(stream=stream)
-    if snapshot is not None:
-        events = events.filter(_version_range(None, stop), version__gt=snapshot.version)
+    if snapshot:
+        events = events.filter(_version_range(None, stop), version__gt=snapshot[0].version)
     elif start is not None or stop is not None:
         events = events.filter(_version_range(start, stop) | Q(version__isnull=True))
-    rows = events.order_by("version", "id").values_list(
-        "uuid", "created_at", "name", "data", "context", "version"
-    )
-    found = [
-        RawEvent(
-            uuid=uuid,
-            stream_id=found_id,
-            created_at=from_db(created_at),
-            name=name,
-            data=data,
-            context=context,
-            version=version,
+    found = _orm_rows(events.order_by("version", "id"), found_id)
+    return LoadedStream(stream.version, snapshot[0] if snapshot else None, found)
+
+
+def _orm_rows(rows: QuerySet[Any], stream_id: StreamId, limit: int | None = None) -> list[RawEvent]:
+    """The ``RawEvent``s of the first ``limit`` event or snapshot ``rows``, their JSON decoded
+    row by row (Django's ``JSONField`` would let a ``RecursionError`` out)."""
+    values = rows.annotate(data_text=json_text("data"), context_text=json_text("context"))
+    found = []
+    for uuid, created_at, name, data, context, version in values.values_list(
+        "uuid", "created_at", "name", "data_text", "context_text", "version"
+    )[:limit]:
+        try:
+            data, context = json_value(data), json_value(context)
+        except StoredJsonUnreadable as error:
+            raise UndecodableEvent(
+                str(error), event_uuid=uuid, stream_id=stream_id, name=name
+            ) from None
+        found.append(
+            RawEvent(
+                uuid=uuid,
+                stream_id=stream_id,
+                created_at=from_db(created_at),
+                name=name,
+                data=data,
+                context=context,
+                version=version,
+            )
         )
-        for uuid, created_at, name, data, context, version in rows
-    ]
-    return LoadedStream(
-        stream.version, None if snapshot is None else raw_event(snapshot, found_id), found
-    )
+    return found
 
 
 def _version_range(start: int | None, stop: int | None) -> Q:

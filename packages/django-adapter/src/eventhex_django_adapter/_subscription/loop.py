@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 
+from eventhex_core_ports.errors import UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._subscription.lag import check_blockers
 from eventhex_django_adapter._subscription.notify import Waiter, waiter_for
@@ -67,7 +68,12 @@ class _Cursor:
         deadline = time.monotonic() + plan.timelimit.total_seconds()
         batch: list[Any] = []
         while True:
-            found = self._read(plan.batch_size - len(batch))
+            try:
+                found = self._read(plan.batch_size - len(batch))
+            except UndecodableEvent:
+                if batch:  # deliver what came before it; the next batch raises at it
+                    return batch
+                raise
             if found:
                 batch.extend(found)
                 self.position = found[-1].position

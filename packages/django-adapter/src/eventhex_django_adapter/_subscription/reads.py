@@ -14,13 +14,14 @@ whose plans do not depend on the table's statistics: they walk the ``(tx_id, id)
 SQLite: one writer at a time makes id order commit order; reads are ordered by id.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connections
 
+from eventhex_core_ports.errors import StoredJsonUnreadable, UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter import _codec
 from eventhex_django_adapter._db import driver_is_psycopg3, fetch, raise_if_unmigrated
@@ -81,10 +82,13 @@ def _read_postgres(
     rows = fetch(alias, sql, params, driver_is_psycopg3(), prepare, json_text=decoder is not None)
     builder = RecordBuilder()
     encode = _codec.encode
-    if decoder is not None:
-        build = builder.build_recorded
-        return [build(encode(row[1], row[0]), row, decoder) for row in rows]
-    return [builder.build(encode(row[1], row[0]), row) for row in rows]
+    try:
+        if decoder is not None:
+            build = builder.build_recorded
+            return [build(encode(row[1], row[0]), row, decoder) for row in rows]
+        return [builder.build(encode(row[1], row[0]), row) for row in rows]
+    except _UNREADABLE:
+        return _readable_prefix(rows, [encode(row[1], row[0]) for row in rows], decoder)
 
 
 def _read_sqlite(
@@ -99,26 +103,55 @@ def _read_sqlite(
         events = events.filter(category=selection.category)
     if selection.names is not None:
         events = events.filter(name__in=selection.names)
-    rows = events.order_by(
-        "id"
-    ).values_list(
+    events = events.annotate(
+        data_text=_codec.json_text("data"), context_text=_codec.json_text("context")
+    )
+    query = events.order_by("id").values_list(
         "id",
         "id",  # where PostgreSQL's rows have the tx_id: the rows' layout is the same
         "uuid",
         "name",
-        "data",
-        "context",
+        "data_text",  # decoded row by row (see json_text)
+        "context_text",
         "created_at",
         "version",
         "category",
         "tenant_id",
         "stream__uuid",
         "stream__name",
-    )[:limit]
+    )
+    rows: list[tuple[Any, ...]] = list(query[:limit])
     builder = RecordBuilder()
-    if decoder is not None:
-        return [builder.build_recorded(row[0], row, decoder) for row in rows]
-    return [builder.build(row[0], row) for row in rows]
+    try:
+        if decoder is not None:
+            return [builder.build_recorded(row[0], row, decoder) for row in rows]
+        return [builder.build(row[0], row) for row in rows]
+    except _UNREADABLE:
+        return _readable_prefix(rows, [row[0] for row in rows], decoder)
+
+
+_UNREADABLE = (StoredJsonUnreadable, UndecodableEvent)
+
+
+def _readable_prefix(
+    rows: Sequence[tuple[Any, ...]], positions: list[int], decoder: StoredEventDecoder | None
+) -> list[Any]:
+    """The records of ``rows`` before the first one that cannot be decoded; when that is the
+    first row, raise ``UndecodableEvent`` naming it (built again one by one: only after a
+    batch failed, so reads that succeed pay nothing)."""
+    builder = RecordBuilder()
+    found: list[Any] = []
+    for position, row in zip(positions, rows, strict=True):
+        try:
+            if decoder is not None:
+                found.append(builder.build_recorded(position, row, decoder))
+            else:
+                found.append(builder.build(position, row))
+        except _UNREADABLE as error:
+            if found:
+                return found  # delivered first; the next read starts at this row and raises
+            raise builder.undecodable(error, position, row) from None
+    return found
 
 
 def read_after(
@@ -131,6 +164,9 @@ def read_after(
 ) -> list[Any]:
     """Return up to ``limit`` readable events after position ``after``, in commit order:
     ``RecordedRaw``s, or ``Recorded``s built by ``decoder`` when one is given.
+
+    A batch stops before an event that cannot be decoded; when that event comes first, the
+    read raises ``UndecodableEvent`` naming its position, event id and stream.
 
     ``prepare``: let psycopg prepare the read on the connection (see :mod:`.._db`).
     """

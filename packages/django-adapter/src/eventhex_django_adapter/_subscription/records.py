@@ -8,11 +8,13 @@ from event_sourcery import StreamId
 from event_sourcery.event import Recorded, RecordedRaw
 
 from eventhex_core_ports._internal.records import raw_event, recorded, recorded_raw
+from eventhex_core_ports.errors import UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._codec import (
     context_sql,
     context_value,
     created_at_sql,
+    format_position,
     from_db,
     json_value,
 )
@@ -62,6 +64,21 @@ class RecordBuilder:
             version,
         )
         return recorded_raw(entry, position, tenant)
+
+    def undecodable(
+        self, error: Exception, position: int, row: tuple[Any, ...]
+    ) -> UndecodableEvent:
+        """``UndecodableEvent`` for the row at ``position`` that raised ``error``."""
+        _, _, uuid, name, _, _, _, _, category, _, s_uuid, s_name = row
+        if not isinstance(error, UndecodableEvent):
+            error = UndecodableEvent(str(error))
+        return error.at(
+            position=position,
+            shown_position=format_position(position),
+            event_uuid=_uuid(uuid),
+            stream_id=self._stream_id(s_uuid, s_name, category),
+            name=name,
+        )
 
     def build_recorded(
         self, position: int, row: tuple[Any, ...], decoder: StoredEventDecoder
