@@ -32,7 +32,10 @@ TEMPLATES = [
     "t.{tenant}.{category}.{tenant}",
 ]
 HOSTILE = st.text(alphabet="_.a-1 %é\n~h", max_size=8)
-ANY_ID = st.text(alphabet=st.characters(exclude_characters="\x00"), max_size=255)
+ANY_ID = st.text(
+    alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=255
+)
+"""Any id the input rules accept (no NUL, no lone surrogate: neither can be stored)."""
 
 
 def _read_back(template: str, topic: str) -> dict[str, str]:

@@ -195,9 +195,10 @@ def test_parked_list_and_status_print_stored_text_terminal_safe() -> None:
         error=f"Traceback ...\nIntegrityError: {HOSTILE}",
         attempts=3,
     )
-    for what, args in {"parked list": ("parked", "list"), "status": ("status",)}.items():
+    outputs = {"parked list": lambda: command("parked", "list"), "status": lambda: status()[0]}
+    for what, output in outputs.items():
         report.tried(f"terminal injection: eventhex_projections {what}")
-        out = command(*args)
+        out = output()
         assert not set(out) & {"\x1b", "\x07", "\x9b", "\u202e", "\r"}, what
         assert "\\x1b]0;owned\\x07" in out
         assert "\nfake: ok" not in out

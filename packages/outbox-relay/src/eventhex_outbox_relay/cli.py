@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Sequence
 
 from dependency_injector import providers
@@ -147,6 +148,11 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
         args = _parser().parse_args(argv)
     except SystemExit as done:  # usage errors (exit 2) and --help (exit 0), already printed
         return done.code if isinstance(done.code, int) else 2
+    stop_requested = threading.Event()
+    if args.command in ("run", "drain"):
+        # A stop during start-up (Django, the broker client) ends the run cleanly once it begins.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop_requested.set())
     given = {k: v for k, v in vars(args).items() if k in RelaySettings.model_fields}
     try:
         settings = load_settings(given)
@@ -165,7 +171,7 @@ def main(argv: Sequence[str] | None = None, container: RelayContainer | None = N
         return 2
     try:
         if args.command in ("run", "drain"):
-            return _relay(container, settings, drain=args.command == "drain")
+            return _relay(container, settings, drain=args.command == "drain", stop=stop_requested)
         try:
             if args.command == "status":
                 return status(source, as_json=args.json)
@@ -229,7 +235,13 @@ def _settled(relay: Relay) -> int:
     return relay.report.published + relay.report.dead_lettered
 
 
-def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -> int:
+def _relay(
+    container: RelayContainer,
+    settings: RelaySettings,
+    *,
+    drain: bool,
+    stop: threading.Event | None = None,
+) -> int:
     for warning in settings.warnings():
         logger.warning(warning)
     try:
@@ -249,6 +261,8 @@ def _relay(container: RelayContainer, settings: RelaySettings, *, drain: bool) -
     logger.info("publishing", extra={"publisher": settings.publisher_shown()})
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: relay.stop())
+    if stop is not None and stop.is_set():
+        relay.stop()
     server = None
     if settings.http_port is not None:
         stale = max(3 * settings.poll_interval, settings.lease_seconds)

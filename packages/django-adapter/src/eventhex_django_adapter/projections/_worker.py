@@ -133,8 +133,8 @@ class ProjectionWorker:
         except Exception as error:
             self.failed = True
             logger.exception("projection %s stopped on an error", self._name, extra=self._extra())
-            # Stored without messages: it may quote an event's decrypted data (ADR 17).
-            self.error = failure_text(error, keep_messages=False)
+            # Stored without the database's DETAIL values (ADR 17); not an event's own failure.
+            self.error = failure_text(error, keep_messages=True)
             self._note_failure(self.error)
         finally:
             connections.close_all()
