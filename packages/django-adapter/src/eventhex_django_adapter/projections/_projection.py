@@ -69,6 +69,12 @@ class Projection:
             ``"at_least_once"`` for outside effects (e-mail, HTTP): each event's handler runs
             outside any transaction and its checkpoint commits after it, so a crash in between
             delivers the event again; use ``record.wrapped_event.uuid`` as the idempotency key.
+        shards: Split the events by stream into this many shards, each with its own checkpoint
+            and owner, so up to ``shards`` runners apply them in parallel; a stream's events
+            stay in order. Changing it needs a rebuild or a new ``version``.
+        version: Raise it to deploy a changed read model blue/green: the new version replays
+            every event beside the live one and goes live once it has caught up; then the old
+            version stops and its :meth:`retire` is called.
     """
 
     name: ClassVar[str] = ""
@@ -81,6 +87,8 @@ class Projection:
     max_retry_delay: ClassVar[float] = 30.0
     on_failure: ClassVar[OnFailure] = "stop"
     delivery: ClassVar[Delivery] = "exactly_once"
+    shards: ClassVar[int] = 1
+    version: ClassVar[int] = 1
 
     _handlers: ClassVar[dict[type[Event], str]] = {}
 
@@ -123,6 +131,13 @@ class Projection:
             f"{type(self).__qualname__} to delete its read model"
         )
 
+    def retire(self) -> None:
+        """Called once, when a newer version of this projection has gone live; override it.
+
+        It runs in the transaction that makes the newer version live: drop or empty the old
+        read model here (by default nothing is deleted).
+        """
+
     @classmethod
     def can_reset(cls) -> bool:
         """Whether the class overrides :meth:`reset` (a rebuild needs it)."""
@@ -152,7 +167,7 @@ class Projection:
             isinstance(t, type) and issubclass(t, Event) for t in cls.event_types
         ):
             found.append(f"{label}.event_types must list event_sourcery Event classes")
-        for field, low in (("batch_size", 1), ("attempts", 1)):
+        for field, low in (("batch_size", 1), ("attempts", 1), ("shards", 1), ("version", 1)):
             value = getattr(cls, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 found.append(f"{label}.{field} must be an integer >= {low}, got {value!r}")

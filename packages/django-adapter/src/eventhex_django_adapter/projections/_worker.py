@@ -13,6 +13,7 @@ from eventhex_django_adapter._failure_text import carries_encrypted_fields, fail
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.projections import _store
 from eventhex_django_adapter.projections._projection import Projection
+from eventhex_django_adapter.projections._shards import Unit, units_of
 from eventhex_django_adapter.projections._store import Claim, Fenced, Moved
 from eventhex_django_adapter.projections.metrics import ProjectionMetrics
 from eventhex_django_adapter.projections.models import ProjectionState
@@ -63,6 +64,8 @@ class ProjectionWorker:
             ``rebuilding`` one).
         until_caught_up: Return once a batch comes back short: everything readable is applied.
         on_batch: Called with (events, new position) after each batch commits.
+        unit: The shard (and version) to work on: its row and which streams' events are its
+            own (default: the projection's only row).
     """
 
     def __init__(
@@ -77,6 +80,7 @@ class ProjectionWorker:
         state: str = ProjectionState.State.RUNNING,
         until_caught_up: bool = False,
         on_batch: Callable[[int, int], None] | None = None,
+        unit: Unit | None = None,
     ) -> None:
         self.projection = projection
         self.held = held
@@ -87,7 +91,9 @@ class ProjectionWorker:
         self._alias = alias
         self._stop = stop
         self._metrics = metrics
-        self._name = projection.name
+        self.unit = unit or units_of(projection)[0]
+        self._name = self.unit.row
+        self._marked_caught_up = False
         self._state = state
         self._until_caught_up = until_caught_up
         self._on_batch = on_batch
@@ -156,14 +162,18 @@ class ProjectionWorker:
         control_due = time.monotonic() + CONTROL_EVERY
         for batch in subscribe(self._backend, self.projection, position):
             if batch:
+                own = [r for r in batch if self.unit.selects(r.stream_id)]
                 try:
-                    position = self._apply(batch, position)
+                    if own:
+                        position = self._apply(own, position)
+                    if position != batch[-1].position:  # other shards' events at the end
+                        position = self._pass(batch[-1], position)
                 except (Moved, _Interrupted):
                     return
                 if self._on_batch is not None:
-                    self._on_batch(len(batch), position)
-            if self._until_caught_up and len(batch) < self.projection.batch_size:
-                self.caught_up = True
+                    self._on_batch(len(own), position)
+            if len(batch) < self.projection.batch_size:
+                self._caught_up()
             if self._stopping():
                 return
             if time.monotonic() >= control_due:
@@ -171,6 +181,19 @@ class ProjectionWorker:
                 row = self._row()
                 if int(row.position) != position or row.state != self._state:
                     return
+
+    def _caught_up(self) -> None:
+        if self._until_caught_up:
+            self.caught_up = True
+        if not self._marked_caught_up:
+            _store.mark_caught_up(self._alias, self.held)
+            self._marked_caught_up = True
+
+    def _pass(self, record: Recorded, position: int) -> int:
+        """Move the checkpoint past events of other shards that end a batch."""
+        with transaction.atomic(using=self._alias):
+            _store.lock_for_batch(self._alias, self.held, position, self._state)
+            return _store.advance(self._alias, self._name, [], through=record)
 
     def _apply(self, batch: Sequence[Recorded], position: int) -> int:
         if self.projection.delivery == "exactly_once":

@@ -13,6 +13,7 @@ from django.utils.html import format_html
 
 from eventhex_django_adapter.projections._parked import retry_parked, skip_parked
 from eventhex_django_adapter.projections._registry import load_projections, projections_backend
+from eventhex_django_adapter.projections._shards import units_of
 from eventhex_django_adapter.projections._status import ProjectionStatus, projection_statuses
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
@@ -47,9 +48,19 @@ def _status(row: ProjectionState) -> ProjectionStatus | None:
 class ProjectionStateAdmin(_ReadOnly):
     """Every projection: state, checkpoint, lag in events and seconds, owner, parked events."""
 
-    list_display = ("name", "state", "position", "lag", "lag_age", "owner_shown", "parked")
-    search_fields = ("name", "owner")
-    list_filter = ("state",)
+    list_display = (
+        "name",
+        "version",
+        "shard_shown",
+        "state",
+        "position",
+        "lag",
+        "lag_age",
+        "owner_shown",
+        "parked",
+    )
+    search_fields = ("name", "projection", "owner")
+    list_filter = ("state", "projection")
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -68,6 +79,11 @@ class ProjectionStateAdmin(_ReadOnly):
         else:
             _forget()
         return response
+
+    @admin.display(description="shard")
+    def shard_shown(self, row: ProjectionState) -> str:
+        """Which shard of how many (``-`` when the projection is not sharded)."""
+        return f"{row.shard + 1} of {row.shards}" if row.shards > 1 else "-"
 
     @admin.display(description="lag (events)")
     def lag(self, row: ProjectionState) -> str:
@@ -149,7 +165,7 @@ class ParkedEventAdmin(_ReadOnly):
     def retry(self, request: HttpRequest, queryset: "QuerySet[ParkedEvent]") -> None:
         """Apply each selected event again; those that fail again stay parked."""
         backend = projections_backend()
-        by_name = {p.name: p for p in load_projections()}
+        by_name = {u.row: p for p in load_projections() for u in units_of(p)}
         done = failed = 0
         for parked in queryset.filter(status=ParkedEvent.Status.PARKED):
             projection = by_name.get(parked.projection.name)
