@@ -1,0 +1,118 @@
+"""Sharded projections: each shard its own checkpoint and owner, every event once, in stream
+order; the shard of a stream computed alike in Python and SQL; a changed ``shards`` refused."""
+
+import io
+import threading
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import F
+
+from eventhex_django_adapter.models import Event
+from eventhex_django_adapter.projections import PlainProgress, projection_statuses, rebuild
+from eventhex_django_adapter.projections._shards import ShardOf, row_name, shard_of
+from eventhex_django_adapter.projections._store import ShardsChanged
+from eventhex_django_adapter.projections.models import ProjectionState
+from tests.django_adapter.projections.conftest import (
+    append_events,
+    backend_for,
+    expected_uuids,
+    running,
+    wait_for,
+)
+from tests.django_adapter.projections.test_runner import applied
+from tests.projection_app.projections import ShardedEvents
+
+pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
+
+
+class FourShards(ShardedEvents):
+    """``test.sharded`` redeployed with another number of shards."""
+
+    shards = 4
+
+
+def in_stream_order(alias: str, uuids: list[str]) -> bool:
+    """Whether each stream's events appear in ``uuids`` in version order."""
+    versions = {
+        str(uuid): (stream, version)
+        for uuid, stream, version in Event.objects.using(alias).values_list(
+            "uuid", "stream_id", "version"
+        )
+    }
+    last: dict[int, int] = {}
+    for uuid in uuids:
+        stream, version = versions[uuid]
+        if version <= last.get(stream, -1):
+            return False
+        last[stream] = version
+    return True
+
+
+def test_python_and_sql_put_each_stream_in_the_same_shard(alias: str) -> None:
+    backend = backend_for(alias)
+    append_events(backend, 400, per_stream=2)
+    for shards in (1, 3, 8):
+        rows = Event.objects.using(alias).annotate(
+            uuid_of_stream=F("stream__uuid"), shard=ShardOf("stream__uuid", shards)
+        )
+        pairs = list(rows.values_list("uuid_of_stream", "shard"))
+        assert len(pairs) == 400
+        assert all(shard == shard_of(uuid, shards) for uuid, shard in pairs)
+        if shards == 8:
+            assert {shard for _, shard in pairs} == set(range(8))  # 200 streams spread
+
+
+def test_each_shard_applies_its_streams_once_in_order(alias: str) -> None:
+    backend = backend_for(alias)
+    projection = ShardedEvents()
+    append_events(backend, 150, per_stream=3)
+
+    with running(backend, [projection]) as runner:
+        append_events(backend, 150, start=150, per_stream=3)
+        wait_for(
+            lambda: all(s.lag_events == 0 for s in projection_statuses(backend, [projection])),
+            "every shard to catch up",
+        )
+        assert runner.owned() == sorted(row_name("test.sharded", 1, k, 8) for k in range(8))
+
+    got = applied(alias, "test.sharded")
+    assert sorted(got) == sorted(expected_uuids(backend, projection))
+    assert len(set(got)) == 300
+    assert in_stream_order(alias, got)
+    rows = ProjectionState.objects.using(alias).filter(projection="test.sharded")
+    assert sorted(rows.values_list("shard", "shards")) == [(k, 8) for k in range(8)]
+    assert sum(rows.values_list("applied", flat=True)) == 300
+    assert all(0 < row.applied < 300 for row in rows)  # every shard had streams of its own
+    whole, *shards = projection_statuses(backend, [projection])
+    assert (whole.name, whole.shard, whole.applied, whole.lag_events) == ("test.sharded", None, 300, 0)
+    assert [s.name for s in shards] == [f"test.sharded#{k}/8" for k in range(8)]
+    assert whole.position == min(s.position for s in shards)
+
+
+def test_a_changed_number_of_shards_is_refused_until_rebuilt(settings: object) -> None:
+    backend = backend_for("default")
+    append_events(backend, 60, per_stream=3)
+    with running(backend, [ShardedEvents()]):
+        wait_for(
+            lambda: all(s.lag_events == 0 for s in projection_statuses(backend, [ShardedEvents()])),
+            "the eight shards to catch up",
+        )
+
+    with pytest.raises(ShardsChanged) as refused:
+        from eventhex_django_adapter.projections import ProjectionRunner
+
+        ProjectionRunner([FourShards()], backend, threading.Event()).run()
+    assert isinstance(refused.value, ImproperlyConfigured)
+    message = str(refused.value)
+    assert "8 shard(s) in the database but FourShards.shards = 4" in message
+    assert "eventhex_projections rebuild test.sharded" in message
+    assert "version = 2" in message
+
+    result = rebuild(backend, FourShards(), PlainProgress("test.sharded", io.StringIO()))
+    assert result.finished and result.applied == 60
+    rows = ProjectionState.objects.using("default").filter(projection="test.sharded")
+    assert sorted(rows.values_list("shard", "shards")) == [(k, 4) for k in range(4)]
+    got = applied("default", "test.sharded")
+    assert sorted(got) == sorted(expected_uuids(backend, FourShards())) and len(got) == 60
+    assert in_stream_order("default", got)
