@@ -9,7 +9,12 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
 
 from eventhex_django_adapter.models import Event
-from eventhex_django_adapter.projections import PlainProgress, projection_statuses, rebuild
+from eventhex_django_adapter.projections import (
+    PlainProgress,
+    ProjectionRunner,
+    projection_statuses,
+    rebuild,
+)
 from eventhex_django_adapter.projections._shards import ShardOf, row_name, shard_of
 from eventhex_django_adapter.projections._store import ShardsChanged
 from eventhex_django_adapter.projections.models import ProjectionState
@@ -85,7 +90,8 @@ def test_each_shard_applies_its_streams_once_in_order(alias: str) -> None:
     assert sum(rows.values_list("applied", flat=True)) == 300
     assert all(0 < row.applied < 300 for row in rows)  # every shard had streams of its own
     whole, *shards = projection_statuses(backend, [projection])
-    assert (whole.name, whole.shard, whole.applied, whole.lag_events) == ("test.sharded", None, 300, 0)
+    assert (whole.name, whole.shard, whole.applied) == ("test.sharded", None, 300)
+    assert whole.lag_events == 0
     assert [s.name for s in shards] == [f"test.sharded#{k}/8" for k in range(8)]
     assert whole.position == min(s.position for s in shards)
 
@@ -99,10 +105,9 @@ def test_a_changed_number_of_shards_is_refused_until_rebuilt(settings: object) -
             "the eight shards to catch up",
         )
 
+    runner = ProjectionRunner([FourShards()], backend, threading.Event())
     with pytest.raises(ShardsChanged) as refused:
-        from eventhex_django_adapter.projections import ProjectionRunner
-
-        ProjectionRunner([FourShards()], backend, threading.Event()).run()
+        runner.run()
     assert isinstance(refused.value, ImproperlyConfigured)
     message = str(refused.value)
     assert "8 shard(s) in the database but FourShards.shards = 4" in message
@@ -110,9 +115,11 @@ def test_a_changed_number_of_shards_is_refused_until_rebuilt(settings: object) -
     assert "version = 2" in message
 
     result = rebuild(backend, FourShards(), PlainProgress("test.sharded", io.StringIO()))
-    assert result.finished and result.applied == 60
+    assert result.finished
+    assert result.applied == 60
     rows = ProjectionState.objects.using("default").filter(projection="test.sharded")
     assert sorted(rows.values_list("shard", "shards")) == [(k, 4) for k in range(4)]
     got = applied("default", "test.sharded")
-    assert sorted(got) == sorted(expected_uuids(backend, FourShards())) and len(got) == 60
+    assert sorted(got) == sorted(expected_uuids(backend, FourShards()))
+    assert len(got) == 60
     assert in_stream_order("default", got)

@@ -125,14 +125,19 @@ def test_a_new_version_catches_up_beside_the_live_one_then_replaces_it(settings:
     assert len(VersionOne.retired) == 1  # once
     assert applied(alias, NAME) == []  # retire() dropped version 1's rows
     v2 = applied(alias, f"{NAME}@v2")
-    assert sorted(v2) == sorted(expected_uuids(backend, two)) and len(set(v2)) == len(v2)
+    assert sorted(v2) == sorted(expected_uuids(backend, two))
+    assert len(set(v2)) == len(v2)
     assert len(v2) == appended[0]
-    assert set(v1_final) <= set(v2) and len(set(v1_final)) == len(v1_final)
-    assert in_stream_order(alias, v1_final) and in_stream_order(alias, v2)
+    assert set(v1_final) <= set(v2)
+    assert len(set(v1_final)) == len(v1_final)
+    assert in_stream_order(alias, v1_final)
+    assert in_stream_order(alias, v2)
     # Readers always found rows in the live model, and saw version 1, then version 2 only.
-    assert seen and all(rows > 0 for _, rows in seen), [s for s in seen if s[1] == 0][:3]
+    assert seen
+    assert all(rows > 0 for _, rows in seen), [s for s in seen if s[1] == 0][:3]
     versions = [version for version, _ in seen]
-    assert versions == sorted(versions) and set(versions) == {1, 2}
+    assert versions == sorted(versions)
+    assert set(versions) == {1, 2}
     states = ProjectionState.objects.using(alias).filter(projection=NAME)
     assert dict(states.values_list("name", "state")) == {
         NAME: "retired",
