@@ -6,7 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from benchmarks import hot_streams, latency, profiling, projections, relay, writers
+from benchmarks import (
+    hot_streams,
+    latency,
+    profiling,
+    projection_shards,
+    projections,
+    relay,
+    writers,
+)
 from benchmarks._bench import Bench, Row
 from benchmarks.comparisons import comparison
 
@@ -94,6 +102,14 @@ _GROUPS = (
         "projections",
         "the projection runner: apply rate against catch-up, a 100k rebuild, failover p50/p95",
         projections.run,
+        in_all=False,
+        modes=("cpu",),
+    ),
+    Group(
+        "shards",
+        "one slow projection (2 ms per event) in 1 and 4 shards on 1, 2 and 4 runner "
+        "processes: throughput ratio, share per runner, takeover p50/p95 (issue 30)",
+        projection_shards.run,
         in_all=False,
         modes=("cpu",),
     ),
