@@ -57,7 +57,8 @@ class Projection:
         name: Unique and stable: the checkpoint is stored under it. Renaming starts over.
         category: Read only the events of streams in this category.
         event_types: Read only these event types (not together with ``category``).
-        batch_size: Events read and applied per transaction.
+        batch_size: Events read and applied per transaction (a shard reads ``batch_size *
+            shards`` and applies its own, about ``batch_size``).
         batch_wait: Seconds a partial batch waits for more events (at least 0.1).
         attempts: Tries of a failing event, with backoff, before it is parked.
         retry_delay: Seconds before the second try; doubles per try up to ``max_retry_delay``.

@@ -37,9 +37,10 @@ class _Interrupted(Exception):
 
 
 def subscribe(
-    backend: DjangoBackend, projection: Projection, position: int
+    backend: DjangoBackend, projection: Projection, position: int, size: int | None = None
 ) -> Iterator[list[Recorded]]:
-    """Batches of the projection's selected events after ``position``, forever."""
+    """Batches of the projection's selected events after ``position`` (``size`` or its
+    ``batch_size`` at a time), forever."""
     start = backend.subscriber.start_from(position)
     phase: BuildPhase = start
     types = projection.selected_types()
@@ -47,7 +48,7 @@ def subscribe(
         phase = start.to_category(projection.category)
     elif types is not None:
         phase = start.to_events(list(types))
-    return phase.build_batch(projection.batch_size, projection.batch_wait)
+    return phase.build_batch(size or projection.batch_size, projection.batch_wait)
 
 
 class ProjectionWorker:
@@ -160,7 +161,9 @@ class ProjectionWorker:
             extra=self._extra(position=position),
         )
         control_due = time.monotonic() + CONTROL_EVERY
-        for batch in subscribe(self._backend, self.projection, position):
+        # A shard keeps about one event in ``shards``: it reads that many more per batch.
+        size = self.projection.batch_size * self.unit.shards
+        for batch in subscribe(self._backend, self.projection, position, size):
             if batch:
                 own = [r for r in batch if self.unit.selects(r.stream_id)]
                 try:
@@ -172,7 +175,7 @@ class ProjectionWorker:
                     return
                 if self._on_batch is not None:
                     self._on_batch(len(own), position)
-            if len(batch) < self.projection.batch_size:
+            if len(batch) < size:
                 self._caught_up()
             if self._stopping():
                 return
