@@ -2,16 +2,19 @@
 order; the shard of a stream computed alike in Python and SQL; a changed ``shards`` refused."""
 
 import io
+import json
 import threading
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.db.models import F
 
 from eventhex_django_adapter.models import Event
 from eventhex_django_adapter.projections import (
     PlainProgress,
     ProjectionRunner,
+    load_projections,
     projection_statuses,
     rebuild,
 )
@@ -123,3 +126,46 @@ def test_a_changed_number_of_shards_is_refused_until_rebuilt(settings: object) -
     assert sorted(got) == sorted(expected_uuids(backend, FourShards()))
     assert len(got) == 60
     assert in_stream_order("default", got)
+
+
+SHOWN = [
+    "tests.projection_app.projections.ShardedEvents",
+    "tests.projection_app.projections.VersionOne",
+    "tests.projection_app.projections.VersionTwo",
+]
+
+
+def test_status_and_admin_show_each_shard_and_which_version_is_live(settings: object) -> None:
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    settings.EVENTHEX_PROJECTIONS = SHOWN  # type: ignore[attr-defined]
+    backend = backend_for("default")
+    append_events(backend, 40, per_stream=4)
+    out = io.StringIO()
+    call_command("eventhex_projections", "status", "--json", stdout=out)
+    shown = {s["name"]: s for s in json.loads(out.getvalue())}
+    assert list(shown) == [
+        "test.sharded",
+        *(f"test.sharded#{k}/8" for k in range(8)),
+        "test.versioned",
+        "test.versioned@v2",
+        "test.versioned@v2#0/2",
+        "test.versioned@v2#1/2",
+    ]
+    assert shown["test.sharded"]["lag_events"] == 40
+    assert sum(shown[f"test.sharded#{k}/8"]["lag_events"] for k in range(8)) == 40
+    assert (shown["test.sharded"]["shard"], shown["test.sharded#3/8"]["shard"]) == (None, 3)
+    assert shown["test.versioned"]["live"] is True
+    assert shown["test.versioned@v2"]["live"] is False
+    table = io.StringIO()
+    call_command("eventhex_projections", "status", stdout=table)
+    assert "test.versioned@v2#1/2  running (not live yet)" in table.getvalue()
+
+    with running(backend, load_projections(["test.sharded"])):
+        wait_for(lambda: len(applied("default", "test.sharded")) == 40, "the 40 events")
+    client = Client()
+    client.force_login(User.objects.create_superuser("admin", "admin@example.com", "secret"))
+    page = client.get("/admin/eventhex_projections/projectionstate/").content.decode()
+    assert "test.sharded#7/8" in page
+    assert "8 of 8" in page
