@@ -160,8 +160,11 @@ class Projection:
         label = f"{cls.__module__}.{cls.__qualname__}"
         if not isinstance(cls.name, str) or not cls.name.strip():
             found.append(f"{label} has no name: set name = 'app.read_model' (unique, stable)")
-        elif len(cls.name) > 255:
-            found.append(f"{label}.name is longer than 255 characters")
+        elif len(cls.name) + len(f"@v{cls.version}#{cls.shards}/{cls.shards}") > 255:
+            found.append(
+                f"{label}.name is too long: with its version and shard (name@vV#K/N) it must "
+                "fit in 255 characters"
+            )
         if cls.category is not None and cls.event_types is not None:
             found.append(f"{label} sets both category and event_types: keep one of them")
         if cls.event_types is not None and not all(
