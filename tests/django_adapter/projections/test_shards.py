@@ -169,3 +169,15 @@ def test_status_and_admin_show_each_shard_and_which_version_is_live(settings: ob
     page = client.get("/admin/eventhex_projections/projectionstate/").content.decode()
     assert "test.sharded#7/8" in page
     assert "8 of 8" in page
+
+
+def test_run_refuses_a_changed_number_of_shards_with_a_command_error(settings: object) -> None:
+    from django.core.management.base import CommandError
+
+    backend = backend_for("default")
+    append_events(backend, 10)
+    with running(backend, [ShardedEvents()]):
+        wait_for(lambda: len(applied("default", "test.sharded")) == 10, "the 10 events")
+    settings.EVENTHEX_PROJECTIONS = ["tests.django_adapter.projections.test_shards.FourShards"]  # type: ignore[attr-defined]
+    with pytest.raises(CommandError, match="8 shard\\(s\\) in the database but FourShards"):
+        call_command("eventhex_projections", "run")

@@ -18,6 +18,7 @@ from eventhex_django_adapter.projections._registry import load_projections, proj
 from eventhex_django_adapter.projections._runner import ProjectionRunner
 from eventhex_django_adapter.projections._shards import units_of
 from eventhex_django_adapter.projections._status import ProjectionStatus, projection_statuses
+from eventhex_django_adapter.projections._store import ShardsChanged, check_shards
 from eventhex_django_adapter.projections._versions import live_version
 from eventhex_django_adapter.projections.metrics import (
     ProjectionMetrics,
@@ -50,11 +51,16 @@ def run(
     log_level: str,
 ) -> None:
     """Run the daemon until ``stop`` is set."""
-    configure_logging(log_level, log_format)
     projections = load_projections(names)
     if not projections:
         raise CommandError("no projections: list Projection classes in EVENTHEX_PROJECTIONS")
     backend = projections_backend()
+    try:
+        for projection in projections:
+            check_shards(backend[DjangoConfig].database, projection)
+    except ShardsChanged as error:
+        raise CommandError(str(error)) from error
+    configure_logging(log_level, log_format)
     metrics: ProjectionMetrics = ProjectionMetrics()
     if metrics_port is not None:
         metrics = PrometheusProjectionMetrics(lambda: projection_statuses(backend, projections))
