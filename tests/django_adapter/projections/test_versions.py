@@ -138,6 +138,8 @@ def test_a_new_version_catches_up_beside_the_live_one_then_replaces_it(settings:
     versions = [version for version, _ in seen]
     assert versions == sorted(versions)
     assert set(versions) == {1, 2}
+    # Version 2 went live holding every event version 1 held: the model never went back.
+    assert max(n for v, n in seen if v == 1) <= min(n for v, n in seen if v == 2)
     states = ProjectionState.objects.using(alias).filter(projection=NAME)
     assert dict(states.values_list("name", "state")) == {
         NAME: "retired",

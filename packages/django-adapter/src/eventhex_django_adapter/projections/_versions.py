@@ -2,7 +2,8 @@
 
 A projection class with a higher ``version`` runs beside the older one under its own rows, from
 the first event on. The older version stays live (read code keeps reading its model) until every
-shard of the newer one has read everything there was once (``caught_up_at``). Then, in one
+shard of the newer one runs, has read everything there was once (``caught_up_at``) and is past
+every checkpoint of the older version (so readers never see the model go back). Then, in one
 transaction, the older version's rows are retired (their generation raised, so no batch of
 theirs commits afterwards) and its ``retire()`` hook is called: the newer version is live.
 """
@@ -40,7 +41,18 @@ def live_version(name: str, using: str = "default") -> int:
 
 
 def _ready(rows: Sequence[ProjectionState]) -> bool:
-    return bool(rows) and len(rows) == rows[0].shards and all(r.caught_up_at for r in rows)
+    """Every shard exists, runs, and has read everything there was once."""
+    return (
+        bool(rows)
+        and len(rows) == rows[0].shards
+        and all(r.caught_up_at and r.state == State.RUNNING for r in rows)
+    )
+
+
+def _ahead(newer: Sequence[ProjectionState], older: Sequence[ProjectionState]) -> bool:
+    """Whether every shard of the newer version is past every checkpoint of the older ones:
+    then the newer model holds every event the live one does, and readers never go back."""
+    return min(r.position for r in newer) >= max(r.position for r in older)
 
 
 def promote_caught_up(alias: str, projections: Sequence[Projection]) -> list[tuple[str, int]]:
@@ -69,6 +81,9 @@ def _switch(alias: str, name: str, version: int, projections: Sequence[Projectio
         rows = ProjectionState.objects.using(alias).select_for_update()
         older = list(rows.filter(projection=name, version__lt=version).exclude(state=State.RETIRED))
         if not older:  # another runner switched first
+            return False
+        newer = list(ProjectionState.objects.using(alias).filter(projection=name, version=version))
+        if not (_ready(newer) and _ahead(newer, older)):
             return False
         for old in sorted({row.version for row in older}):
             if old in classes:
