@@ -71,9 +71,16 @@ def test_python_and_sql_put_each_stream_in_the_same_shard(alias: str) -> None:
             assert {shard for _, shard in pairs} == set(range(8))  # 200 streams spread
 
 
-def test_each_shard_applies_its_streams_once_in_order(alias: str) -> None:
+class ShardedAtLeastOnce(ShardedEvents):
+    """``test.sharded`` delivering each event outside a transaction."""
+
+    delivery = "at_least_once"
+
+
+@pytest.mark.parametrize("delivery", ["exactly_once", "at_least_once"])
+def test_each_shard_applies_its_streams_once_in_order(alias: str, delivery: str) -> None:
     backend = backend_for(alias)
-    projection = ShardedEvents()
+    projection = ShardedEvents() if delivery == "exactly_once" else ShardedAtLeastOnce()
     append_events(backend, 150, per_stream=3)
 
     with running(backend, [projection]) as runner:
