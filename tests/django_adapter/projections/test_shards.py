@@ -188,3 +188,30 @@ def test_run_refuses_a_changed_number_of_shards_with_a_command_error(settings: o
     settings.EVENTHEX_PROJECTIONS = ["tests.django_adapter.projections.test_shards.FourShards"]  # type: ignore[attr-defined]
     with pytest.raises(CommandError, match="8 shard\\(s\\) in the database but FourShards"):
         call_command("eventhex_projections", "run")
+
+
+def test_a_parked_event_stops_only_its_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ShardedEvents, "attempts", 1)
+    monkeypatch.setattr(ShardedEvents, "fail_on", {"item-3"})
+    backend = backend_for("default")
+    append_events(backend, 30, per_stream=3)
+    failing = {
+        shard_of(stream, 8)
+        for stream, data in Event.objects.values_list("stream__uuid", "data")
+        if data.get("item") == "item-3"
+    }
+    projection = ShardedEvents()
+
+    def settled() -> bool:
+        _, *shards = projection_statuses(backend, [projection])
+        return all(
+            (s.state == "stopped") if s.shard in failing else (s.lag_events == 0) for s in shards
+        )
+
+    with running(backend, [projection]):
+        wait_for(settled, "the failing shards to stop and the others to catch up")
+    whole, *shards = projection_statuses(backend, [projection])
+    assert 0 < len(failing) < 8
+    assert whole.state == "stopped"
+    assert whole.parked == len(failing)
+    assert {s.shard for s in shards if s.state == "running"} == set(range(8)) - failing
