@@ -1,6 +1,8 @@
 """Django settings of the projections benchmark (its own process and its runner processes).
 
-The database is the libpq URI in ``EVENTHEX_BENCH_PROJECTIONS_DSN``.
+The database is the libpq URI in ``EVENTHEX_BENCH_PROJECTIONS_DSN``; the projections the
+comma-separated dotted paths in ``EVENTHEX_BENCH_PROJECTIONS`` (default: the projections
+benchmark's ``AmountRows``).
 """
 
 import os
@@ -23,4 +25,6 @@ DATABASES = {
     )
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-EVENTHEX_PROJECTIONS = ["benchmarks.projections.AmountRows"]
+EVENTHEX_PROJECTIONS = os.environ.get(
+    "EVENTHEX_BENCH_PROJECTIONS", "benchmarks.projections.AmountRows"
+).split(",")

@@ -12,6 +12,7 @@ from benchmarks import (
     hot_streams,
     latency,
     profiling,
+    projection_shards,
     projections,
     relay,
     replicas,
@@ -113,6 +114,14 @@ _GROUPS = (
         admin.run,
         in_all=False,
         modes=("headline",),
+    ),
+    Group(
+        "shards",
+        "one slow projection (2 ms per event) in 1 and 4 shards on 1, 2 and 4 runner "
+        "processes: throughput ratio, share per runner, takeover p50/p95 (issue 30)",
+        projection_shards.run,
+        in_all=False,
+        modes=("cpu",),
     ),
     Group(
         "hot",

@@ -41,20 +41,54 @@ class _Recording(Projection):
         if item in self.fail_on:
             raise RuntimeError(f"cannot project item {item}")
         _rows(AppliedEvent).create(
-            projection=self.name,
+            projection=self.label(),
             event_uuid=record.wrapped_event.uuid,
             position=record.position,
             item=item,
         )
 
+    def label(self) -> str:
+        """Where its rows go: the name, with ``@vV`` after version 1."""
+        return self.name if self.version == 1 else f"{self.name}@v{self.version}"
+
     def reset(self) -> None:
-        _rows(AppliedEvent).filter(projection=self.name).delete()
+        _rows(AppliedEvent).filter(projection=self.label()).delete()
 
 
 class AllEvents(_Recording):
     """Every event in the store."""
 
     name = "test.all"
+    batch_size = 50
+
+
+class ShardedEvents(_Recording):
+    """Every event, split into eight shards."""
+
+    name = "test.sharded"
+    shards = 8
+    batch_size = 50
+
+
+class VersionOne(_Recording):
+    """Version 1 of a blue/green pair; ``retire()`` keeps what it held, then deletes it."""
+
+    name = "test.versioned"
+    batch_size = 50
+    retired: ClassVar[list[list[str]]] = []
+
+    def retire(self) -> None:
+        rows = _rows(AppliedEvent).filter(projection=self.label()).order_by("id")
+        type(self).retired.append([str(u) for u in rows.values_list("event_uuid", flat=True)])
+        rows.delete()
+
+
+class VersionTwo(_Recording):
+    """Version 2 of the pair, split into two shards."""
+
+    name = "test.versioned"
+    version = 2
+    shards = 2
     batch_size = 50
 
 

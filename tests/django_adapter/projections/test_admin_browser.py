@@ -130,7 +130,8 @@ def test_projections_and_parked_events_in_the_admin(
     _shot(browser, "1-projections")
     rows = _rows(browser)
     assert set(rows) == {"test.all", "test.cart"}
-    _, state, position, lag, age, owner, parked_count = rows["test.all"]
+    _, version, shard, state, position, lag, age, owner, parked_count = rows["test.all"]
+    assert (version, shard) == ("1", "-")
     assert (state, lag, owner, parked_count) == ("no runner", "3", "-", "2")
     assert int(position) > 0
     assert age.endswith(" s")

@@ -65,6 +65,19 @@ def test_problems_name_each_mistake_and_its_fix() -> None:
     assert ItemCounts.can_reset() is True
 
 
+def test_shards_and_version_are_checked() -> None:
+    class Split(Projection):
+        name = "x" * 250
+        shards = 0
+        version = 2
+
+    problems = " | ".join(Split.problems())
+    assert "Split.shards must be an integer >= 1, got 0" in problems
+    assert "must fit in 255 characters" in problems
+    Split.name, Split.shards = "ok", 16
+    assert Split.problems() == []
+
+
 def test_handles_needs_an_event_type() -> None:
     with pytest.raises(TypeError, match="at least one event type"):
         handles()

@@ -3,7 +3,8 @@
 Declare a :class:`Projection`, list it in ``settings.EVENTHEX_PROJECTIONS``, and run one or more
 runners. Each batch's handler calls and its checkpoint commit in one transaction (exactly once
 for read models in the event store's database); each projection has one owner among the live
-runners, and a dead runner's projections are taken over within seconds. See the projections
+runners (each shard of a sharded projection is owned on its own), and a dead runner's
+projections are taken over within seconds. See the projections
 guide for rebuilds, parked events and deployment.
 
 Importing this package does not need ``django.setup()``; the runner, status, rebuild and parked
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
         ProjectionStatus,
         projection_statuses,
     )
+    from eventhex_django_adapter.projections._versions import live_version
 
 __all__ = [
     "ParkedOutcome",
@@ -41,6 +43,7 @@ __all__ = [
     "ProjectionStatus",
     "RebuildResult",
     "handles",
+    "live_version",
     "load_projections",
     "projection_statuses",
     "projections_backend",
@@ -61,6 +64,7 @@ _LAZY = {
     "ProjectionRunner": "_runner",
     "ProjectionStatus": "_status",
     "projection_statuses": "_status",
+    "live_version": "_versions",
 }
 
 

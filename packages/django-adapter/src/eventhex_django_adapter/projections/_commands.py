@@ -19,12 +19,15 @@ from eventhex_django_adapter.projections._rebuild import RebuildResult
 from eventhex_django_adapter.projections._rebuild import rebuild as rebuild_projection
 from eventhex_django_adapter.projections._registry import load_projections, projections_backend
 from eventhex_django_adapter.projections._runner import ProjectionRunner
+from eventhex_django_adapter.projections._shards import units_of
 from eventhex_django_adapter.projections._status import (
     ATTENTION_STATES,
     NO_RUNNER,
     ProjectionStatus,
     projection_statuses,
 )
+from eventhex_django_adapter.projections._store import ShardsChanged, check_shards
+from eventhex_django_adapter.projections._versions import live_version
 from eventhex_django_adapter.projections.metrics import (
     ProjectionMetrics,
     PrometheusProjectionMetrics,
@@ -58,11 +61,16 @@ def run(
     log_level: str,
 ) -> None:
     """Run the daemon until ``stop`` is set."""
-    configure_logging(log_level, log_format)
     projections = load_projections(names)
     if not projections:
         raise CommandError("no projections: list Projection classes in EVENTHEX_PROJECTIONS")
     backend = projections_backend()
+    try:
+        for projection in projections:
+            check_shards(backend[DjangoConfig].database, projection)
+    except ShardsChanged as error:
+        raise CommandError(str(error)) from error
+    configure_logging(log_level, log_format)
     metrics: ProjectionMetrics = ProjectionMetrics()
     if metrics_port is not None:
         metrics = PrometheusProjectionMetrics(lambda: projection_statuses(backend, projections))
@@ -122,7 +130,7 @@ def status_table(rows: Sequence[ProjectionStatus]) -> str:
             printable(cell)
             for cell in (
                 s.name,
-                s.state,
+                s.state if s.live else f"{s.state} (not live yet)",
                 format_position(s.position),
                 f"{s.lag_events:,}",
                 _lag(s.lag_seconds),
@@ -168,7 +176,9 @@ def status_exit(rows: Sequence[ProjectionStatus]) -> CommandError | None:
 
 def rebuild(name: str, stop: threading.Event, out: TextIO, plain: bool) -> RebuildResult:
     """Rebuild projection ``name`` with a progress display on ``out``."""
-    (projection,) = load_projections([name])
+    versions = load_projections([name])
+    live = live_version(name, projections_backend()[DjangoConfig].database)
+    projection = next((p for p in versions if p.version == live), versions[-1])
     if not projection.can_reset():
         raise CommandError(
             f"projection {name!r} cannot be rebuilt: define reset() on "
@@ -183,7 +193,7 @@ def _parked_query(projection: str | None) -> Any:
     query = ParkedEvent.objects.using(alias).filter(status=ParkedEvent.Status.PARKED)
     if projection is not None:
         load_projections([projection])  # an unknown name is an error, not an empty list
-        query = query.filter(projection__name=projection)
+        query = query.filter(projection__projection=projection)
     return query.select_related("projection").order_by("id")
 
 
@@ -231,7 +241,7 @@ def act_on_parked(
 ) -> list[ParkedOutcome]:
     """Retry or skip the given parked events (or all of one projection's)."""
     backend = projections_backend()
-    by_name = {p.name: p for p in load_projections()}
+    by_name = {u.row: p for p in load_projections() for u in units_of(p)}
     query = _parked_query(projection)
     if not every:
         query = query.filter(pk__in=ids)

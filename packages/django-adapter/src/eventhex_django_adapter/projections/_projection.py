@@ -57,7 +57,8 @@ class Projection:
         name: Unique and stable: the checkpoint is stored under it. Renaming starts over.
         category: Read only the events of streams in this category.
         event_types: Read only these event types (not together with ``category``).
-        batch_size: Events read and applied per transaction.
+        batch_size: Events read and applied per transaction (a shard reads ``batch_size *
+            shards`` and applies its own, about ``batch_size``).
         batch_wait: Seconds a partial batch waits for more events (at least 0.1).
         attempts: Tries of a failing event, with backoff, before it is parked.
         retry_delay: Seconds before the second try; doubles per try up to ``max_retry_delay``.
@@ -69,6 +70,12 @@ class Projection:
             ``"at_least_once"`` for outside effects (e-mail, HTTP): each event's handler runs
             outside any transaction and its checkpoint commits after it, so a crash in between
             delivers the event again; use ``record.wrapped_event.uuid`` as the idempotency key.
+        shards: Split the events by stream into this many shards, each with its own checkpoint
+            and owner, so up to ``shards`` runners apply them in parallel; a stream's events
+            stay in order. Changing it needs a rebuild or a new ``version``.
+        version: Raise it to deploy a changed read model blue/green: the new version replays
+            every event beside the live one and goes live once it has caught up; then the old
+            version stops and its :meth:`retire` is called.
     """
 
     name: ClassVar[str] = ""
@@ -81,6 +88,8 @@ class Projection:
     max_retry_delay: ClassVar[float] = 30.0
     on_failure: ClassVar[OnFailure] = "stop"
     delivery: ClassVar[Delivery] = "exactly_once"
+    shards: ClassVar[int] = 1
+    version: ClassVar[int] = 1
 
     _handlers: ClassVar[dict[type[Event], str]] = {}
 
@@ -123,6 +132,13 @@ class Projection:
             f"{type(self).__qualname__} to delete its read model"
         )
 
+    def retire(self) -> None:
+        """Called once, when a newer version of this projection has gone live; override it.
+
+        It runs in the transaction that makes the newer version live: drop or empty the old
+        read model here (by default nothing is deleted).
+        """
+
     @classmethod
     def can_reset(cls) -> bool:
         """Whether the class overrides :meth:`reset` (a rebuild needs it)."""
@@ -144,15 +160,18 @@ class Projection:
         label = f"{cls.__module__}.{cls.__qualname__}"
         if not isinstance(cls.name, str) or not cls.name.strip():
             found.append(f"{label} has no name: set name = 'app.read_model' (unique, stable)")
-        elif len(cls.name) > 255:
-            found.append(f"{label}.name is longer than 255 characters")
+        elif len(cls.name) + len(f"@v{cls.version}#{cls.shards}/{cls.shards}") > 255:
+            found.append(
+                f"{label}.name is too long: with its version and shard (name@vV#K/N) it must "
+                "fit in 255 characters"
+            )
         if cls.category is not None and cls.event_types is not None:
             found.append(f"{label} sets both category and event_types: keep one of them")
         if cls.event_types is not None and not all(
             isinstance(t, type) and issubclass(t, Event) for t in cls.event_types
         ):
             found.append(f"{label}.event_types must list event_sourcery Event classes")
-        for field, low in (("batch_size", 1), ("attempts", 1)):
+        for field, low in (("batch_size", 1), ("attempts", 1), ("shards", 1), ("version", 1)):
             value = getattr(cls, field)
             if not isinstance(value, int) or isinstance(value, bool) or value < low:
                 found.append(f"{label}.{field} must be an integer >= {low}, got {value!r}")

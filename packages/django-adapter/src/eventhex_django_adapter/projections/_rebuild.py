@@ -5,10 +5,12 @@ holds a lease that it renews while it replays. The reset and the checkpoint's re
 commit together. When the replay has caught up, the projection is set running with no owner,
 and a runner claims it again and carries on live. If the rebuild dies, its lease expires and
 a runner carries the replay on from the rebuild's last checkpoint. Other projections are not
-touched.
+touched. A sharded projection is taken over, reset and replayed shard after shard; rows made for
+another number of shards are deleted first (the documented way to change ``shards``).
 """
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,6 +23,7 @@ from eventhex_django_adapter.projections import _store
 from eventhex_django_adapter.projections._progress import Progress
 from eventhex_django_adapter.projections._projection import Projection
 from eventhex_django_adapter.projections._runner import runner_name
+from eventhex_django_adapter.projections._shards import units_of
 from eventhex_django_adapter.projections._status import pending_events
 from eventhex_django_adapter.projections._store import Claim
 from eventhex_django_adapter.projections._worker import ProjectionWorker
@@ -62,16 +65,31 @@ def _take_over(alias: str, name: str, owner: str, lease: timedelta) -> Claim:
         return Claim(name=name, generation=row.generation, owner=owner)
 
 
-def _reset(alias: str, projection: Projection, held: Claim) -> None:
+def _reset(alias: str, projection: Projection, helds: Sequence[Claim]) -> None:
     with transaction.atomic(using=alias):
-        row = ProjectionState.objects.using(alias).select_for_update().get(name=held.name)
-        if row.generation != held.generation:
-            raise _store.Fenced(held.name)
+        rows = ProjectionState.objects.using(alias).select_for_update()
+        locked = list(rows.filter(name__in=[held.name for held in helds]).order_by("name"))
+        generations = {row.name: row.generation for row in locked}
+        for held in helds:
+            if generations.get(held.name) != held.generation:
+                raise _store.Fenced(held.name)
         projection.reset()
-        ParkedEvent.objects.using(alias).filter(projection=row).delete()
-        ProjectionState.objects.using(alias).filter(pk=row.pk).update(
-            position=0, last_event_uuid=None, last_event_at=None, applied=0, last_error=""
+        ParkedEvent.objects.using(alias).filter(projection__in=locked).delete()
+        rows.filter(pk__in=[row.pk for row in locked]).update(
+            position=0,
+            last_event_uuid=None,
+            last_event_at=None,
+            applied=0,
+            last_error="",
+            caught_up_at=None,
         )
+
+
+def _drop_other_splits(alias: str, projection: Projection) -> None:
+    """Delete the rows of this version made for another number of shards (a re-split)."""
+    ProjectionState.objects.using(alias).filter(
+        projection=projection.name, version=projection.version
+    ).exclude(shards=projection.shards).delete()
 
 
 def _hand_back(alias: str, held: Claim) -> str:
@@ -114,39 +132,53 @@ def rebuild(
         projection.reset()  # raises the explanatory NotImplementedError
     alias = backend[DjangoConfig].database
     stop = stop or threading.Event()
-    _store.ensure_rows(alias, [projection.name])
-    held = _take_over(alias, projection.name, f"rebuild:{runner_name()}", lease)
+    units = units_of(projection)
+    _drop_other_splits(alias, projection)
+    _store.ensure_rows(alias, units)
+    owner = f"rebuild:{runner_name()}"
+    helds = [_take_over(alias, unit.row, owner, lease) for unit in units]
     done = threading.Event()
-    keeper = threading.Thread(
-        target=_keep_lease, args=(alias, held, lease, done), name="rebuild lease", daemon=True
-    )
-    keeper.start()
+    keepers = [
+        threading.Thread(
+            target=_keep_lease, args=(alias, held, lease, done), name="rebuild lease", daemon=True
+        )
+        for held in helds
+    ]
+    for keeper in keepers:
+        keeper.start()
     applied = [0]
 
     def count(events: int, position: int) -> None:
         applied[0] += events
         progress.advance(events)
 
+    finished = True
+    states = []
     try:
-        _reset(alias, projection, held)
+        _reset(alias, projection, helds)
         progress.start(pending_events(backend, projection, None).count())
-        worker = ProjectionWorker(
-            projection,
-            backend,
-            alias,
-            held,
-            stop,
-            ProjectionMetrics(),
-            state=State.REBUILDING,
-            until_caught_up=True,
-            on_batch=count,
-        )
-        worker.run()
+        for unit, held in zip(units, helds, strict=True):  # shard after shard
+            worker = ProjectionWorker(
+                projection,
+                backend,
+                alias,
+                held,
+                stop,
+                ProjectionMetrics(),
+                state=State.REBUILDING,
+                until_caught_up=True,
+                on_batch=count,
+                unit=unit,
+            )
+            if finished:
+                worker.run()
+                finished = worker.caught_up and not worker.failed
         progress.finish()
-        finished = worker.caught_up and not worker.failed
-        state = _hand_back(alias, held)  # interrupted: a runner carries the replay on
+        states = [_hand_back(alias, held) for held in helds]  # a runner carries on the rest
     finally:
         done.set()
-        keeper.join()
-    position = int(_store.read_row(alias, held.name).position)
+        for keeper in keepers:
+            keeper.join()
+    position = max(int(_store.read_row(alias, held.name).position) for held in helds)
+    state = next((s for s in states if s != State.RUNNING), State.RUNNING)
     return RebuildResult(applied[0], position, finished, str(state))

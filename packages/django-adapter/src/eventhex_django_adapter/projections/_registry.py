@@ -68,31 +68,36 @@ def registered() -> list[Registered]:
 def load_projections(names: Sequence[str] = ()) -> list[Projection]:
     """Instances of the registered projections (only ``names``, when given), in setting order.
 
+    Several versions of one name may be registered (blue/green); each is an instance.
+
     Raises:
         ImproperlyConfigured: An entry is unusable, two share a name, or a name is unknown.
     """
-    classes: dict[str, type[Projection]] = {}
+    classes: dict[tuple[str, int], type[Projection]] = {}
     for entry in registered():
         if entry.cls is None:
             raise ImproperlyConfigured(f"settings.{SETTING}: {entry.path} {entry.error}")
         problems = entry.cls.problems()
         if problems:
             raise ImproperlyConfigured(f"settings.{SETTING}: {'; '.join(problems)}")
-        if entry.cls.name in classes:
+        key = (entry.cls.name, entry.cls.version)
+        if key in classes:
             raise ImproperlyConfigured(
                 f"settings.{SETTING}: two projections are named {entry.cls.name!r} "
-                f"({classes[entry.cls.name].__qualname__} and {entry.cls.__qualname__}); "
-                "names must be unique"
+                f"({classes[key].__qualname__} and {entry.cls.__qualname__}) with version "
+                f"{entry.cls.version}; names must be unique (two versions of one read model "
+                "deployed blue/green differ in their version)"
             )
-        classes[entry.cls.name] = entry.cls
-    unknown = [name for name in names if name not in classes]
+        classes[key] = entry.cls
+    known = list(dict.fromkeys(name for name, _ in classes))
+    unknown = [name for name in names if name not in known]
     if unknown:
         raise ImproperlyConfigured(
             f"unknown projection(s) {', '.join(map(repr, unknown))}; registered in "
-            f"settings.{SETTING}: {', '.join(map(repr, classes)) or 'none'}"
+            f"settings.{SETTING}: {', '.join(map(repr, known)) or 'none'}"
         )
-    wanted = names or list(classes)
-    return [classes[name]() for name in wanted]
+    wanted = set(names or known)
+    return [cls() for (name, _), cls in classes.items() if name in wanted]
 
 
 def projections_backend() -> DjangoBackend:

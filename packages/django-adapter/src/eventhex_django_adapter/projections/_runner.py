@@ -18,6 +18,8 @@ from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.projections import _store
 from eventhex_django_adapter.projections._ownership import Ownership, ownership_for
 from eventhex_django_adapter.projections._projection import Projection
+from eventhex_django_adapter.projections._shards import Unit, units_of
+from eventhex_django_adapter.projections._versions import promote_caught_up, retired_rows
 from eventhex_django_adapter.projections._worker import ProjectionWorker
 from eventhex_django_adapter.projections.metrics import ProjectionMetrics
 
@@ -37,9 +39,10 @@ def runner_name() -> str:
 class ProjectionRunner:
     """Runs projections, each owned by exactly one live runner at a time.
 
-    Every ``claim_interval`` it takes over projections that no live runner owns (up to its
-    fair share, so several runners split the work), keeps its claims alive, and hands surplus
-    projections back when more runners join. Each owned projection runs in its own thread.
+    Every ``claim_interval`` it takes over projections (each shard of each version is one)
+    that no live runner owns (up to its fair share, so several runners split the work), keeps
+    its claims alive, and hands surplus back when more runners join. Each owned shard runs in
+    its own thread. It also switches a caught-up new version live (see ``_versions``).
 
     Args:
         projections: What this runner may run.
@@ -64,6 +67,7 @@ class ProjectionRunner:
     ) -> None:
         self.owner = owner or runner_name()
         self._projections = list(projections)
+        self._units = [unit for p in self._projections for unit in units_of(p)]
         self._backend = backend
         self._alias = backend[DjangoConfig].database
         self._stop = stop
@@ -83,7 +87,7 @@ class ProjectionRunner:
         """
         names = [projection.name for projection in self._projections]
         try:
-            _store.ensure_rows(self._alias, names)
+            _store.ensure_rows(self._alias, self._units)
         except DatabaseError as error:
             raise_if_unmigrated(error, self._alias)
             raise
@@ -108,43 +112,54 @@ class ProjectionRunner:
 
     def _round(self, ownership: Ownership) -> None:
         self._reap(ownership)
+        self._retire(ownership)
         lost = ownership.keep([worker.held for worker, _ in self._workers.values()])
         for name in lost:
             logger.warning("projection %s: ownership lost", name, extra={"projection": name})
             self._workers[name][0].quit.set()
-        share = math.ceil(len(self._projections) / ownership.live_runners())
+        share = math.ceil(len(self._units) / ownership.live_runners())
         active = [name for name, (worker, _) in self._workers.items() if not worker.quit.is_set()]
         for name in active[share:]:  # more runners joined: hand surplus back
             logger.info("projection %s: handing over", name, extra={"projection": name})
             self._workers[name][0].quit.set()
         now = time.monotonic()
-        for projection in self._projections:
+        for unit in self._units:
             if len(self._workers) >= share or self._stop.is_set():
                 break
-            name = projection.name
+            name = unit.row
             if name in self._workers or self._retry_at.get(name, 0.0) > now:
                 continue
             held = ownership.claim(name)
             if held is not None:
-                self._start(projection, held)
+                self._start(unit, held)
 
-    def _start(self, projection: Projection, held: _store.Claim) -> None:
+    def _retire(self, ownership: Ownership) -> None:
+        """Switch caught-up new versions live; drop the units of retired ones."""
+        if any(p.version > 1 for p in self._projections):
+            promote_caught_up(self._alias, self._projections)
+            retired = retired_rows(self._alias, [unit.row for unit in self._units])
+            self._units = [unit for unit in self._units if unit.row not in retired]
+            for name in retired & set(self._workers):
+                self._workers[name][0].quit.set()
+
+    def _start(self, unit: Unit, held: _store.Claim) -> None:
         worker = ProjectionWorker(
-            projection,
+            unit.projection,
             self._backend,
             self._alias,
             held,
             self._stop,
             self._metrics,
-            recovering_from=self._errors.pop(projection.name, ""),
+            unit=unit,
+            recovering_from=self._errors.pop(unit.row, ""),
         )
-        self._workers[projection.name] = (worker, worker.start())
-        self._metrics.owned(projection.name, True)
+        self._workers[unit.row] = (worker, worker.start())
+        self._metrics.owned(unit.row, True)
         logger.info(
             "projection %s claimed (generation %d)",
-            projection.name,
+            unit.row,
             held.generation,
-            extra={"projection": projection.name, "owner": self.owner},
+            extra={"projection": unit.row, "owner": self.owner},
         )
 
     def _reap(self, ownership: Ownership) -> None:

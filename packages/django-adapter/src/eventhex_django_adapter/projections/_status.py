@@ -3,11 +3,12 @@
 The state shown is what an operator must know first: ``stopped`` (waiting at a parked event),
 then ``failing`` (its last try failed: an event being retried, or just parked and passed),
 then ``no runner`` (nobody works on it: its lag only grows), else the row's own state
-(``running`` or ``rebuilding``).
+(``running``, ``rebuilding`` or ``retired``).
 
 Lag is measured against the event table itself, not by decoding positions: the events of the
 projection's selection that come after its last applied event in commit order (``(tx_id, id)``
-on PostgreSQL, ``id`` on SQLite). Lag in seconds is the age of the oldest of them.
+on PostgreSQL, ``id`` on SQLite), of the shard's streams for a shard. Lag in seconds is the age
+of the oldest of them.
 """
 
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from eventhex_django_adapter.models import Event
 from eventhex_django_adapter.projections._ownership import PROJECTION_LOCKS
 from eventhex_django_adapter.projections._projection import Projection
 from eventhex_django_adapter.projections._registry import event_names
+from eventhex_django_adapter.projections._shards import ShardOf, row_name, units_of
+from eventhex_django_adapter.projections._versions import live_version
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
 __all__ = [
@@ -54,7 +57,8 @@ class ProjectionStatus:
     Attributes:
         name: The projection's name.
         state: ``stopped`` (waiting at a parked event), ``failing`` (its last try failed),
-            ``no runner`` (no live owner), ``running`` or ``rebuilding``, the first that holds.
+            ``no runner`` (no live owner), ``running``, ``rebuilding`` or ``retired``, the
+            first that holds.
         position: The checkpoint: the position of the last applied event (0 before any).
         applied: Events applied since the projection started or was last rebuilt.
         lag_events: Selected events not applied yet.
@@ -64,6 +68,11 @@ class ProjectionStatus:
         parked: Parked events waiting for a retry or a skip.
         last_error: The traceback of the last failed try (a handler that raised, an event
             that could not be built); empty once an event after it applied.
+        version: The projection's version (blue/green deployments run two).
+        live: Whether read code reads this version (see ``live_version``).
+        shard: The shard this row is, or None for a whole projection (shards summed up; its
+            position is the slowest shard's, its lag the sum and the oldest of theirs).
+        shards: How many shards the projection has.
         replica: The streaming replica its events are read from
             (``DjangoConfig.subscription_database``); empty when they come from the primary.
         replica_lag_bytes: WAL the replica has not replayed yet (0 without a replica).
@@ -80,6 +89,10 @@ class ProjectionStatus:
     owner_alive: bool
     parked: int
     last_error: str
+    version: int = 1
+    live: bool = True
+    shard: int | None = None
+    shards: int = 1
     replica: str = ""
     replica_lag_bytes: int = 0
     replica_lag_seconds: float = 0.0
@@ -92,11 +105,13 @@ class ProjectionStatus:
 
 
 def pending_events(
-    backend: DjangoBackend, projection: Projection, last_event_uuid: Any
+    backend: DjangoBackend, projection: Projection, last_event_uuid: Any, shard: int | None = None
 ) -> "QuerySet[Event]":
-    """The selected events after the one with ``last_event_uuid``, in commit order."""
+    """The selected events after the one with ``last_event_uuid`` (of ``shard``), in order."""
     alias = backend[DjangoConfig].database
     events = Event.objects.using(alias)
+    if shard is not None and projection.shards > 1:
+        events = events.alias(shard=ShardOf("stream__uuid", projection.shards)).filter(shard=shard)
     if projection.category is not None:
         events = events.filter(category=projection.category)
     else:
@@ -143,8 +158,12 @@ def _locked_rows(alias: str) -> set[int] | None:
 
 
 def shown_state(row: ProjectionState | None, alive: bool) -> str:
-    """The state ``status`` and the admin show: stopped, failing, no runner, or the row's own."""
-    if row is not None and row.state == ProjectionState.State.STOPPED:
+    """The state ``status`` and the admin show: stopped, failing, no runner, or the row's own
+    (a retired version stays ``retired``: nobody is meant to run it)."""
+    if row is not None and row.state in (
+        ProjectionState.State.STOPPED,
+        ProjectionState.State.RETIRED,
+    ):
         return str(row.state)
     if row is not None and row.last_error:
         return FAILING
@@ -156,14 +175,19 @@ def shown_state(row: ProjectionState | None, alive: bool) -> str:
 def projection_statuses(
     backend: DjangoBackend, projections: Sequence[Projection]
 ) -> list[ProjectionStatus]:
-    """The status of each projection (a row that does not exist yet reads as never run)."""
+    """The status of each projection (a row that does not exist yet reads as never run).
+
+    A sharded projection gives its whole first (named ``name``, or ``name@vV`` after version
+    1), then one status per shard (named like its row, ``name#K/N``).
+    """
     from django.utils import timezone
 
     alias = backend[DjangoConfig].database
+    units = [unit for projection in projections for unit in units_of(projection)]
     rows = {
         row.name: row
         for row in ProjectionState.objects.using(alias)
-        .filter(name__in=[p.name for p in projections])
+        .filter(name__in=[u.row for u in units])
         .annotate(
             waiting=Count(
                 "parked_events", filter=Q(parked_events__status=ParkedEvent.Status.PARKED)
@@ -171,36 +195,82 @@ def projection_statuses(
         )
     }
     locked = _locked_rows(alias)
+    live = {p.name: live_version(p.name, alias) for p in projections}
     now = timezone.now()
     lag = _replica_lag(backend[DjangoConfig])
     found = []
     for projection in projections:
-        row = rows.get(projection.name)
-        pending = pending_events(backend, projection, row.last_event_uuid if row else None)
-        oldest = pending.values_list("created_at", flat=True).first()
-        owner = row.owner if row else ""
-        if row is None or not owner:
-            alive = False
-        elif row.lease_until is not None:
-            alive = row.lease_until > now
-        else:
-            alive = locked is not None and row.id in locked
-        found.append(
-            ProjectionStatus(
-                name=projection.name,
-                state=shown_state(row, alive),
-                position=int(row.position) if row else 0,
-                applied=row.applied if row else 0,
-                lag_events=pending.count(),
-                lag_seconds=round(_age(oldest), 3),
-                owner=owner,
-                owner_alive=alive,
-                parked=getattr(row, "waiting", 0) if row else 0,
-                last_error=row.last_error if row else "",
-                **lag,
+        shards = []
+        for unit in units_of(projection):
+            row = rows.get(unit.row)
+            sharded = unit.shard if projection.shards > 1 else None
+            pending = pending_events(
+                backend, projection, row.last_event_uuid if row else None, sharded
             )
-        )
+            oldest = pending.values_list("created_at", flat=True).first()
+            owner = row.owner if row else ""
+            if row is None or not owner:
+                alive = False
+            elif row.lease_until is not None:
+                alive = row.lease_until > now
+            else:
+                alive = locked is not None and row.id in locked
+            shards.append(
+                ProjectionStatus(
+                    name=unit.row,
+                    state=shown_state(row, alive),
+                    position=int(row.position) if row else 0,
+                    applied=row.applied if row else 0,
+                    lag_events=pending.count(),
+                    lag_seconds=round(_age(oldest), 3),
+                    owner=owner,
+                    owner_alive=alive,
+                    parked=getattr(row, "waiting", 0) if row else 0,
+                    last_error=row.last_error if row else "",
+                    version=projection.version,
+                    live=live[projection.name] == projection.version,
+                    shard=sharded,
+                    shards=projection.shards,
+                    **lag,
+                )
+            )
+        if projection.shards > 1:
+            found.append(_whole(projection, shards))
+        found.extend(shards)
     return found
+
+
+def _whole(projection: Projection, shards: Sequence[ProjectionStatus]) -> ProjectionStatus:
+    """A sharded projection as one: its slowest shard's position and the sums of the rest."""
+    states = {s.state for s in shards}
+    state = next(
+        (
+            s
+            for s in ("stopped", FAILING, NO_RUNNER, "rebuilding", "running", "retired")
+            if s in states
+        ),
+        "running",
+    )
+    owners = {s.owner for s in shards if s.owner}
+    return ProjectionStatus(
+        name=row_name(projection.name, projection.version),
+        state=state,
+        position=min(s.position for s in shards),
+        applied=sum(s.applied for s in shards),
+        lag_events=sum(s.lag_events for s in shards),
+        lag_seconds=max(s.lag_seconds for s in shards),
+        owner=f"{len(owners)} runner(s)" if owners else "",
+        owner_alive=all(s.owner_alive for s in shards),
+        parked=sum(s.parked for s in shards),
+        last_error=next((s.last_error for s in shards if s.last_error), ""),
+        version=projection.version,
+        live=shards[0].live,
+        shard=None,
+        shards=projection.shards,
+        replica=shards[0].replica,
+        replica_lag_bytes=shards[0].replica_lag_bytes,
+        replica_lag_seconds=shards[0].replica_lag_seconds,
+    )
 
 
 def _replica_lag(config: DjangoConfig) -> dict[str, Any]:

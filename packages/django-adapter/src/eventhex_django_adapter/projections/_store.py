@@ -14,24 +14,31 @@ from decimal import Decimal
 from uuid import UUID
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 from event_sourcery.event import Recorded, RecordedRaw
 
+from eventhex_django_adapter.projections._projection import Projection
+from eventhex_django_adapter.projections._shards import Unit
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
 __all__ = [
     "Claim",
     "Fenced",
     "Moved",
+    "ShardsChanged",
     "advance",
+    "check_shards",
     "claim",
     "clear_failure",
     "ensure_rows",
     "lock_for_batch",
+    "mark_caught_up",
     "note_failure",
     "park",
+    "pass_raw",
     "read_row",
     "release",
     "renew",
@@ -43,6 +50,10 @@ State = ProjectionState.State
 
 class Fenced(Exception):
     """Another runner or a rebuild took the projection over: stop working on it."""
+
+
+class ShardsChanged(ImproperlyConfigured):
+    """A projection's ``shards`` differs from the number its checkpoints were split into."""
 
 
 class Moved(Exception):
@@ -65,13 +76,53 @@ def to_db_time(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if settings.USE_TZ else value
 
 
-def ensure_rows(alias: str, names: Sequence[str]) -> None:
-    """Create the rows of projections that have none yet (checkpoint 0, running)."""
+def ensure_rows(alias: str, units: Sequence[Unit]) -> None:
+    """Create the rows of units that have none yet (checkpoint 0, running).
+
+    Raises:
+        ShardsChanged: A projection's rows were made for another number of shards.
+    """
     rows = ProjectionState.objects.using(alias)
-    existing = set(rows.filter(name__in=names).values_list("name", flat=True))
-    for name in names:
-        if name not in existing:
-            rows.get_or_create(name=name)
+    for projection in {id(u.projection): u.projection for u in units}.values():
+        check_shards(alias, projection)
+    existing = set(rows.filter(name__in=[u.row for u in units]).values_list("name", flat=True))
+    for unit in units:
+        if unit.row not in existing:
+            rows.get_or_create(
+                name=unit.row,
+                defaults={
+                    "projection": unit.projection.name,
+                    "version": unit.version,
+                    "shard": unit.shard,
+                    "shards": unit.shards,
+                },
+            )
+
+
+def check_shards(alias: str, projection: Projection) -> None:
+    """Refuse a projection whose stored rows were split into another number of shards.
+
+    Raises:
+        ShardsChanged: Naming the numbers and the ways to change it.
+    """
+    stored = set(
+        ProjectionState.objects.using(alias)
+        .filter(projection=projection.name, version=projection.version)
+        .exclude(state=State.RETIRED)
+        .values_list("shards", flat=True)
+    )
+    stored.discard(projection.shards)
+    if stored:
+        raise ShardsChanged(
+            f"projection {projection.name!r} (version {projection.version}) runs with "
+            f"{', '.join(map(str, sorted(stored)))} shard(s) in the database but "
+            f"{type(projection).__qualname__}.shards = {projection.shards}: re-splitting its "
+            "checkpoints would skip or repeat events. Put shards back, or change the number "
+            f"with a new version (version = {projection.version + 1}: it replays beside the "
+            "live one and takes over when caught up), or stop the runners and run "
+            f"`manage.py eventhex_projections rebuild {projection.name}` (reset and replay "
+            "with the new number); see docs/projections.md, 'Changing the number of shards'"
+        )
 
 
 def read_row(alias: str, name: str) -> ProjectionState:
@@ -82,13 +133,15 @@ def read_row(alias: str, name: str) -> ProjectionState:
 def claim(alias: str, name: str, owner: str, lease: timedelta | None = None) -> Claim | None:
     """Take the projection over for ``owner`` by raising its generation.
 
-    Refused (None) while a rebuild that is still alive holds it, or, with ``lease`` (the
-    SQLite ownership), while another owner's lease has not expired. A rebuild whose lease
-    expired is carried on as a normal run from its checkpoint.
+    Refused (None) for a retired version, while a rebuild that is still alive holds it, or,
+    with ``lease`` (the SQLite ownership), while another owner's lease has not expired. A
+    rebuild whose lease expired is carried on as a normal run from its checkpoint.
     """
     now = timezone.now()
     with transaction.atomic(using=alias):
         row = ProjectionState.objects.using(alias).select_for_update().get(name=name)
+        if row.state == State.RETIRED:
+            return None
         lease_live = row.lease_until is not None and row.lease_until > now
         taken = row.owner not in ("", owner) and lease_live
         if taken and (row.state == State.REBUILDING or lease is not None):
@@ -136,12 +189,16 @@ def lock_for_batch(
     return row
 
 
-def advance(alias: str, name: str, records: Sequence[Recorded]) -> int:
+def advance(
+    alias: str, name: str, records: Sequence[Recorded], through: Recorded | None = None
+) -> int:
     """Move the checkpoint past ``records`` (inside the batch's transaction); the new position.
 
-    Clears ``last_error``: the projection applied events after its last failure.
+    A shard passes ``through``, the last event it read: the checkpoint moves past the other
+    shards' events too, while ``applied`` counts only its own. Clears ``last_error``: the
+    projection applied events after its last failure.
     """
-    last = records[-1]
+    last = through if through is not None else records[-1]
     event = last.wrapped_event
     _move_past(alias, name, last.position, event.uuid, event.created_at, len(records))
     return last.position
@@ -159,6 +216,12 @@ def _move_past(
     )
 
 
+def pass_raw(alias: str, name: str, record: RecordedRaw) -> None:
+    """Move the checkpoint past ``record``, which this shard does not apply (applied: 0)."""
+    entry = record.entry
+    _move_past(alias, name, record.position, entry.uuid, entry.created_at, 0)
+
+
 def clear_failure(alias: str, held: Claim, error: str) -> None:
     """Clear ``last_error`` if it is still ``error`` (no newer failure replaced it)."""
     ProjectionState.objects.using(alias).filter(
@@ -171,6 +234,13 @@ def note_failure(alias: str, held: Claim, error: str) -> None:
     ProjectionState.objects.using(alias).filter(name=held.name, generation=held.generation).update(
         last_error=error
     )
+
+
+def mark_caught_up(alias: str, held: Claim) -> None:
+    """Note the first time the unit read everything there was (a new version's go-live)."""
+    ProjectionState.objects.using(alias).filter(
+        name=held.name, generation=held.generation, caught_up_at__isnull=True
+    ).update(caught_up_at=timezone.now())
 
 
 def park(

@@ -21,6 +21,7 @@ from eventhex_django_adapter._failure_text import carries_encrypted_fields, fail
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.projections import _store
 from eventhex_django_adapter.projections._projection import Projection
+from eventhex_django_adapter.projections._shards import Unit, units_of
 from eventhex_django_adapter.projections._store import Claim, Fenced, Moved
 from eventhex_django_adapter.projections._undecodable import (
     Undecodable,
@@ -49,9 +50,10 @@ class _Interrupted(Exception):
 
 
 def subscribe(
-    backend: DjangoBackend, projection: Projection, position: int
+    backend: DjangoBackend, projection: Projection, position: int, size: int | None = None
 ) -> Iterator[list[Recorded]]:
-    """Batches of the projection's selected events after ``position``, forever."""
+    """Batches of the projection's selected events after ``position`` (``size`` or its
+    ``batch_size`` at a time), forever."""
     start = backend.subscriber.start_from(position)
     phase: BuildPhase = start
     types = projection.selected_types()
@@ -59,7 +61,7 @@ def subscribe(
         phase = start.to_category(projection.category)
     elif types is not None:
         phase = start.to_events(list(types))
-    return phase.build_batch(projection.batch_size, projection.batch_wait)
+    return phase.build_batch(size or projection.batch_size, projection.batch_wait)
 
 
 class ProjectionWorker:
@@ -79,6 +81,8 @@ class ProjectionWorker:
         recovering_from: The traceback the previous worker of this projection stopped on; it is
             cleared from ``last_error`` once this worker reads, so the projection stops showing
             as failing when the cause has passed.
+        unit: The shard (and version) to work on: its row and which streams' events are its
+            own (default: the projection's only row).
     """
 
     def __init__(
@@ -94,6 +98,7 @@ class ProjectionWorker:
         until_caught_up: bool = False,
         on_batch: Callable[[int, int], None] | None = None,
         recovering_from: str = "",
+        unit: Unit | None = None,
     ) -> None:
         self.projection = projection
         self.held = held
@@ -106,7 +111,9 @@ class ProjectionWorker:
         self._alias = alias
         self._stop = stop
         self._metrics = metrics
-        self._name = projection.name
+        self.unit = unit or units_of(projection)[0]
+        self._name = self.unit.row
+        self._marked_caught_up = False
         self._state = state
         self._until_caught_up = until_caught_up
         self._on_batch = on_batch
@@ -190,7 +197,9 @@ class ProjectionWorker:
             extra=self._extra(position=position),
         )
         control_due = time.monotonic() + CONTROL_EVERY
-        batches = subscribe(self._backend, self.projection, position)
+        # A shard keeps about one event in ``shards``: it reads that many more per batch.
+        size = self.projection.batch_size * self.unit.shards
+        batches = subscribe(self._backend, self.projection, position, size)
         while True:
             try:
                 batch = next(batches)
@@ -203,13 +212,17 @@ class ProjectionWorker:
                 _store.clear_failure(self._alias, self.held, self._recovering_from)
                 self._recovering_from = ""
             if batch:
+                own = [r for r in batch if self.unit.selects(r.stream_id)]
                 try:
-                    position = self._apply(batch, position)
+                    if own:
+                        position = self._apply(own, position)
+                    if position != batch[-1].position:  # other shards' events at the end
+                        position = self._pass(batch[-1], position)
                 except (Moved, _Interrupted):
                     return
-                self._batch_done(len(batch), position)
-            if self._until_caught_up and len(batch) < self.projection.batch_size:
-                self.caught_up = True
+                self._batch_done(len(own), position)
+            if len(batch) < size:
+                self._caught_up()
             if self._stopping():
                 return
             if time.monotonic() >= control_due:
@@ -230,10 +243,14 @@ class ProjectionWorker:
         built, undecodable = read_until_undecodable(self._backend, self.projection, position)
         if undecodable is None:
             raise error
+        own = [r for r in built if self.unit.selects(r.stream_id)]
         try:
-            if built:
-                position = self._apply(built, position)
-                self._batch_done(len(built), position)
+            if own:
+                position = self._apply(own, position)
+                self._batch_done(len(own), position)
+            if not self.unit.selects(undecodable.record.entry.stream_id):
+                self._pass_undecodable(undecodable.record, position)  # another shard's
+                return
             self._retry_undecodable(undecodable, position)
         except (Moved, _Interrupted):
             return
@@ -265,6 +282,25 @@ class ProjectionWorker:
                 return  # its class is there now: the next read applies it
             undecodable = built
         self._park(record, position, undecodable.error)
+
+    def _caught_up(self) -> None:
+        if self._until_caught_up:
+            self.caught_up = True
+        if not self._marked_caught_up:
+            _store.mark_caught_up(self._alias, self.held)
+            self._marked_caught_up = True
+
+    def _pass(self, record: Recorded, position: int) -> int:
+        """Move the checkpoint past events of other shards that end a batch."""
+        with transaction.atomic(using=self._alias):
+            _store.lock_for_batch(self._alias, self.held, position, self._state)
+            return _store.advance(self._alias, self._name, [], through=record)
+
+    def _pass_undecodable(self, record: RecordedRaw, position: int) -> None:
+        """Move past an event of another shard that cannot be built: that shard parks it."""
+        with transaction.atomic(using=self._alias):
+            _store.lock_for_batch(self._alias, self.held, position, self._state)
+            _store.pass_raw(self._alias, self._name, record)
 
     def _apply(self, batch: Sequence[Recorded], position: int) -> int:
         if self.projection.delivery == "exactly_once":

@@ -34,6 +34,7 @@ from eventhex_django_adapter.projections._registry import (
     load_projections,
     projections_backend,
 )
+from eventhex_django_adapter.projections._shards import Unit, units_of
 from eventhex_django_adapter.projections._status import (
     _locked_rows,
     pending_events,
@@ -87,12 +88,12 @@ def _age(created_at: datetime | None) -> str:
     return f"{max(0.0, seconds):,.1f} s"
 
 
-def _shown(
-    backend: DjangoBackend, projection: Projection, row: ProjectionState | None, locked: Any
-) -> _Shown:
-    """One projection's lag from its checkpoint, read from the index it selects events by."""
+def _shown(backend: DjangoBackend, unit: Unit, row: ProjectionState | None, locked: Any) -> _Shown:
+    """One checkpoint row's lag from its checkpoint, read from the index it selects events by."""
     alias = backend[DjangoConfig].database
-    pending = pending_events(backend, projection, row.last_event_uuid if row else None)
+    projection = unit.projection
+    shard = unit.shard if projection.shards > 1 else None
+    pending = pending_events(backend, projection, row.last_event_uuid if row else None, shard)
     if row is not None and connections[alias].vendor == "postgresql":
         # The checkpoint as a row comparison, which the (tx_id, id) indexes start a walk at.
         point = decode(int(row.position))
@@ -129,10 +130,11 @@ def _shown(
 
 def _statuses(backend: DjangoBackend, projections: list[Projection]) -> dict[str, _Shown]:
     alias = backend[DjangoConfig].database
+    units = [unit for projection in projections for unit in units_of(projection)]
     rows = {
         row.name: row
         for row in ProjectionState.objects.using(alias)
-        .filter(name__in=[p.name for p in projections])
+        .filter(name__in=[u.row for u in units])
         .annotate(
             waiting=Count(
                 "parked_events", filter=Q(parked_events__status=ParkedEvent.Status.PARKED)
@@ -140,7 +142,7 @@ def _statuses(backend: DjangoBackend, projections: list[Projection]) -> dict[str
         )
     }
     locked = _locked_rows(alias)
-    return {p.name: _shown(backend, p, rows.get(p.name), locked) for p in projections}
+    return {u.row: _shown(backend, u, rows.get(u.row), locked) for u in units}
 
 
 @admin.register(ProjectionState)
@@ -149,6 +151,8 @@ class ProjectionStateAdmin(_ReadOnly):
 
     list_display = (
         "name",
+        "version",
+        "shard_shown",
         "state_shown",
         "shown_position",
         "lag",
@@ -156,8 +160,8 @@ class ProjectionStateAdmin(_ReadOnly):
         "owner_shown",
         "parked",
     )
-    search_fields = ("name", "owner")
-    list_filter = ("state",)
+    search_fields = ("name", "projection", "owner")
+    list_filter = ("state", "projection")
     exclude = ("position",)
     readonly_fields = ("shown_position",)
 
@@ -187,6 +191,11 @@ class ProjectionStateAdmin(_ReadOnly):
         """As ``eventhex_projections status`` shows it: failing, stopped, no runner, ..."""
         status = _status(row)
         return status.state if status else str(row.state)
+
+    @admin.display(description="shard")
+    def shard_shown(self, row: ProjectionState) -> str:
+        """Which shard of how many (``-`` when the projection is not sharded)."""
+        return f"{row.shard + 1} of {row.shards}" if row.shards > 1 else "-"
 
     @admin.display(description="lag (events)")
     def lag(self, row: ProjectionState) -> str:
@@ -300,7 +309,7 @@ class ParkedEventAdmin(_ReadOnly):
     def retry(self, request: HttpRequest, queryset: "QuerySet[ParkedEvent]") -> None:
         """Apply each selected event again; those that fail again stay parked."""
         backend = projections_backend()
-        by_name = {p.name: p for p in load_projections()}
+        by_name = {u.row: p for p in load_projections() for u in units_of(p)}
         done = failed = 0
         for parked in queryset.filter(status=ParkedEvent.Status.PARKED):
             projection = by_name.get(parked.projection.name)

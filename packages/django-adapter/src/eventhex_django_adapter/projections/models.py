@@ -1,9 +1,10 @@
 """Projection tables: each projection's checkpoint and owner, and the events it parked.
 
-``ProjectionState`` is the single row every batch of a projection locks and moves: its
-``position`` is the checkpoint, ``generation`` the fencing token that changes whenever another
-runner (or a rebuild) takes the projection over. ``ParkedEvent`` keeps an event whose handler
-kept failing, with the traceback, until an operator retries or skips it.
+``ProjectionState`` is the single row every batch of a projection (of one shard of one version
+of it) locks and moves: its ``position`` is the checkpoint, ``generation`` the fencing token
+that changes whenever another runner (or a rebuild) takes the projection over. ``ParkedEvent``
+keeps an event whose handler kept failing, with the traceback, until an operator retries or
+skips it.
 """
 
 from django.db import models
@@ -15,14 +16,26 @@ POSITION_DIGITS = 40
 
 
 class ProjectionState(models.Model):
-    """One registered projection: checkpoint, state, owner and counters."""
+    """One shard of one version of a registered projection: checkpoint, state, owner, counters.
+
+    ``name`` is the row's own name (``orders``, ``orders#3/8``, ``orders@v2#3/8``);
+    ``projection``, ``version``, ``shard`` and ``shards`` say what it is a part of.
+    ``caught_up_at`` is when its worker first read everything there was (a new version goes
+    live once every shard of it has).
+    """
 
     class State(models.TextChoices):
         RUNNING = "running", "running"
         STOPPED = "stopped", "stopped"
         REBUILDING = "rebuilding", "rebuilding"
+        RETIRED = "retired", "retired"
 
     name = models.CharField(max_length=255, unique=True)
+    projection = models.CharField(max_length=255, default="", blank=True, db_index=True)
+    version = models.IntegerField(default=1)
+    shard = models.IntegerField(default=0)
+    shards = models.IntegerField(default=1)
+    caught_up_at = models.DateTimeField(null=True, blank=True)
     position = models.DecimalField(max_digits=POSITION_DIGITS, decimal_places=0, default=0)
     last_event_uuid = models.UUIDField(null=True, blank=True)
     last_event_at = models.DateTimeField(null=True, blank=True)

@@ -1,4 +1,7 @@
-"""The projections' tables: checkpoints and parked events (they keep their ``eventhex_*`` names)."""
+"""The projections' tables: checkpoints (one row per shard of each version) and parked events.
+
+They keep their ``eventhex_*`` names (``eventhex_projection``, ``eventhex_parked_event``).
+"""
 
 import django.db.models.deletion
 from django.db import migrations, models
@@ -18,11 +21,16 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=255, unique=True)),
+                ('projection', models.CharField(blank=True, db_index=True, default='', max_length=255)),
+                ('version', models.IntegerField(default=1)),
+                ('shard', models.IntegerField(default=0)),
+                ('shards', models.IntegerField(default=1)),
+                ('caught_up_at', models.DateTimeField(blank=True, null=True)),
                 ('position', models.DecimalField(decimal_places=0, default=0, max_digits=40)),
                 ('last_event_uuid', models.UUIDField(blank=True, null=True)),
                 ('last_event_at', models.DateTimeField(blank=True, null=True)),
                 ('applied', models.BigIntegerField(default=0)),
-                ('state', models.CharField(choices=[('running', 'running'), ('stopped', 'stopped'), ('rebuilding', 'rebuilding')], default='running', max_length=16)),
+                ('state', models.CharField(choices=[('running', 'running'), ('stopped', 'stopped'), ('rebuilding', 'rebuilding'), ('retired', 'retired')], default='running', max_length=16)),
                 ('generation', models.BigIntegerField(default=0)),
                 ('owner', models.CharField(blank=True, default='', max_length=255)),
                 ('lease_until', models.DateTimeField(blank=True, null=True)),
