@@ -13,10 +13,11 @@ from eventhex_devtools.postgres import PostgresServer
 from eventhex_django_adapter.projections import projection_statuses
 from eventhex_django_adapter.projections.models import ProjectionState
 from tests.django_adapter.projections._processes import in_batch, start_runner
-from tests.django_adapter.projections.conftest import backend_for, expected_uuids, wait_for
+from tests.django_adapter.projections.conftest import backend_for, expected_uuids
 from tests.django_adapter.projections.test_runner import applied
 from tests.django_adapter.projections.test_shards import in_stream_order
 from tests.projection_app.projections import ShardedEvents
+from tests.waiting import wait_for
 
 from ._report import ReliabilityReport
 from .test_projection_failover import _Writer
@@ -65,7 +66,7 @@ def test_a_runner_killed_mid_batch_hands_its_shards_over_losing_nothing(
             owners = {row.owner for row in rows.values()}
             return len(rows) == 8 and all(r.owner for r in rows.values()) and len(owners) == 3
 
-        wait_for(spread, "the eight shards to be spread over the three runners", timeout=180)
+        wait_for(spread, "the eight shards to be spread over the three runners", seconds=180)
         victim_owner = _shards()["test.sharded#0/8"].owner
         victim_pid = int(victim_owner.split(":")[1])
         (victim,) = [r for r in runners if r.pid == victim_pid]

@@ -26,10 +26,10 @@ from tests.django_adapter.projections.conftest import (
     backend_for,
     expected_uuids,
     running,
-    wait_for,
 )
 from tests.django_adapter.projections.test_runner import applied
 from tests.projection_app.projections import ShardedEvents
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

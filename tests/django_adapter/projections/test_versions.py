@@ -19,12 +19,12 @@ from tests.django_adapter.projections.conftest import (
     backend_for,
     expected_uuids,
     running,
-    wait_for,
 )
 from tests.django_adapter.projections.test_runner import applied
 from tests.django_adapter.projections.test_shards import in_stream_order
 from tests.projection_app.models import AppliedEvent
 from tests.projection_app.projections import VersionOne, VersionTwo
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 
@@ -107,7 +107,7 @@ def test_a_new_version_catches_up_beside_the_live_one_then_replaces_it(settings:
         wait_for(lambda: appended[0] >= 400, "appends to go on")
         with running(backend, [one, two]):  # the deploy: both versions registered
             v1_at_start = len(applied(alias, NAME))
-            wait_for(lambda: live_version(NAME, alias) == 2, "version 2 to go live", timeout=120)
+            wait_for(lambda: live_version(NAME, alias) == 2, "version 2 to go live", seconds=120)
             assert VersionOne.retired, "retire() was not called"
             v1_final = VersionOne.retired[0]
             assert len(v1_final) > v1_at_start  # version 1 kept applying while 2 caught up
