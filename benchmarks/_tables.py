@@ -16,6 +16,7 @@ TITLES = {
     "catchup": "catch-up, build_batch(500), 20,000 events",
     "catchup_1m": "catch-up, build_batch(500), 1,000,000 events",
     "outbox_drain": "outbox drain, Outbox.run (1,000 entries)",
+    "outbox_deep": "Outbox.run(limit=100) per atomic(), 50 streams x 100 entries",
     "relay_noop": "outbox drain, one relay, no-op publisher (30,000 entries)",
     "relay_redis": "outbox drain, one relay, Redis Streams",
     "relay_kafka": "outbox drain, one relay, Kafka (acks=all)",
@@ -33,9 +34,11 @@ FLOOR_TARGETS = {
     "catchup": 0.8,
     "catchup_1m": 0.8,
     "outbox_drain": 0.5,
+    "outbox_deep": 0.5,
     "relay_noop": 0.8,
 }
-"""Issue 14: eventhex / floor in the headline mode (the relays against the relay floor)."""
+"""Issues 14 and 32: eventhex / floor in the headline mode (the relays against the relay
+floor)."""
 
 PEER_TARGET = 1.0
 """Issue 22: eventhex / eventsourcing in every scenario both run."""

@@ -327,12 +327,14 @@ def outbox_records(rows: list[tuple[Any, ...]]) -> Iterator[Recorded]:
         )
 
 
-def outbox_drain(dsn: str, n: int, atomic: bool, batch: int = 500, build: bool = True) -> Result:
-    """Drain ``n`` outbox rows: lock a batch (``SKIP LOCKED``), hand out each entry (as a
-    ``Recorded`` when ``build``), delete the batch, commit."""
+def outbox_drain(
+    dsn: str, n: int, atomic: bool, batch: int = 500, build: bool = True, streams: int = 100
+) -> Result:
+    """Drain ``n`` outbox rows over ``streams`` streams: lock a batch (``SKIP LOCKED``), hand
+    out each entry (as a ``Recorded`` when ``build``), delete the batch, commit."""
     del atomic  # draining is always transactional
     with connect(dsn) as connection:
-        fill_outbox(connection, n)
+        fill_outbox(connection, n, streams)
         # Without statistics, PostgreSQL would sort the whole backlog for every batch.
         connection.execute("SET enable_seqscan = off")
         published: list[int] = []
@@ -375,4 +377,5 @@ FLOORS: dict[str, Callable[[str, int, bool], Result]] = {
     "catchup_1m": catch_up,
     "outbox_drain": outbox_drain,
     "relay_floor": outbox_claim,
+    "outbox_deep": lambda dsn, n, atomic: outbox_drain(dsn, n, atomic, batch=100, streams=50),
 }

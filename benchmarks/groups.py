@@ -23,6 +23,9 @@ from benchmarks.comparisons import comparison
 
 BOTH = ("headline", "cpu")
 
+DEEP = ("outbox_deep", 5000, None)
+"""Deep streams (issue 32): 5,000 entries on 50 streams, ``Outbox.run(limit=100)`` per unit."""
+
 
 @dataclass(frozen=True)
 class Group:
@@ -71,9 +74,16 @@ _GROUPS = (
     ),
     Group(
         "outbox",
-        "draining 1,000 entries with Outbox.run; 10,000 on one, ten and 2,000 streams",
-        lambda bench: comparison([("outbox_drain", 1000, None)])(bench)
+        "draining 1,000 entries with Outbox.run; 10,000 on one, ten and 2,000 streams; "
+        "5,000 on 50 deep streams, 100 per atomic()",
+        lambda bench: comparison([("outbox_drain", 1000, None), DEEP])(bench)
         + hot_streams.outbox_rows(bench),
+    ),
+    Group(
+        "deep",
+        "Outbox.run(limit=100) per atomic() over 50 streams of 100 entries (issue 32)",
+        comparison([DEEP], contenders=("eventhex", "floor"), dbs=("postgres",)),
+        in_all=False,
     ),
     Group(
         "relay",

@@ -197,12 +197,18 @@ def outbox_drain(backend: Any, n: int, unit: Unit, limit: int = 500) -> Result:
     return {"value": _rate(n, elapsed), "unit": "messages/s", "messages": n, "seconds": elapsed}
 
 
-def outbox_streams(backend: Any, n: int, streams: int, limit: int = 500) -> Result:
-    """Drain ``n`` outbox entries over ``streams`` streams with ``Outbox.run`` (issue 15).
+def outbox_streams(
+    backend: Any, n: int, streams: int, limit: int = 500, unit: Unit | None = None
+) -> Result:
+    """Drain ``n`` outbox entries over ``streams`` streams with ``Outbox.run`` (issue 15), each
+    run in ``unit`` when given (the deep streams of issue 32: each run in ``atomic()``).
 
     The streams are filled in turns of up to 100 events each, so that their entries interleave
     as live traffic's do; every stream's events must be published in version order.
     """
+    from contextlib import nullcontext
+
+    wrap = unit or nullcontext
     ids = [new_stream("hot") for _ in range(streams)]
     per_stream = n // streams
     with unmeasured_commits():
@@ -221,7 +227,8 @@ def outbox_streams(backend: Any, n: int, streams: int, limit: int = 500) -> Resu
     with measured():
         while True:
             before = len(published)
-            outbox.run(publish, limit=limit)
+            with wrap():
+                outbox.run(publish, limit=limit)
             if len(published) == before:
                 break
     elapsed = time.perf_counter() - started
@@ -235,6 +242,9 @@ def outbox_streams(backend: Any, n: int, streams: int, limit: int = 500) -> Resu
     return {"value": _rate(len(published), elapsed), "unit": "messages/s", "seconds": elapsed}
 
 
+DEEP_STREAMS = 50
+"""The streams of ``outbox_deep`` (its entries spread evenly over them: 100 each of 5,000)."""
+
 SCENARIOS: dict[str, Callable[[Any, int, Unit], Result]] = {
     "append_single": append_single,
     "append_batch10": append_batch,
@@ -247,4 +257,6 @@ SCENARIOS: dict[str, Callable[[Any, int, Unit], Result]] = {
     "outbox_many_streams": lambda backend, n, _: outbox_streams(backend, n, max(1, n // 5)),
     "outbox_ten_streams": lambda backend, n, _: outbox_streams(backend, n, 10),
     "outbox_one_stream": lambda backend, n, _: outbox_streams(backend, n, 1),
+    # Deep streams (issue 32): 50 streams, drained 100 at a time, each run in the unit of work.
+    "outbox_deep": lambda backend, n, unit: outbox_streams(backend, n, DEEP_STREAMS, 100, unit),
 }

@@ -14,8 +14,9 @@ from typing import Any
 from uuid import UUID
 
 from event_sourcery import StreamId
-from event_sourcery.event import RawEvent, RecordedRaw
+from event_sourcery.event import RecordedRaw
 
+from eventhex_core_ports._internal.records import raw_event, recorded_raw
 from eventhex_core_ports.errors import StoredJsonUnreadable
 from eventhex_core_ports.ports.relay import OutboxMessage
 from eventhex_django_adapter._codec import context_sql, context_value, from_db, json_value
@@ -79,26 +80,24 @@ class StreamIds:
 
 
 def record_from_row(row: Sequence[Any], stream_ids: StreamIds) -> RecordedRaw:
-    """The record ``Outbox.run`` hands out for ``row``.
+    """The record ``Outbox.run`` hands out for ``row`` (built as the constructors build it,
+    without validating again what the driver decoded).
 
     Raises:
         StoredJsonUnreadable: Its data or context nests too deeply to decode.
     """
     (_, event_uuid, name, _, _, _, tenant_id, version) = row[:8]
     position, created_at, data, context = row[8:12]
-    return RecordedRaw(
-        entry=RawEvent(
-            uuid=_uuid(event_uuid, "event_uuid", strict=True),
-            stream_id=stream_ids.of(row),
-            created_at=from_db(created_at),
-            name=name,
-            data=json_value(data),
-            context=context_value(context),
-            version=version,
-        ),
-        position=int(position),
-        tenant_id=tenant_id,
+    entry = raw_event(
+        _uuid(event_uuid, "event_uuid", strict=True),
+        stream_ids.of(row),
+        from_db(created_at),
+        name,
+        json_value(data),
+        context_value(context),
+        version,
     )
+    return recorded_raw(entry, int(position), tenant_id)
 
 
 def message_from_row(row: Sequence[Any]) -> OutboxMessage:

@@ -16,18 +16,24 @@
 --      earlier one of its stream, and two claims never split a stream.
 -- Its planner settings are fixed (no sequential or bitmap scans, no sorts of the backlog, hash
 -- joins between the few rows of one batch, no JIT), so its plan does not depend on statistics.
+-- It is PL/pgSQL with plan_cache_mode = force_generic_plan so that its plan is made once per
+-- session: as a LANGUAGE sql function its ten-step query was planned again on every call, which
+-- cost more than running it (about 0.6 ms of a 1.2 ms claim of 100 entries).
 
 ALTER TABLE eventhex_outboxentry SET (fillfactor = 70);
 
 CREATE FUNCTION eventhex_outbox_due(due_at timestamptz, batch integer)
 RETURNS SETOF bigint
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET enable_seqscan = off
 SET enable_bitmapscan = off
 SET enable_nestloop = off
 SET enable_sort = off
 SET jit = off
+SET plan_cache_mode = force_generic_plan
 AS $$
+BEGIN
+RETURN QUERY
 WITH held AS MATERIALIZED (
     SELECT DISTINCT p.tenant_id, p.stream_category, p.stream_uuid FROM eventhex_outboxentry p
     WHERE NOT p.dead AND (p.next_attempt_at IS NOT NULL OR p.claimed_until IS NOT NULL) AND (p.next_attempt_at > due_at OR p.claimed_until > due_at)
@@ -63,5 +69,6 @@ WITH held AS MATERIALIZED (
     FROM candidate c
     LEFT JOIN (SELECT id FROM head UNION ALL SELECT id FROM rest) l ON l.id = c.id
 )
-SELECT id FROM run WHERE unbroken ORDER BY id
+SELECT run.id FROM run WHERE unbroken ORDER BY run.id;
+END
 $$;
