@@ -17,9 +17,9 @@ from tests.django_adapter.projections.conftest import (
     backend_for,
     expected_uuids,
     running,
-    wait_for,
 )
 from tests.django_adapter.projections.test_runner import applied
+from tests.waiting import wait_for
 from tests.projection_app.projections import AllEvents, CartEvents
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
