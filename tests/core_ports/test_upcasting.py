@@ -9,11 +9,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventhex_core_ports.errors import InvalidUpcaster, UnreachableEventVersion
-from eventhex_core_ports.upcasting import Upcast, Upcasters, event_version, rename, upcaster
+from eventhex_core_ports.upcasting import (
+    EVENT_VERSION_KEY,
+    Upcast,
+    Upcasters,
+    event_version,
+    rename,
+    upcaster,
+)
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=8,
 )
 _payloads = st.dictionaries(st.text(max_size=5), _json, max_size=4)
@@ -148,3 +156,9 @@ def test_event_version_defaults_to_1_and_refuses_what_is_not_a_positive_int() ->
     assert event_version(Plain) == 1
     with pytest.raises(InvalidUpcaster, match=r"Bad.__event_version__ is 0"):
         event_version(Bad)
+
+
+def test_relay_messages_read_the_version_where_appends_store_it() -> None:
+    from eventhex_core_ports.ports import relay
+
+    assert relay._EVENT_VERSION_KEY == EVENT_VERSION_KEY

@@ -151,9 +151,7 @@ def test_stored_versions_without_a_chain_of_upcasters_are_orphans(alias: str) ->
 
     assert entry.missing_upcasters == (1,)
     assert not entry.readable
-    assert ContractOrderCreated.__event_name__ in orphaned_event_names(
-        alias, upcasters=_renamed(2)
-    )
+    assert ContractOrderCreated.__event_name__ in orphaned_event_names(alias, upcasters=_renamed(2))
 
 
 def test_a_gap_below_every_stored_version_is_not_reported(alias: str) -> None:

@@ -16,8 +16,8 @@ from tests.django_adapter.projections.conftest import (
     running,
 )
 from tests.django_adapter.projections.test_runner import applied
-from tests.waiting import wait_for
 from tests.projection_app.projections import AllEvents
+from tests.waiting import wait_for
 
 pytestmark = pytest.mark.django_db(databases="__all__", transaction=True)
 

@@ -27,8 +27,8 @@ from eventhex_core_ports._internal.dispatch import ListenerAwareDispatcher
 from eventhex_core_ports._internal.reading import DecodingEventStore, DecodingSubscriptionBuilder
 from eventhex_core_ports._internal.registry import ExplainingEventRegistry
 from eventhex_core_ports._internal.serde import FastSerde
-from eventhex_core_ports.upcasting import default_upcasters
 from eventhex_core_ports.errors import BackendNotConfigured
+from eventhex_core_ports.upcasting import default_upcasters
 
 __all__ = ["CoreContainer", "not_configured"]
 

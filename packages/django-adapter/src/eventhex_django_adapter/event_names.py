@@ -32,7 +32,12 @@ from django.utils.module_loading import autodiscover_modules, import_string
 from event_sourcery.event import EventRegistry
 
 from eventhex_core_ports._internal.registry import ExplainingEventRegistry
-from eventhex_core_ports.upcasting import EVENT_VERSION_KEY, Upcasters, default_upcasters, event_version
+from eventhex_core_ports.upcasting import (
+    EVENT_VERSION_KEY,
+    Upcasters,
+    default_upcasters,
+    event_version,
+)
 from eventhex_django_adapter.models import Event
 
 __all__ = [

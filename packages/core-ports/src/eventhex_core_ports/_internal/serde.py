@@ -148,9 +148,7 @@ class FastSerde(Serde):
             (:mod:`eventhex_core_ports.upcasting`); ``default_upcasters`` when omitted.
     """
 
-    def __init__(
-        self, registry: Any, encryption: Any, upcasters: Upcasters | None = None
-    ) -> None:
+    def __init__(self, registry: Any, encryption: Any, upcasters: Upcasters | None = None) -> None:
         super().__init__(registry, encryption)
         self.upcasters = default_upcasters if upcasters is None else upcasters
 
@@ -248,9 +246,7 @@ class FastSerde(Serde):
             self._kinds[name] = kind
         return kind
 
-    def _upcast(
-        self, kind: _EventKind, data: Any, stored_version: Any, stream_id: StreamId
-    ) -> Any:
+    def _upcast(self, kind: _EventKind, data: Any, stored_version: Any, stream_id: StreamId) -> Any:
         """The event of a payload stored at another version than its type's, upcast first.
 
         Upcasters receive the payload as stored (encrypted fields still encrypted), as a dict

@@ -29,7 +29,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from eventhex_core_ports.upcasting import EVENT_VERSION_KEY
+_EVENT_VERSION_KEY = "event_version"
+"""``eventhex_core_ports.upcasting.EVENT_VERSION_KEY`` (ports sit below that module)."""
 
 __all__ = [
     "OutboxMessage",
@@ -97,7 +98,7 @@ class OutboxMessage:
         """The schema version the event was stored with (``__event_version__``; 1 when the
         context does not say). The relay publishes payloads as stored, never upcast: consumers
         upcast by this version (see ``docs/schema-evolution.md``)."""
-        value = self.context.get(EVENT_VERSION_KEY, 1)
+        value = self.context.get(_EVENT_VERSION_KEY, 1)
         return value if type(value) is int else 1
 
     @property

@@ -72,7 +72,7 @@ class UpcastingContract:
     @pytest.fixture
     def backend(self, backend_factory: Callable[[int], Any]) -> ContainerBackend[Any]:
         backend: ContainerBackend[Any] = backend_factory(3)
-        return backend.with_outbox()  # type: ignore[no-any-return]
+        return backend.with_outbox()
 
     def _change_the_class(
         self, backend: ContainerBackend[Any], upcasters: _CountingUpcasters
@@ -84,7 +84,9 @@ class UpcastingContract:
     ) -> None:
         stream = new_stream(category="orders")
         backend.event_store.append(
-            ContractOrderCreated(product="tea"), ContractOrderCreated(product="jam"), stream_id=stream
+            ContractOrderCreated(product="tea"),
+            ContractOrderCreated(product="jam"),
+            stream_id=stream,
         )
         self._change_the_class(backend, upcasters)
         loaded = backend.event_store.load_stream(stream)
@@ -119,7 +121,9 @@ class UpcastingContract:
         self._change_the_class(backend, upcasters)
         backend.event_store.append(ContractOrderPlaced(item="jam", quantity=5), stream_id=stream)
         (loaded,) = backend.event_store.load_stream(stream)
-        assert loaded.context.model_dump() == WrappedEvent.wrap(loaded.event, 1).context.model_dump()
+        assert (
+            loaded.context.model_dump() == WrappedEvent.wrap(loaded.event, 1).context.model_dump()
+        )
         assert loaded.context._legacy_fields == {}
 
     def test_snapshots_are_upcast(
@@ -149,7 +153,9 @@ class UpcastingContract:
             ContractOrderPlaced(item="jam", quantity=2), stream_id=stream, expected_version=2
         )
         by_category = drain(
-            backend.subscriber.start_from(start).to_category("upcast-orders").build_batch(10, QUICK),
+            backend.subscriber.start_from(start)
+            .to_category("upcast-orders")
+            .build_batch(10, QUICK),
             3,
         )
         assert _events(by_category) == [

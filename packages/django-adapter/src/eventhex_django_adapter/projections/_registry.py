@@ -8,8 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from event_sourcery.event import EventRegistry
-from eventhex_core_ports.upcasting import Upcasters
 
+from eventhex_core_ports.upcasting import Upcasters
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.projections._projection import Projection

@@ -9,9 +9,9 @@ segment; ``/eventhex/`` without a category), ``type`` the event name, ``subject`
 uuid, ``time`` when the event was created, ``datacontenttype`` ``application/json``, and the
 extensions ``partitionkey`` (the Partitioning extension: the stream as ``tenant:category:uuid``),
 ``position``, ``eventversion`` (the schema version the payload was stored with, which the relay
-publishes as stored, never upcast), ``streamversion``, ``streamname``, ``tenantid``, ``correlationid``,
-``causationid``, and ``traceparent`` / ``tracestate`` (the Distributed Tracing extension), each
-only when the event has it.
+publishes as stored, never upcast), ``streamversion``, ``streamname``, ``tenantid``,
+``correlationid``, ``causationid``, and ``traceparent`` / ``tracestate`` (the Distributed
+Tracing extension), each only when the event has it.
 """
 
 from __future__ import annotations

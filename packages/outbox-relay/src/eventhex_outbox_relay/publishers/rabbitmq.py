@@ -160,7 +160,7 @@ short_string`), while the ``partition_key`` and ``event_name`` headers and the b
             headers = {
                 "partition_key": message.partition_key,
                 "event_name": message.event_name,
-                "event_version": message.event_version,
+                "event_version": str(message.event_version),
             }
             content_type, body = "application/json", encode(message)
         return body, content_type, headers | trace_headers(message)
