@@ -190,7 +190,7 @@ class FastSerde(Serde):
         self,
         name: str,
         data: str | bytes | Mapping[str, Any],
-        context: Mapping[str, Any] | None,
+        context: Mapping[str, Any] | int | None,
         uuid: UUID,
         created_at: datetime,
         version: int | None,
@@ -206,7 +206,8 @@ class FastSerde(Serde):
                 pydantic's ``model_validate_json`` when nothing has to be decrypted), or a
                 mapping the adapter decoded for this read alone (handed over without a copy).
             context: The stored context decoded for this read alone, or ``None`` for the
-                plain context (no ids, no components, no other fields).
+                plain context (no ids, no components, no other fields), or an ``int`` for the
+                plain context of an event stored at that schema version (``__event_version__``).
             uuid, created_at, version: The event's.
             stream_id: Its stream (decryption keys belong to the stream's data subject).
         """
@@ -214,6 +215,8 @@ class FastSerde(Serde):
         stored_version: Any = 1
         if context is None:
             wrapped = _plain_context()
+        elif type(context) is int:
+            wrapped, stored_version = _plain_context(), context
         else:
             fresh = _copy(context)
             if EVENT_VERSION_KEY in fresh:
