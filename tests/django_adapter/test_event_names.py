@@ -164,3 +164,32 @@ def test_a_gap_below_every_stored_version_is_not_reported(alias: str) -> None:
     found = {entry.name: entry for entry in event_names(alias, upcasters=registry)}
     entry = found[ContractOrderPlaced.__event_name__]
     assert (entry.missing_upcasters, entry.readable) == ((), True)
+
+
+def test_the_command_shows_renames_and_exits_2_naming_a_missing_upcaster(
+    alias: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from eventhex_django_adapter import event_names as module
+
+    backend_on(alias).event_store.append(ContractOrderCreated(product="a"), stream_id=StreamId())
+    Event.objects.using(alias).exclude(name__startswith="eventhex.contract.").delete()
+    monkeypatch.setattr(module, "default_upcasters", _renamed(2))  # what the app registered
+
+    shown, error = _command("--database", alias, "--orphans")
+
+    old, new = ContractOrderCreated.__event_name__, ContractOrderPlaced.__event_name__
+    assert shown.split() == [
+        old,
+        "eventhex_core_ports.testing.events.ContractOrderPlaced",
+        "(renamed",
+        "to",
+        f"{new})",
+        "(no",
+        "upcaster",
+        "from",
+        "version",
+        "1)",
+    ]
+    assert error is not None
+    assert error.returncode == 2
+    assert f"{new} from version(s) 1" in str(error)
