@@ -16,6 +16,7 @@ from benchmarks import (
     projections,
     relay,
     replicas,
+    upcasting,
     writers,
 )
 from benchmarks._bench import Bench, Row
@@ -151,6 +152,14 @@ _GROUPS = (
         "eight subscribers on the primary against on a streaming replica: page reads per "
         "server, append rate beside them, live latency (issue 29)",
         replicas.run,
+        in_all=False,
+        modes=("headline",),
+    ),
+    Group(
+        "upcasting",
+        "catch-up of 20,000 events with no upcaster, unrelated ones, and one applied to each "
+        "(issue 31)",
+        upcasting.run,
         in_all=False,
         modes=("headline",),
     ),

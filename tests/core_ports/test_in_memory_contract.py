@@ -18,6 +18,7 @@ from eventhex_core_ports.testing import (
     OutboxContract,
     StorageContract,
     SubscriptionContract,
+    UpcastingContract,
 )
 
 
@@ -75,3 +76,11 @@ class TestCursors(CursorsContract):
     @pytest.fixture
     def cursors(self) -> InMemoryCursorsDao:
         return InMemoryCursorsDao()
+
+
+class TestUpcasting(UpcastingContract):
+    @pytest.fixture
+    def backend_factory(self) -> Any:
+        return lambda attempts: InMemoryBackend().configure(
+            InMemoryConfig(outbox_attempts=attempts)
+        )

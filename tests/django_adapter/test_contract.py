@@ -16,6 +16,7 @@ from eventhex_core_ports.testing import (
     OutboxContract,
     StorageContract,
     SubscriptionContract,
+    UpcastingContract,
 )
 from eventhex_core_ports.testing.storage import CallerTransaction
 from eventhex_django_adapter import DjangoBackend, DjangoCursorsDao, DjangoKeyStorage
@@ -88,6 +89,21 @@ class TestOutboxSQLite(OutboxContract):
     @pytest.fixture
     def relay_source_for(self) -> Iterator[Callable[[DjangoBackend], OutboxSource]]:
         yield from _relay_sources("default")
+
+
+@on_sqlite
+class TestUpcastingSQLite(UpcastingContract):
+    @pytest.fixture
+    def backend_factory(self) -> Any:
+        return _factory("default")
+
+
+class TestUpcastingPostgres(UpcastingContract):
+    pytestmark = on_postgres
+
+    @pytest.fixture
+    def backend_factory(self) -> Any:
+        return _factory("postgres")
 
 
 class TestOutboxPostgres(OutboxContract):

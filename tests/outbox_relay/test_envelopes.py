@@ -62,6 +62,7 @@ def _enqueue(source: InMemoryOutboxSource) -> list[OutboxMessage]:
         context={
             "correlation_id": str(uuid4()),
             "causation_id": str(uuid4()),
+            "event_version": 2,
             "components": {
                 "opentelemetry": {"values": {"traceparent": TRACEPARENT, "tracestate": TRACESTATE}}
             },
@@ -98,6 +99,7 @@ def _check(received: list[Received], sent: list[OutboxMessage], *, binary: bool)
             assert event.get_extension("streamname") == "order-1"
             assert event.get_extension("tenantid") == "acme"
             assert str(event.get_extension("streamversion")) == "3"
+            assert str(event.get_extension("eventversion")) == "2"
             assert event.get_extension("correlationid") == message.correlation_id
             assert event.get_extension("causationid") == message.causation_id
             assert event.get_extension("traceparent") == TRACEPARENT
@@ -108,6 +110,7 @@ def _check(received: list[Received], sent: list[OutboxMessage], *, binary: bool)
         else:
             assert event.get_source() == "/eventhex/p%C5%82atno%C5%9Bci%20100%25"
             assert event.get_extension("traceparent") is None
+            assert str(event.get_extension("eventversion")) == "1"
             assert "traceparent" not in got.headers
             assert "x-injected" not in got.headers
 

@@ -63,6 +63,7 @@ def test_messages_carry_the_event_identity_and_a_valid_signature(
     assert payload["stream_uuid"] == str(sent.stream_uuid)
     assert (payload["stream_name"], payload["stream_category"]) == ("order-1", "order")
     assert (payload["tenant_id"], payload["version"]) == ("acme", 1)
+    assert (payload["event_version"], headers["X-Eventhex-Event-Version"]) == (1, "1")
     assert payload["position"] == str(sent.position)
     assert datetime.fromisoformat(payload["created_at"]) == sent.created_at
     assert (payload["correlation_id"], payload["causation_id"]) == (correlation, causation)
@@ -74,6 +75,7 @@ def test_messages_carry_the_event_identity_and_a_valid_signature(
         "content-type",
         "x-eventhex-event-id",
         "x-eventhex-event-name",
+        "x-eventhex-event-version",
         "x-eventhex-partition-key",
     ]
     lowered = {name.lower(): value for name, value in headers.items()}

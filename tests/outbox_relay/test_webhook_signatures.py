@@ -92,7 +92,12 @@ CLOUDEVENT_ATTRIBUTES = [
         (
             "eventhex",
             "tenant-a",
-            ["x-eventhex-event-id", "x-eventhex-event-name", "x-eventhex-partition-key"],
+            [
+                "x-eventhex-event-id",
+                "x-eventhex-event-name",
+                "x-eventhex-event-version",
+                "x-eventhex-partition-key",
+            ],
         ),
     ],
 )

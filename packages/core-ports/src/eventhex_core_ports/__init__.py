@@ -1,6 +1,6 @@
 """eventhex core: ports, the container that wires event_sourcery, a backend facade,
-the in-memory reference adapter, the contract kit (``eventhex_core_ports.testing``) and the
-errors (``eventhex_core_ports.errors``).
+the in-memory reference adapter, the contract kit (``eventhex_core_ports.testing``), schema
+evolution (``eventhex_core_ports.upcasting``) and the errors (``eventhex_core_ports.errors``).
 
 Importable without Django. ``eventhex_core_ports._internal`` is for eventhex's own packages.
 """

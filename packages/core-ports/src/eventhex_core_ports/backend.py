@@ -28,6 +28,8 @@ from event_sourcery.interfaces import (
 from event_sourcery.outbox import no_filter
 from event_sourcery.subscription import PositionPhase
 
+from eventhex_core_ports.upcasting import Upcasters
+
 __all__ = ["ContainerBackend"]
 
 T = TypeVar("T")
@@ -50,6 +52,7 @@ _CORE_TYPES: Mapping[type, tuple[str, str]] = {
     PositionPhase: ("subscriber", "subscriber"),
     Listeners: ("listeners", "listeners"),
     Dispatcher: ("dispatcher", "dispatcher"),
+    Upcasters: ("upcasters", "upcasters"),
 }
 
 

@@ -28,6 +28,7 @@ from eventhex_core_ports._internal.reading import DecodingEventStore, DecodingSu
 from eventhex_core_ports._internal.registry import ExplainingEventRegistry
 from eventhex_core_ports._internal.serde import FastSerde
 from eventhex_core_ports.errors import BackendNotConfigured
+from eventhex_core_ports.upcasting import default_upcasters
 
 __all__ = ["CoreContainer", "not_configured"]
 
@@ -72,7 +73,10 @@ class CoreContainer(containers.DeclarativeContainer):
         strategy=encryption_strategy,
         key_storage=tenant_key_storage,
     )
-    serde = providers.Factory(FastSerde, registry=event_registry, encryption=encryption)
+    upcasters = providers.Object(default_upcasters)
+    serde = providers.Factory(
+        FastSerde, registry=event_registry, encryption=encryption, upcasters=upcasters
+    )
     context_enrichers: providers.Provider[tuple[object, ...]] = providers.Object(())
 
     listeners = providers.Singleton(Listeners)

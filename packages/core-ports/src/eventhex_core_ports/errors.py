@@ -37,9 +37,11 @@ __all__ = [
     "InvalidStreamCategory",
     "InvalidStreamName",
     "InvalidTenantId",
+    "InvalidUpcaster",
     "StoredJsonUnreadable",
     "UndecodableEvent",
     "UnknownEventName",
+    "UnreachableEventVersion",
     "UnstableEventName",
 ]
 
@@ -378,3 +380,29 @@ def _rebuild(fields: dict[str, Any], stream: tuple[Any, Any, Any] | None) -> Und
 class StoredJsonUnreadable(ValueError):
     """Stored JSON text that cannot be decoded without recursing too deeply (see
     :func:`eventhex_core_ports._internal.stored_json.loads_stored`)."""
+
+
+class InvalidUpcaster(EventStoreException, ValueError):
+    """A rename, an upcaster or an ``__event_version__`` that cannot work as registered."""
+
+
+class UnreachableEventVersion(EventStoreException, KeyError):
+    """A stored event's version has no chain of upcasters to its class's current version."""
+
+    def __init__(self, name: str, stored: object, current: int, *, missing: int | None) -> None:
+        super().__init__(name)
+        self.name, self.stored, self.current, self.missing = name, stored, current, missing
+
+    def __str__(self) -> str:
+        if self.missing is None:
+            return (
+                f"An event {self.name!r} was stored at version {self.stored!r}, but the class "
+                f"registered under that name is at version {self.current}: it was written by a "
+                "newer release. Deploy the release that defines that version before reading it."
+            )
+        return (
+            f"An event {self.name!r} was stored at version {self.stored}, and its class is at "
+            f"version {self.current}, but no upcaster turns version {self.missing} into "
+            f"{self.missing + 1}. Register one with @upcaster({self.name!r}, "
+            f"from_version={self.missing}) from eventhex_core_ports.upcasting."
+        )

@@ -21,6 +21,7 @@ from event_sourcery.event import Position, RawEvent
 
 from eventhex_core_ports._internal.serde import FreshJson
 from eventhex_core_ports._internal.stored_json import loads_stored
+from eventhex_core_ports.upcasting import EVENT_VERSION_KEY
 
 if TYPE_CHECKING:  # the relay imports this (through its outbox rows) before Django is set up
     from django.db.models import Expression
@@ -37,6 +38,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_position",
+    "event_context_sql",
     "format_position",
     "fresh",
     "from_db",
@@ -44,6 +46,7 @@ __all__ = [
     "json_value",
     "position_sql",
     "raw_event",
+    "stored_context",
     "stream_id_of",
     "to_db",
 ]
@@ -161,11 +164,41 @@ def context_sql(column: str) -> str:
     return f"NULLIF({column}, '{_PLAIN_CONTEXT}'::jsonb)"
 
 
-def context_value(value: Any) -> Any:
-    """The context selected with :func:`context_sql`."""
-    if value is None:
-        return FreshJson(causation_id=None, correlation_id=None)
+def event_context_sql(column: str) -> str:
+    """Select the context ``column`` of an event as :func:`context_sql` does, and only its
+    schema version (a JSON number) when that is all it adds to the plain context.
+
+    Events of a class at ``__event_version__`` 2 or more carry the version in their context
+    (``eventhex_core_ports.upcasting``); this keeps their reads as cheap as the plain context's
+    (read it with :func:`stored_context` or :func:`context_value`).
+    """
+    return (
+        f"CASE WHEN {column} = '{_PLAIN_CONTEXT}'::jsonb THEN NULL "
+        f"WHEN {column} - '{EVENT_VERSION_KEY}' = '{_PLAIN_CONTEXT}'::jsonb "
+        f"THEN {column} -> '{EVENT_VERSION_KEY}' ELSE {column} END"
+    )
+
+
+def stored_context(value: Any) -> Any:
+    """The context selected with :func:`event_context_sql`, as ``FastSerde.wrap_stored`` takes
+    it: ``None`` for the plain context, an ``int`` for the plain context at that schema version
+    (without a JSON decode), else the decoded context."""
+    if value is None or type(value) is int:
+        return value
+    if type(value) is str and value.isdigit():
+        return int(value)
     return json_value(value)
+
+
+def context_value(value: Any) -> Any:
+    """The context selected with :func:`context_sql` or :func:`event_context_sql`, as a
+    mapping."""
+    found = stored_context(value)
+    if found is None:
+        return FreshJson(causation_id=None, correlation_id=None)
+    if type(found) is int:
+        return FreshJson(causation_id=None, correlation_id=None, **{EVENT_VERSION_KEY: found})
+    return found
 
 
 def category_of(stream_id: StreamId) -> str:

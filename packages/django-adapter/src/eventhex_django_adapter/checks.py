@@ -232,12 +232,14 @@ def check_event_names(
         messages.append(
             checks.Warning(
                 f"Database {alias!r} stores events under {len(orphans)} name(s) no registered "
-                f"event class reads: {shown}{more}. Reads that meet them fail with "
-                "UnknownEventName, and projections park or stop there.",
-                hint="Give the class that should read each name that __event_name__, and define "
-                "it in a module this process imports (an installed app's events.py is imported "
-                f"for this check). List them: python manage.py eventhex_event_names --orphans "
-                f"--database {alias}",
+                f"event class reads (through renames and upcasters): {shown}{more}. Reads that "
+                "meet them fail with UnknownEventName or UnreachableEventVersion, and "
+                "projections park or stop there.",
+                hint="Give the class that should read each name that __event_name__ (or "
+                "rename() the old name to it) and register an @upcaster from each version below "
+                "its __event_version__, in a module this process imports (an installed app's "
+                "events.py is imported for this check). List them: python manage.py "
+                f"eventhex_event_names --orphans --database {alias}",
                 id="eventhex.W301",
             )
         )

@@ -9,6 +9,7 @@ provides them in place of event_sourcery's classes.
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from event_sourcery import EventStore, StreamId
@@ -61,6 +62,13 @@ class DecodingSubscriptionBuilder(SubscriptionBuilder):
         """See ``SubscriptionBuilder.to_events``."""
         built = super().to_events(events)
         names = [self._serde.registry.name_for_type(event) for event in events]
+        if isinstance(self._serde, FastSerde):  # events stored under old names, renamed since
+            old = [old for name in names for old in self._serde.upcasters.old_names(name)]
+            if old:
+                names += old
+                self._build = partial(
+                    self._strategy.subscribe_to_events, start_from=self._position, events=names
+                )
         self._category, self._event_names = None, names
         return built
 

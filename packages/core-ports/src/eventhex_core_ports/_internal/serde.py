@@ -30,6 +30,12 @@ from pydantic import BaseModel, ValidationError
 from eventhex_core_ports._internal.records import recorded, wrapped_event
 from eventhex_core_ports._internal.stored_json import TOO_DEEP
 from eventhex_core_ports.errors import InvalidEventData, UndecodableEvent
+from eventhex_core_ports.upcasting import (
+    EVENT_VERSION_KEY,
+    Upcasters,
+    default_upcasters,
+    event_version,
+)
 
 __all__ = ["FastSerde", "FreshJson"]
 
@@ -122,6 +128,10 @@ class _EventKind:
     """``WrappedEvent[type]``, which ``Serde`` instantiates (and ``typing`` records)."""
     from_json: bool
     """Validated straight from JSON text: pydantic's own ``__init__``, no encrypted fields."""
+    name: str
+    """The name the type is registered under (the stored name after renames)."""
+    version: int
+    """The type's ``__event_version__``: stored events of another version are upcast."""
 
 
 class FastSerde(Serde):
@@ -135,7 +145,13 @@ class FastSerde(Serde):
         registry: Maps event names to event types.
         encryption: Decrypts (or masks, once a key is shredded) encrypted fields on reads and
             encrypts them on writes.
+        upcasters: Renames and upcasters applied to stored events on reads
+            (:mod:`eventhex_core_ports.upcasting`); ``default_upcasters`` when omitted.
     """
+
+    def __init__(self, registry: Any, encryption: Any, upcasters: Upcasters | None = None) -> None:
+        super().__init__(registry, encryption)
+        self.upcasters = default_upcasters if upcasters is None else upcasters
 
     def serialize(self, event: WrappedEvent[Any], stream_id: StreamId) -> RawEvent:
         """The ``RawEvent`` of ``event``, as ``Serde`` builds it.
@@ -145,7 +161,7 @@ class FastSerde(Serde):
                 (pydantic raises a plain ``ValueError`` there); nothing was written.
         """
         try:
-            return super().serialize(event, stream_id)
+            raw = super().serialize(event, stream_id)
         except ValueError as error:
             if "depth" not in str(error):
                 raise
@@ -154,6 +170,10 @@ class FastSerde(Serde):
                 "(pydantic's limit on nesting). Give the event flatter fields: payloads may "
                 "nest arrays and objects at most MAX_JSON_DEPTH (100) levels deep."
             ) from error
+        version = event_version(type(event.event))
+        if version != 1:  # version 1 is stored as before versions existed: without the key
+            raw.context[EVENT_VERSION_KEY] = version
+        return raw
 
     def deserialize(self, event: RawEvent) -> WrappedEvent[Any]:
         """The ``WrappedEvent`` stored in ``event``, equal to what ``Serde`` returns."""
@@ -171,7 +191,7 @@ class FastSerde(Serde):
         self,
         name: str,
         data: str | bytes | Mapping[str, Any],
-        context: Mapping[str, Any] | None,
+        context: Mapping[str, Any] | int | None,
         uuid: UUID,
         created_at: datetime,
         version: int | None,
@@ -187,7 +207,8 @@ class FastSerde(Serde):
                 pydantic's ``model_validate_json`` when nothing has to be decrypted), or a
                 mapping the adapter decoded for this read alone (handed over without a copy).
             context: The stored context decoded for this read alone, or ``None`` for the
-                plain context (no ids, no components, no other fields).
+                plain context (no ids, no components, no other fields), or an ``int`` for the
+                plain context of an event stored at that schema version (``__event_version__``).
             uuid, created_at, version: The event's.
             stream_id: Its stream (decryption keys belong to the stream's data subject).
 
@@ -196,14 +217,21 @@ class FastSerde(Serde):
                 around eventhex's checks); the error names the event and its stream.
         """
         try:
-            fresh_data = data if isinstance(data, (str, bytes)) else _copy(data)  # as Serde
+            fresh_data = data if isinstance(data, (str, bytes)) else _copy(data)  # first, as Serde
+            stored_version: Any = 1
             if context is None:
                 wrapped = _plain_context()
+            elif type(context) is int:
+                wrapped, stored_version = _plain_context(), context
             else:
                 fresh = _copy(context)
+                if EVENT_VERSION_KEY in fresh:
+                    stored_version = fresh.pop(EVENT_VERSION_KEY)
                 wrapped = _empty_context(fresh) or self._deserialize_context(fresh)
             kind = self._kind(name)
-            if isinstance(data, (str, bytes)):
+            if stored_version != kind.version:
+                event = self._upcast(kind, fresh_data, stored_version, stream_id)
+            elif isinstance(data, (str, bytes)):
                 event = self._from_json(kind, data, stream_id)
             else:
                 event = self._event(kind.type, fresh_data, data, stream_id)
@@ -218,15 +246,28 @@ class FastSerde(Serde):
         ``registry.type_for_name`` finds it, and raises when it does not)."""
         kind = self._kinds.get(name)
         if kind is None:
-            event_type = self.registry.type_for_name(name)
+            current_name = self.upcasters.current_name(name)
+            event_type = self.registry.type_for_name(current_name)
             kind = _EventKind(
                 type=event_type,
                 alias=WrappedEvent[event_type],  # type: ignore[valid-type]
                 from_json=event_type.__init__ is BaseModel.__init__
                 and not self.registry.encrypted_fields(of=event_type),
+                name=current_name,
+                version=event_version(event_type),
             )
             self._kinds[name] = kind
         return kind
+
+    def _upcast(self, kind: _EventKind, data: Any, stored_version: Any, stream_id: StreamId) -> Any:
+        """The event of a payload stored at another version than its type's, upcast first.
+
+        Upcasters receive the payload as stored (encrypted fields still encrypted), as a dict
+        of their own; decryption runs on what they return.
+        """
+        payload = json.loads(data) if isinstance(data, (str, bytes)) else dict(data)
+        upcast = self.upcasters.upcast(kind.name, payload, stored_version, kind.version)
+        return self._event(kind.type, upcast, None, stream_id)
 
     @cached_property
     def _kinds(self) -> dict[str, _EventKind]:

@@ -29,7 +29,7 @@ class StoredEventDecoder(Protocol):
         self,
         name: str,
         data: str | bytes | Mapping[str, Any],
-        context: Mapping[str, Any] | None,
+        context: Mapping[str, Any] | int | None,
         uuid: UUID,
         created_at: datetime,
         version: int | None,

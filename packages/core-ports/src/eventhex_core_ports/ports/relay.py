@@ -29,6 +29,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+_EVENT_VERSION_KEY = "event_version"
+"""``eventhex_core_ports.upcasting.EVENT_VERSION_KEY`` (ports sit below that module)."""
+
 __all__ = [
     "OutboxMessage",
     "OutboxSource",
@@ -91,6 +94,14 @@ class OutboxMessage:
         return None if value is None else str(value)
 
     @property
+    def event_version(self) -> int:
+        """The schema version the event was stored with (``__event_version__``; 1 when the
+        context does not say). The relay publishes payloads as stored, never upcast: consumers
+        upcast by this version (see ``docs/schema-evolution.md``)."""
+        value = self.context.get(_EVENT_VERSION_KEY, 1)
+        return value if type(value) is int else 1
+
+    @property
     def partition_key(self) -> str:
         """The stream, as ``tenant:category:uuid``: the broker partition or routing key."""
         return f"{self.tenant_id}:{self.stream_category}:{self.stream_uuid}"
@@ -105,6 +116,7 @@ class OutboxMessage:
             "stream_category": self.stream_category,
             "tenant_id": self.tenant_id,
             "version": self.version,
+            "event_version": self.event_version,
             "position": str(self.position),
             "created_at": self.created_at.isoformat(),
             "correlation_id": self.correlation_id,

@@ -19,6 +19,7 @@ from eventhex_core_ports.testing.outbox import OutboxContract
 from eventhex_core_ports.testing.relay_source import OutboxSourceContract
 from eventhex_core_ports.testing.storage import ConcurrentWritersContract, StorageContract
 from eventhex_core_ports.testing.subscription import SubscriptionContract
+from eventhex_core_ports.testing.upcasting import UpcastingContract
 
 __all__ = [
     "ConcurrentWritersContract",
@@ -29,4 +30,5 @@ __all__ = [
     "OutboxSourceContract",
     "StorageContract",
     "SubscriptionContract",
+    "UpcastingContract",
 ]

@@ -2,7 +2,14 @@
 
 from event_sourcery import Event
 
-__all__ = ["ContractItemAdded", "ContractItemRemoved", "ContractNoteTaken", "ContractSnapshot"]
+__all__ = [
+    "ContractItemAdded",
+    "ContractItemRemoved",
+    "ContractNoteTaken",
+    "ContractOrderCreated",
+    "ContractOrderPlaced",
+    "ContractSnapshot",
+]
 
 
 class ContractItemAdded(Event):
@@ -36,3 +43,22 @@ class ContractSnapshot(Event):
     __event_name__ = "eventhex.contract.Snapshot"
 
     items: list[str]
+
+
+class ContractOrderCreated(Event):
+    """Version 1 of an order event, under the name the upcasting contract renames."""
+
+    __event_name__ = "eventhex.contract.upcasting.OrderCreated"
+
+    product: str
+
+
+class ContractOrderPlaced(Event):
+    """Version 3 of :class:`ContractOrderCreated`: renamed, ``product`` renamed to ``item``
+    (version 2), then ``quantity`` added without a default (version 3)."""
+
+    __event_name__ = "eventhex.contract.upcasting.OrderPlaced"
+    __event_version__ = 3
+
+    item: str
+    quantity: int

@@ -16,7 +16,12 @@ from eventhex_core_ports.errors import (
 )
 from eventhex_core_ports.ports.relay import OutboxSource
 from eventhex_core_ports.testing._helpers import items, new_stream
-from eventhex_core_ports.testing.events import ContractItemAdded, ContractNoteTaken
+from eventhex_core_ports.testing.events import (
+    ContractItemAdded,
+    ContractNoteTaken,
+    ContractOrderCreated,
+    ContractOrderPlaced,
+)
 
 LEASE = timedelta(minutes=5)
 
@@ -205,6 +210,25 @@ class OutboxContract:
 
         claimed = relay_source_for(backend).claim("relay-1", 10, LEASE)
         assert [(m.data["item"], m.attempts) for m in claimed] == [("a1", 1), ("a2", 0), ("a3", 0)]
+
+    def test_relay_messages_carry_the_payload_as_stored_with_its_schema_version(
+        self, backend_factory: Any, relay_source_for: Callable[[Any], OutboxSource]
+    ) -> None:
+        backend: ContainerBackend[Any] = backend_factory(3).with_outbox()
+        stream = new_stream()
+        backend.event_store.append(
+            ContractOrderCreated(product="tea"),
+            ContractOrderPlaced(item="jam", quantity=2),
+            stream_id=stream,
+        )
+
+        claimed = relay_source_for(backend).claim("relay-1", 10, LEASE)
+
+        mine = [m for m in claimed if m.stream_uuid == stream]
+        assert [(m.event_name, m.event_version, dict(m.data)) for m in mine] == [
+            (ContractOrderCreated.__event_name__, 1, {"product": "tea"}),
+            (ContractOrderPlaced.__event_name__, 3, {"item": "jam", "quantity": 2}),
+        ]
 
     def test_an_entry_given_up_stops_holding_back_its_stream(self, backend_factory: Any) -> None:
         backend: ContainerBackend[Any] = backend_factory(1).with_outbox()

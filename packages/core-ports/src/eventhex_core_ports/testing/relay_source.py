@@ -86,6 +86,16 @@ class OutboxSourceContract:
         assert message.created_at.utcoffset() == timedelta(0)
         assert isinstance(message.position, int)
 
+    def test_messages_state_the_schema_version_the_payload_was_stored_with(
+        self, outbox_source: OutboxSource, one: Callable[..., int]
+    ) -> None:
+        """The relay publishes payloads as stored; the version says how to read them."""
+        one(context={"correlation_id": None, "causation_id": None})
+        one(context={"correlation_id": None, "causation_id": None, "event_version": 3})
+        first, second = outbox_source.claim("relay-a", 10, LONG)
+        assert (first.event_version, second.event_version) == (1, 3)
+        assert second.as_payload()["event_version"] == 3
+
     def test_claim_respects_limit_and_entry_order(
         self, outbox_source: OutboxSource, one: Callable[..., int]
     ) -> None:

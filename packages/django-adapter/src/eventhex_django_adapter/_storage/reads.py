@@ -26,12 +26,14 @@ from eventhex_core_ports._internal import records
 from eventhex_core_ports.errors import StoredJsonUnreadable, UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._codec import (
-    context_sql,
     context_value,
     created_at_sql,
+    event_context_sql,
     from_db,
     json_text,
     json_value,
+    raw_event,
+    stored_context,
     stream_id_of,
 )
 from eventhex_django_adapter._db import driver_is_psycopg3, fetch
@@ -45,7 +47,7 @@ U = TypeVar("U")
 
 _LOADS = {
     use_tz: f"""SELECT r.kind, r.id, r.stream_name, r.stream_version, r.uuid, r.name, r.data,
-       {context_sql("r.context")}, {created_at_sql("r.created_at", use_tz)}, r.version
+       {event_context_sql("r.context")}, {created_at_sql("r.created_at", use_tz)}, r.version
 FROM eventhex_load_stream(%(tenant)s, %(category)s, %(stream)s, %(start)s, %(stop)s) r"""
     for use_tz in (True, False)
 }
@@ -82,7 +84,7 @@ def load_wrapped(
     payloads go to it as the JSON text read (see ``FastSerde.wrap_stored``)."""
 
     def from_row(row: tuple[Any, ...], found: StreamId) -> WrappedEvent[Any]:
-        context = None if row[7] is None else json_value(row[7])
+        context = stored_context(row[7])
         return decoder.wrap_stored(row[5], row[6], context, row[4], from_db(row[8]), row[9], found)
 
     def from_raw(raw: RawEvent) -> WrappedEvent[Any]:

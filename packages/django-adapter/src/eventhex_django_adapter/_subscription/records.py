@@ -11,12 +11,13 @@ from eventhex_core_ports._internal.records import raw_event, recorded, recorded_
 from eventhex_core_ports.errors import UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._codec import (
-    context_sql,
     context_value,
     created_at_sql,
+    event_context_sql,
     format_position,
     from_db,
     json_value,
+    stored_context,
 )
 
 __all__ = ["RecordBuilder", "read_columns"]
@@ -27,7 +28,7 @@ def read_columns(use_tz: bool) -> str:
     then the columns :meth:`RecordBuilder.build` reads (``created_at`` naive, see
     :func:`.._codec.created_at_sql`)."""
     return (
-        f"r.id, r.tx_id, r.uuid, r.name, r.data, {context_sql('r.context')}, "
+        f"r.id, r.tx_id, r.uuid, r.name, r.data, {event_context_sql('r.context')}, "
         f"{created_at_sql('r.created_at', use_tz)}, "
         "r.version, r.category, r.tenant_id, r.stream_uuid, r.stream_name"
     )
@@ -90,7 +91,7 @@ class RecordBuilder:
         wrapped = decoder.wrap_stored(
             name,
             data,
-            None if context is None else json_value(context),
+            stored_context(context),
             _uuid(uuid),
             from_db(created),
             version,

@@ -9,6 +9,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 from event_sourcery.event import EventRegistry
 
+from eventhex_core_ports.upcasting import Upcasters
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.projections._projection import Projection
@@ -124,9 +125,11 @@ def projections_backend() -> DjangoBackend:
 
 
 def event_names(backend: DjangoBackend, projection: Projection) -> tuple[str, ...] | None:
-    """The stored names of the event types a projection reads (None: not selected by type)."""
+    """The stored names of the event types a projection reads, with the old names renamed to
+    them (None: not selected by type)."""
     types = projection.selected_types()
     if types is None:
         return None
-    registry = backend[EventRegistry]
-    return tuple(registry.name_for_type(t) for t in types)
+    registry, upcasters = backend[EventRegistry], backend[Upcasters]
+    names = [registry.name_for_type(t) for t in types]
+    return tuple(names + [old for name in names for old in upcasters.old_names(name)])

@@ -16,6 +16,7 @@ from event_sourcery.interfaces import SubscriptionStrategy
 
 from eventhex_django_adapter.backend import DjangoBackend
 from eventhex_django_adapter.projections._projection import Projection
+from eventhex_django_adapter.projections._registry import event_names
 
 __all__ = ["Undecodable", "decode", "read_until_undecodable"]
 
@@ -43,8 +44,7 @@ def _raw_batch(backend: DjangoBackend, projection: Projection, position: int) ->
     if projection.category is not None:
         batches = strategy.subscribe_to_category(position, size, now, projection.category)
     elif types is not None:
-        registry = backend[Serde].registry
-        names = [registry.name_for_type(event_type) for event_type in types]
+        names = list(event_names(backend, projection) or ())
         batches = strategy.subscribe_to_events(position, size, now, names)
     else:
         batches = strategy.subscribe_to_all(position, size, now)

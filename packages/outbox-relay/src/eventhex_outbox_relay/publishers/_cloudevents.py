@@ -8,9 +8,10 @@ Attributes: ``id`` the event uuid, ``source`` ``/eventhex/<category>`` (percent-
 segment; ``/eventhex/`` without a category), ``type`` the event name, ``subject`` the stream
 uuid, ``time`` when the event was created, ``datacontenttype`` ``application/json``, and the
 extensions ``partitionkey`` (the Partitioning extension: the stream as ``tenant:category:uuid``),
-``position``, ``streamversion``, ``streamname``, ``tenantid``, ``correlationid``,
-``causationid``, and ``traceparent`` / ``tracestate`` (the Distributed Tracing extension), each
-only when the event has it.
+``position``, ``eventversion`` (the schema version the payload was stored with, which the relay
+publishes as stored, never upcast), ``streamversion``, ``streamname``, ``tenantid``,
+``correlationid``, ``causationid``, and ``traceparent`` / ``tracestate`` (the Distributed
+Tracing extension), each only when the event has it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ def _attributes(message: OutboxMessage) -> dict[str, Any]:
         "datacontenttype": "application/json",
         "partitionkey": message.partition_key,
         "position": str(message.position),  # beyond a CloudEvents Integer on PostgreSQL
+        "eventversion": message.event_version,
     }
     if message.version is not None:
         version = message.version

@@ -72,10 +72,10 @@ class KafkaPublisher(Publisher):
     attempted); one already produced behind a refused one is reported as the cluster answered,
     and the relay, which keeps each stream's order, acknowledges none of them.
 
-    Headers: ``event_uuid``, ``event_name``, ``partition_key`` and ``content-type``
-    (``application/json``); ``traceparent`` and ``tracestate`` when the event carries a trace
-    context. With the CloudEvents envelope the value is the event's data and the attributes
-    travel as ``ce_<attribute>`` headers (Kafka binary content mode).
+    Headers: ``event_uuid``, ``event_name``, ``event_version``, ``partition_key`` and
+    ``content-type`` (``application/json``); ``traceparent`` and ``tracestate`` when the event
+    carries a trace context. With the CloudEvents envelope the value is the event's data and
+    the attributes travel as ``ce_<attribute>`` headers (Kafka binary content mode).
 
     A report that says the cluster was not reached (the message timed out, the broker is down,
     no leader, not enough replicas) makes the whole batch an outage: what was delivered in
@@ -159,6 +159,7 @@ class KafkaPublisher(Publisher):
             headers = [
                 ("event_uuid", str(message.event_uuid).encode()),
                 ("event_name", message.event_name.encode()),
+                ("event_version", str(message.event_version).encode()),
                 ("partition_key", message.partition_key.encode()),
                 ("content-type", b"application/json"),
             ]

@@ -188,6 +188,7 @@ subject_token` (``_`` for no category)."""
             headers |= attributes
         else:
             headers["Eventhex-Event-Name"] = header_value(message.event_name)
+            headers["Eventhex-Event-Version"] = str(message.event_version)
             headers["Eventhex-Partition-Key"] = header_value(message.partition_key)
             body = encode(message)
         return body, headers | trace_headers(message)

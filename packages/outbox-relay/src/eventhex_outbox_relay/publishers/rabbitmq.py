@@ -157,7 +157,11 @@ short_string`), while the ``partition_key`` and ``event_name`` headers and the b
 
             headers, content_type, body = rabbitmq_binary(message)
         else:
-            headers = {"partition_key": message.partition_key, "event_name": message.event_name}
+            headers = {
+                "partition_key": message.partition_key,
+                "event_name": message.event_name,
+                "event_version": str(message.event_version),
+            }
             content_type, body = "application/json", encode(message)
         return body, content_type, headers | trace_headers(message)
 

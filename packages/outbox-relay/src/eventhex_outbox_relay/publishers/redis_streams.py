@@ -62,8 +62,8 @@ earlier one of its stream was refused."""
 
 class RedisStreamsPublisher(Publisher):
     """Appends each message to a stream with fields ``event_uuid``, ``event_name``,
-    ``partition_key`` and ``payload`` (the body), and ``traceparent`` / ``tracestate`` when the
-    event carries a trace context.
+    ``event_version``, ``partition_key`` and ``payload`` (the body), and ``traceparent`` /
+    ``tracestate`` when the event carries a trace context.
 
     With the CloudEvents envelope the payload is a structured-mode CloudEvent (JSON) and the
     field ``content_type`` says ``application/cloudevents+json``.
@@ -87,6 +87,7 @@ class RedisStreamsPublisher(Publisher):
         fields: dict[str, bytes | str] = {
             "event_uuid": str(message.event_uuid),
             "event_name": message.event_name,
+            "event_version": str(message.event_version),
             "partition_key": message.partition_key,
         }
         if self._cloudevents:

@@ -57,7 +57,8 @@ class WebhookPublisher(Publisher):
     A 2xx answer means delivered; any other status, a timeout or the request's deadline counts as
     a failed attempt of that message; a refused connection is an outage (no attempt is counted).
     Headers: ``X-Eventhex-Event-Id`` (the event uuid), ``X-Eventhex-Event-Name``,
-    ``X-Eventhex-Partition-Key`` (both percent-encoded UTF-8 where they hold anything but
+    ``X-Eventhex-Event-Version`` (the schema version the payload was stored with),
+    ``X-Eventhex-Partition-Key`` (name and key percent-encoded UTF-8 where they hold anything but
     printable ASCII, or hold ``%``); ``traceparent`` and ``tracestate`` when the event carries a
     trace context; with a secret ``X-Eventhex-Timestamp``, ``X-Eventhex-Signed-Headers`` and
     ``X-Eventhex-Signature``, an HMAC over the timestamp, every other header and the body
@@ -120,6 +121,7 @@ class WebhookPublisher(Publisher):
                 "Content-Type": "application/json",
                 "X-Eventhex-Event-Id": str(message.event_uuid),
                 "X-Eventhex-Event-Name": header_value(message.event_name),
+                "X-Eventhex-Event-Version": str(message.event_version),
                 "X-Eventhex-Partition-Key": header_value(message.partition_key),
             }
         headers |= trace_headers(message)

@@ -7,7 +7,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from eventhex_core_ports._internal.terminal import printable
-from eventhex_django_adapter.event_names import event_names, import_event_modules
+from eventhex_django_adapter.event_names import (
+    StoredEventName,
+    event_names,
+    import_event_modules,
+)
 
 
 class Command(BaseCommand):
@@ -57,17 +61,37 @@ class Command(BaseCommand):
                 )
             ) from None
         orphans = [entry.name for entry in found if entry.event_class is None]
-        shown = [entry for entry in found if entry.event_class is None or not options["orphans"]]
+        gaps = [entry for entry in found if entry.missing_upcasters]
+        shown = [entry for entry in found if not entry.readable or not options["orphans"]]
         if options["json"]:
-            rows = [{"name": entry.name, "class": entry.event_class} for entry in shown]
+            rows = [
+                {
+                    "name": entry.name,
+                    "class": entry.event_class,
+                    "read_as": entry.read_as,
+                    "missing_upcasters": list(entry.missing_upcasters),
+                }
+                for entry in shown
+            ]
             self.stdout.write(json.dumps(rows, indent=2))
         elif shown:
             width = max(len(entry.name) for entry in shown)
             self.stdout.write(
-                "\n".join(
-                    printable(f"{entry.name.ljust(width)}  {entry.event_class or '(no class)'}")
-                    for entry in shown
-                )
+                "\n".join(printable(f"{entry.name.ljust(width)}  {_how(entry)}") for entry in shown)
+            )
+        if gaps and not orphans:
+            missing = "; ".join(
+                f"{entry.read_as or entry.name} from version(s) "
+                + ", ".join(str(version) for version in entry.missing_upcasters)
+                for entry in gaps
+            )
+            raise CommandError(
+                printable(
+                    f"{len(gaps)} stored event name(s) have events no chain of upcasters brings "
+                    f"to their class's __event_version__: register @upcaster(name, "
+                    f"from_version=N) (eventhex_core_ports.upcasting) for {missing}."
+                ),
+                returncode=2,
             )
         if orphans:
             raise CommandError(
@@ -79,3 +103,14 @@ class Command(BaseCommand):
                 ),
                 returncode=2,
             )
+
+
+def _how(entry: StoredEventName) -> str:
+    """How ``entry``'s events are read, for the table."""
+    text = entry.event_class or "(no class)"
+    if entry.read_as is not None:
+        text += f" (renamed to {entry.read_as})"
+    if entry.missing_upcasters:
+        versions = ", ".join(str(version) for version in entry.missing_upcasters)
+        text += f" (no upcaster from version {versions})"
+    return text
