@@ -360,7 +360,8 @@ def test_the_projections_page_shows_lag_from_the_checkpoint(
 
     assert response.status_code == 200
     cells = re.findall(
-        r'<th class="field-name">.*?>([\w.]+)</a></th><td class="field-state_shown">[\w ]+</td>'
+        r'<th class="field-name">.*?>([\w.]+)</a></th><td class="field-version">\d+</td>'
+        r'<td class="field-shard_shown">[^<]*</td><td class="field-state_shown">[\w ]+</td>'
         r'<td class="field-shown_position">([\d:]+)</td><td class="field-lag">(\d+)</td>',
         response.content.decode(),
     )

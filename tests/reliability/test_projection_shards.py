@@ -94,7 +94,7 @@ def test_a_runner_killed_mid_batch_hands_its_shards_over_losing_nothing(
         wait_for(
             lambda: all(s.lag_events == 0 for s in projection_statuses(backend, [projection])),
             "every shard to catch up",
-            timeout=120,
+            seconds=120,
         )
         survivors = [r for r in runners if r is not victim]
         owners_after = {row.owner for row in _shards().values()}

@@ -32,7 +32,6 @@ from eventhex_django_adapter._codec import (
     from_db,
     json_text,
     json_value,
-    raw_event,
     stored_context,
     stream_id_of,
 )

@@ -7,11 +7,13 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from django.core.management.base import CommandError
+from django.db import DatabaseError
 
 from eventhex_core_ports._internal.logs import LogFormat, configure_logging
 from eventhex_core_ports._internal.terminal import printable
 from eventhex_django_adapter import SchemaNotMigrated
 from eventhex_django_adapter._codec import format_position
+from eventhex_django_adapter._db import unmigrated
 from eventhex_django_adapter.config import DjangoConfig
 from eventhex_django_adapter.projections._parked import ParkedOutcome, retry_parked, skip_parked
 from eventhex_django_adapter.projections._progress import PlainProgress, progress_for
@@ -65,11 +67,17 @@ def run(
     if not projections:
         raise CommandError("no projections: list Projection classes in EVENTHEX_PROJECTIONS")
     backend = projections_backend()
+    alias = backend[DjangoConfig].database
     try:
         for projection in projections:
-            check_shards(backend[DjangoConfig].database, projection)
+            check_shards(alias, projection)
     except ShardsChanged as error:
         raise CommandError(str(error)) from error
+    except DatabaseError as error:
+        missing = unmigrated(error, alias)
+        if missing is None:
+            raise
+        raise CommandError(str(missing)) from error
     configure_logging(log_level, log_format)
     metrics: ProjectionMetrics = ProjectionMetrics()
     if metrics_port is not None:
