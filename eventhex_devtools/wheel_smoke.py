@@ -135,6 +135,8 @@ def inside(version: str, scratch: Path) -> None:
     from eventhex_django_adapter import DjangoBackend, DjangoConfig
 
     class SmokeTested(Event):
+        __event_name__ = "eventhex.smoke.SmokeTested"  # defined in __main__: it needs a name
+
         note: str
 
     backend = DjangoBackend().configure(DjangoConfig()).with_outbox()
