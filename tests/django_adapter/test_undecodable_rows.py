@@ -24,25 +24,31 @@ from tests.reliability._report import report
 
 from .conftest import backend_on
 
-DEEP = "stored row nested 5,000 deep (1,500 on SQLite)"
+DEEP = "stored row nested 12,000 deep"
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
 
 def deep_json(alias: str) -> str:
-    """A payload nested deeper than Python's ``json`` decodes. SQLite's ``JSON_VALID`` check
-    refuses more than 2,000 levels; PostgreSQL takes the 5,000 of the report."""
-    depth = 1_500 if alias == "default" else 5_000
+    """A payload nested deeper than ``json`` decodes on every supported Python (3.13 decodes
+    about 10,000 levels); PostgreSQL's ``jsonb`` stores it, SQLite only past its ``JSON_VALID``
+    check (see :func:`damage`)."""
+    depth = 12_000
     return '{"item": "deep", "extra": ' + "[" * depth + "]" * depth + "}"
 
 
 def damage(alias: str, table: str, column: str, row_id: int) -> None:
     """Overwrite one JSON column of one row with :func:`deep_json`, in raw SQL."""
     cast = "::jsonb" if alias == "postgres" else ""
+    sqlite = alias == "default"
     with connections[alias].cursor() as cursor:
+        if sqlite:  # JSON_VALID refuses more than 2,000 levels: an import around it would not
+            cursor.execute("PRAGMA ignore_check_constraints = ON")
         cursor.execute(
             f"UPDATE {table} SET {column} = %s{cast} WHERE id = %s", [deep_json(alias), row_id]
         )
+        if sqlite:
+            cursor.execute("PRAGMA ignore_check_constraints = OFF")
 
 
 def damage_event(alias: str, event_uuid: Any, column: str = "data") -> None:

@@ -3,6 +3,7 @@ append, read, subscription and relay claim fails with ``SchemaNotMigrated`` nami
 
 from __future__ import annotations
 
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -136,10 +137,16 @@ def test_check_is_quiet_on_migrated_databases(alias: str) -> None:
         assert checks.check_migrations_applied() == []
 
 
-def test_check_is_quiet_when_migrate_runs_the_checks(bare_sqlite: str) -> None:
+@pytest.mark.parametrize("command", ["migrate", "test"])
+def test_check_is_quiet_when_migrate_runs_the_checks(
+    bare_sqlite: str, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """``migrate`` (and the test runner) run the checks for the databases they migrate next."""
+    monkeypatch.setattr(sys, "argv", ["manage.py", command])
     with override_settings(DATABASE_ROUTERS=[OnlyTo(bare_sqlite)]):
         assert checks.check_migrations_applied(databases=[bare_sqlite]) == []
+        monkeypatch.setattr(sys, "argv", ["manage.py", "check"])
+        assert checks.check_migrations_applied(databases=[bare_sqlite]) != []
 
 
 @pytest.mark.postgres

@@ -288,7 +288,7 @@ def test_drain_dead_letters_a_row_nested_too_deeply_and_delivers_the_rest(
     with connections["postgres"].cursor() as cursor:  # around the adapter's checks (issue 27)
         cursor.execute(
             "UPDATE eventhex_outboxentry SET data = %s::jsonb WHERE stream_uuid = %s",
-            ["[" * 5000 + "]" * 5000, deep_stream],
+            ["[" * 12_000 + "]" * 12_000, deep_stream],  # past every Python's json
         )
 
     err = finish(spawn("drain", "--publisher", webhook.url))
