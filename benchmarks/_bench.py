@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -166,3 +166,31 @@ def run_worker(spec: dict[str, Any], timeout: float = 1800) -> Row:
         return row | {"error": done.stderr[-4000:]}
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return row | result | {"wall_s": round(time.perf_counter() - started, 2)}
+
+
+def standalone(
+    argv: list[str] | None,
+    name: str,
+    measure: Callable[[str, int], dict[str, Any]],
+    events: int,
+    out: Path,
+) -> dict[str, Any]:
+    """``python -m benchmarks.NAME [--events N] [--dsn DSN]``: ``measure(dsn, events)`` on
+    ``--dsn``, or on a PostgreSQL of its own with the server's default (durable) settings, as
+    users run it; the result is written to ``out`` as JSON and returned."""
+    import argparse
+
+    from eventhex_devtools.postgres import ThrowawayPostgres
+
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{name}")
+    parser.add_argument("--events", type=int, default=events)
+    parser.add_argument("--dsn", help="an empty database to use (default: start a server)")
+    args = parser.parse_args(argv)
+    if args.dsn:
+        result = measure(args.dsn, args.events)
+    else:
+        with ThrowawayPostgres(prefix=f"eventhex-bench-{name}-", server_defaults=True) as server:
+            result = measure(server.dsn(server.create_database(name)), args.events)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    return result

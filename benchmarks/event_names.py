@@ -8,7 +8,6 @@ table (the index-only scan then visits the heap for each name it finds), then af
 ``VACUUM ANALYZE``. Each timing is the median of five calls on a warm cache.
 """
 
-import argparse
 import json
 import os
 import statistics
@@ -19,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks._bench import Bench, Row
+from benchmarks._bench import Bench, Row, standalone
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "event_names.json"
@@ -150,20 +149,8 @@ def run(bench: Bench) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark on ``--dsn``, or on a durable PostgreSQL of its own; exit status."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.event_names")
-    parser.add_argument("--events", type=int, default=EVENTS)
-    parser.add_argument("--dsn", help="an empty database to use (default: start a server)")
-    args = parser.parse_args(argv)
-    if args.dsn:
-        result = measure(args.dsn, args.events)
-    else:
-        from eventhex_devtools.postgres import ThrowawayPostgres
-
-        with ThrowawayPostgres(prefix="eventhex-bench-names-", durable=True) as server:
-            result = measure(server.dsn(server.create_database("names")), args.events)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
+    """Run the benchmark on ``--dsn``, or on a PostgreSQL of its own; exit status."""
+    result = standalone(argv, "event_names", measure, EVENTS, OUT)
     for key, value in result.items():
         if key == "plan_vacuumed":
             print("\n".join(value))

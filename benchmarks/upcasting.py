@@ -16,7 +16,6 @@
 The issue asks for ``one upcaster`` >= 0.7 x ``none``.
 """
 
-import argparse
 import json
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks._bench import Bench, Row
+from benchmarks._bench import Bench, Row, standalone
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out" / "upcasting.json"
@@ -178,21 +177,8 @@ def run(bench: Bench) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark on ``--dsn``, or on a durable PostgreSQL of its own; exit status."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.upcasting")
-    parser.add_argument("--events", type=int, default=EVENTS)
-    parser.add_argument("--dsn", help="an empty database to use (default: start a server)")
-    args = parser.parse_args(argv)
-    if args.dsn:
-        result = measure(args.dsn, args.events)
-    else:
-        from eventhex_devtools.postgres import ThrowawayPostgres
-
-        with ThrowawayPostgres(prefix="eventhex-bench-upcasting-", durable=True) as server:
-            result = measure(server.dsn(server.create_database("upcasting")), args.events)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    """Run the benchmark on ``--dsn``, or on a PostgreSQL of its own; exit status."""
+    print(json.dumps(standalone(argv, "upcasting", measure, EVENTS, OUT), indent=2))
     return 0
 
 

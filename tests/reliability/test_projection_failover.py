@@ -15,7 +15,7 @@ from eventhex_devtools.postgres import PostgresServer
 
 from eventhex_django_adapter.projections import load_projections, projection_statuses
 from eventhex_django_adapter.projections.models import ProjectionState
-from tests.django_adapter.projections._processes import in_batch, start_runner
+from tests.django_adapter.projections._processes import kill_mid_batch, start_runner
 from tests.django_adapter.projections.conftest import (
     append_events,
     backend_for,
@@ -94,24 +94,7 @@ def test_a_runner_killed_mid_batch_loses_and_repeats_nothing(
         )
         writer.start()
         victim_owner = _owners()["test.all"].owner
-        victim_pid = int(victim_owner.split(":")[1])
-        (victim,) = [r for r in runners if r.pid == victim_pid]
-        orphans = {name: r.generation for name, r in _owners().items() if r.owner == victim_owner}
-        wait_for(lambda: in_batch(victim_pid), "the runner to be inside a batch")
-
-        victim.send_signal(signal.SIGKILL)
-        killed_at = time.monotonic()
-        victim.wait()
-
-        def taken_over() -> bool:
-            rows = _owners()
-            return all(
-                rows[name].owner not in ("", victim_owner) and rows[name].generation > generation
-                for name, generation in orphans.items()
-            )
-
-        wait_for(taken_over, "the dead runner's projections to be taken over")
-        takeover = time.monotonic() - killed_at
+        victim, orphans, takeover = kill_mid_batch(runners, _owners, "test.all")
         resumed_from = writer.appended
         wait_for(lambda: writer.appended >= resumed_from + 100, "more appends after takeover")
         writer.halt.set()

@@ -3,7 +3,6 @@ the middle of a batch while appends go on. Every event must be applied exactly o
 stream's events in order, and the dead runner's shards taken over by the others."""
 
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from eventhex_devtools.postgres import PostgresServer
 
 from eventhex_django_adapter.projections import projection_statuses
 from eventhex_django_adapter.projections.models import ProjectionState
-from tests.django_adapter.projections._processes import in_batch, start_runner
+from tests.django_adapter.projections._processes import kill_mid_batch, start_runner
 from tests.django_adapter.projections.conftest import backend_for, expected_uuids
 from tests.django_adapter.projections.test_runner import applied
 from tests.django_adapter.projections.test_shards import in_stream_order
@@ -68,24 +67,7 @@ def test_a_runner_killed_mid_batch_hands_its_shards_over_losing_nothing(
 
         wait_for(spread, "the eight shards to be spread over the three runners", seconds=180)
         victim_owner = _shards()["test.sharded#0/8"].owner
-        victim_pid = int(victim_owner.split(":")[1])
-        (victim,) = [r for r in runners if r.pid == victim_pid]
-        orphans = {name: r.generation for name, r in _shards().items() if r.owner == victim_owner}
-        wait_for(lambda: in_batch(victim_pid), "the runner to be inside a batch")
-
-        victim.send_signal(signal.SIGKILL)
-        killed_at = time.monotonic()
-        victim.wait()
-
-        def taken_over() -> bool:
-            rows = _shards()
-            return all(
-                rows[name].owner not in ("", victim_owner) and rows[name].generation > generation
-                for name, generation in orphans.items()
-            )
-
-        wait_for(taken_over, "the dead runner's shards to be taken over")
-        takeover = time.monotonic() - killed_at
+        victim, orphans, takeover = kill_mid_batch(runners, _shards, "test.sharded#0/8")
         resumed_from = writer.appended
         wait_for(lambda: writer.appended >= resumed_from + 100, "more appends after takeover")
         writer.halt.set()

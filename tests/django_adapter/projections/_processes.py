@@ -2,9 +2,13 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.db import connections
 from eventhex_devtools.postgres import PostgresServer
@@ -59,3 +63,41 @@ def in_batch(pid: int) -> bool:
             [f"eventhex-runner-{pid}"],
         )
         return bool(cursor.fetchone()[0])
+
+
+def kill_mid_batch(
+    runners: list[subprocess.Popen[str]], rows: Callable[[], dict[str, Any]], row: str
+) -> tuple[subprocess.Popen[str], dict[str, int], float]:
+    """SIGKILL the runner that owns checkpoint row ``row`` while it is inside a batch, and wait
+    until every row it owned is taken over (by another owner, at a higher generation).
+
+    Args:
+        runners: The runner processes.
+        rows: Reads the checkpoint rows, by name (``ProjectionState``s).
+        row: The row whose owner is killed.
+
+    Returns:
+        The killed runner, the rows it owned with their generation then, and the seconds from
+        the kill until all of them were taken over.
+    """
+    from tests.waiting import wait_for
+
+    owner = rows()[row].owner
+    pid = int(owner.split(":")[1])
+    (victim,) = [r for r in runners if r.pid == pid]
+    orphans = {name: r.generation for name, r in rows().items() if r.owner == owner}
+    wait_for(lambda: in_batch(pid), "the runner to be inside a batch")
+
+    victim.send_signal(signal.SIGKILL)
+    killed_at = time.monotonic()
+    victim.wait()
+
+    def taken_over() -> bool:
+        now = rows()
+        return all(
+            now[name].owner not in ("", owner) and now[name].generation > generation
+            for name, generation in orphans.items()
+        )
+
+    wait_for(taken_over, "the dead runner's rows to be taken over")
+    return victim, orphans, time.monotonic() - killed_at
