@@ -35,6 +35,8 @@ __all__ = [
     "FAILING",
     "NO_RUNNER",
     "ProjectionStatus",
+    "checkpoint_rows",
+    "owner_alive",
     "pending_events",
     "projection_statuses",
     "shown_state",
@@ -157,6 +159,23 @@ def _locked_rows(alias: str) -> set[int] | None:
         return {int(row[0]) for row in cursor.fetchall()}
 
 
+def checkpoint_rows(alias: str, names: Sequence[str]) -> dict[str, ProjectionState]:
+    """The checkpoint rows named ``names`` by name, each with ``waiting``: its parked events."""
+    parked = Q(parked_events__status=ParkedEvent.Status.PARKED)
+    found = ProjectionState.objects.using(alias).filter(name__in=names)
+    return {row.name: row for row in found.annotate(waiting=Count("parked_events", filter=parked))}
+
+
+def owner_alive(row: ProjectionState | None, locked: set[int] | None, now: datetime) -> bool:
+    """Whether ``row``'s owner still holds it: its lease runs, or its advisory lock is held
+    (``locked``, from :func:`_locked_rows`)."""
+    if row is None or not row.owner:
+        return False
+    if row.lease_until is not None:
+        return bool(row.lease_until > now)
+    return locked is not None and row.id in locked
+
+
 def shown_state(row: ProjectionState | None, alive: bool) -> str:
     """The state ``status`` and the admin show: stopped, failing, no runner, or the row's own
     (a retired version stays ``retired``: nobody is meant to run it)."""
@@ -184,16 +203,7 @@ def projection_statuses(
 
     alias = backend[DjangoConfig].database
     units = [unit for projection in projections for unit in units_of(projection)]
-    rows = {
-        row.name: row
-        for row in ProjectionState.objects.using(alias)
-        .filter(name__in=[u.row for u in units])
-        .annotate(
-            waiting=Count(
-                "parked_events", filter=Q(parked_events__status=ParkedEvent.Status.PARKED)
-            )
-        )
-    }
+    rows = checkpoint_rows(alias, [u.row for u in units])
     locked = _locked_rows(alias)
     live = {p.name: live_version(p.name, alias) for p in projections}
     now = timezone.now()
@@ -209,12 +219,7 @@ def projection_statuses(
             )
             oldest = pending.values_list("created_at", flat=True).first()
             owner = row.owner if row else ""
-            if row is None or not owner:
-                alive = False
-            elif row.lease_until is not None:
-                alive = row.lease_until > now
-            else:
-                alive = locked is not None and row.id in locked
+            alive = owner_alive(row, locked, now)
             shards.append(
                 ProjectionStatus(
                     name=unit.row,

@@ -16,7 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
-from django.db.models import BooleanField, Count, Q, QuerySet
+from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -37,6 +37,8 @@ from eventhex_django_adapter.projections._registry import (
 from eventhex_django_adapter.projections._shards import Unit, units_of
 from eventhex_django_adapter.projections._status import (
     _locked_rows,
+    checkpoint_rows,
+    owner_alive,
     pending_events,
     shown_state,
 )
@@ -113,12 +115,7 @@ def _shown(backend: DjangoBackend, unit: Unit, row: ProjectionState | None, lock
     firsts = [part.values_list("tx_id", "id", "created_at").first() for part in parts]
     found = [first for first in firsts if first is not None]
     oldest = min(found, key=lambda f: (f[0] or 0, f[1]))[2] if found else None
-    if row is None or not row.owner:
-        alive = False
-    elif row.lease_until is not None:
-        alive = row.lease_until > timezone.now()
-    else:
-        alive = locked is not None and row.id in locked
+    alive = owner_alive(row, locked, timezone.now())
     return _Shown(
         state=shown_state(row, alive),
         lag=f"{EXACT_COUNT:,}+" if behind > EXACT_COUNT else f"{behind:,}",
@@ -131,16 +128,7 @@ def _shown(backend: DjangoBackend, unit: Unit, row: ProjectionState | None, lock
 def _statuses(backend: DjangoBackend, projections: list[Projection]) -> dict[str, _Shown]:
     alias = backend[DjangoConfig].database
     units = [unit for projection in projections for unit in units_of(projection)]
-    rows = {
-        row.name: row
-        for row in ProjectionState.objects.using(alias)
-        .filter(name__in=[u.row for u in units])
-        .annotate(
-            waiting=Count(
-                "parked_events", filter=Q(parked_events__status=ParkedEvent.Status.PARKED)
-            )
-        )
-    }
+    rows = checkpoint_rows(alias, [u.row for u in units])
     locked = _locked_rows(alias)
     return {u.row: _shown(backend, u, rows.get(u.row), locked) for u in units}
 
