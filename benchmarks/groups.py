@@ -132,7 +132,6 @@ _GROUPS = (
         "processes: throughput ratio, share per runner, takeover p50/p95 (issue 30)",
         projection_shards.run,
         in_all=False,
-        modes=("cpu",),
     ),
     Group(
         "hot",
