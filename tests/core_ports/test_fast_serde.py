@@ -548,3 +548,64 @@ def test_json_text_takes_serdes_way_where_validation_would_differ(
     loaded_event = loaded(raw, keys).event
     if isinstance(event, Normalised):
         assert loaded_event == Normalised(code="LOWER")
+
+
+class Plain(Event):
+    """An event without encrypted fields, serialised on FastSerde's direct path."""
+
+    number: int
+    text: str
+    nested: dict[str, list[int]] = {}
+    when: datetime | None = None
+
+
+class Loose(Event, extra="allow"):
+    """An event that keeps extra fields, so a top-level key can have a dot."""
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        Context(),
+        Context(correlation_id=uuid4(), causation_id=uuid4()),
+        Context(causation_id=uuid4()),
+        Context(components={"tracing": {"span": "a"}}),
+    ],
+    ids=["plain", "both ids", "causation only", "components"],
+)
+def test_serialize_of_events_without_encrypted_fields_is_identical(
+    keys: InMemoryKeyStorage, context: Context
+) -> None:
+    slow, fast = serdes(keys)
+    event = Plain(number=7, text="é ✓", nested={"a": [1, 2]}, when=datetime(2026, 1, 2, tzinfo=UTC))
+    wrapped = WrappedEvent.wrap(event, version=4, context=context)
+    stream_id = StreamId(name="orders-1", category="orders")
+    expected, actual = slow.serialize(wrapped, stream_id), fast.serialize(wrapped, stream_id)
+    assert actual == expected
+    assert list(actual.data) == list(expected.data)
+    assert list(actual.context) == list(expected.context)
+    assert_identical(fast.deserialize(actual), slow.deserialize(expected))
+
+
+def test_serialize_takes_the_general_path_for_legacy_context_fields(
+    keys: InMemoryKeyStorage,
+) -> None:
+    slow, fast = serdes(keys)
+    context = Context()
+    context._legacy_fields = {"tenant": "kept"}
+    wrapped = WrappedEvent.wrap(Plain(number=1, text="t"), version=1, context=context)
+    stream_id = StreamId(name="s")
+    assert fast.serialize(wrapped, stream_id) == slow.serialize(wrapped, stream_id)
+    assert fast.serialize(wrapped, stream_id).context["tenant"] == "kept"
+
+
+def test_serialize_of_a_dotted_top_level_key_fails_as_serde_fails(
+    keys: InMemoryKeyStorage,
+) -> None:
+    slow, fast = serdes(keys)
+    wrapped = WrappedEvent.wrap(Loose(**{"a.b": 1}), version=1)
+    with pytest.raises(KeyError) as expected:
+        slow.serialize(wrapped, StreamId(name="s"))
+    with pytest.raises(KeyError) as actual:
+        fast.serialize(wrapped, StreamId(name="s"))
+    assert str(actual.value) == str(expected.value)

@@ -27,7 +27,7 @@ from event_sourcery import StreamId
 from event_sourcery.event import Context, RawEvent, Recorded, RecordedRaw, Serde, WrappedEvent
 from pydantic import BaseModel, ValidationError
 
-from eventhex_core_ports._internal.records import recorded, wrapped_event
+from eventhex_core_ports._internal.records import raw_event, recorded, wrapped_event
 from eventhex_core_ports._internal.stored_json import TOO_DEEP
 from eventhex_core_ports.errors import InvalidEventData, UndecodableEvent
 from eventhex_core_ports.upcasting import (
@@ -113,6 +113,10 @@ def _plain_context() -> Context:
     return context
 
 
+def _uuid_or_none(value: Any) -> bool:
+    return value is None or type(value) is UUID
+
+
 def _has_dotted_key(text: str | bytes) -> bool:
     if isinstance(text, bytes):
         return b"." in text and _DOTTED_KEY_BYTES.search(text) is not None
@@ -161,7 +165,7 @@ class FastSerde(Serde):
                 (pydantic raises a plain ``ValueError`` there); nothing was written.
         """
         try:
-            raw = super().serialize(event, stream_id)
+            raw = self._serialize_plain(event, stream_id) or super().serialize(event, stream_id)
         except ValueError as error:
             if "depth" not in str(error):
                 raise
@@ -174,6 +178,45 @@ class FastSerde(Serde):
         if version != 1:  # version 1 is stored as before versions existed: without the key
             raw.context[EVENT_VERSION_KEY] = version
         return raw
+
+    def _serialize_plain(self, event: WrappedEvent[Any], stream_id: StreamId) -> RawEvent | None:
+        """``Serde.serialize`` of an event without encrypted fields whose context has no
+        components or legacy fields, or ``None`` for any other event.
+
+        ``Encryption.encrypt`` then only dumps the event (and copies it key by key, which
+        changes nothing unless a top-level key has a dot), and the context's dump is its two
+        ids as text; what is left is building the ``RawEvent`` (``records.raw_event``).
+        """
+        event_type = type(event.event)
+        name = self._plain_names.get(event_type)
+        if name is None:
+            if self.registry.encrypted_fields(of=event_type):
+                return None
+            name = self._plain_names[event_type] = self.registry.name_for_type(event_type)
+        context = event.context
+        if type(context) is not Context or context.components:
+            return None
+        private = context.__pydantic_private__
+        if private is None or private.get("_legacy_fields"):
+            return None
+        correlation, causation = context.correlation_id, context.causation_id
+        if not (_uuid_or_none(correlation) and _uuid_or_none(causation)):
+            return None
+        stored_context = {
+            "correlation_id": None if correlation is None else str(correlation),
+            "causation_id": None if causation is None else str(causation),
+        }
+        data = event.event.model_dump(mode="json")
+        if "." in "".join(data):  # Encryption.encrypt nests a dotted top-level key
+            return None
+        return raw_event(
+            event.uuid, stream_id, event.created_at, name, data, stored_context, event.version
+        )
+
+    @cached_property
+    def _plain_names(self) -> dict[type[Any], str]:
+        """The names of event types without encrypted fields (see :meth:`_serialize_plain`)."""
+        return {}
 
     def deserialize(self, event: RawEvent) -> WrappedEvent[Any]:
         """The ``WrappedEvent`` stored in ``event``, equal to what ``Serde`` returns."""
@@ -293,7 +336,8 @@ class FastSerde(Serde):
         """
         if kind.from_json and not _has_dotted_key(text):
             try:
-                return kind.type.model_validate_json(text)
+                # model_validate_json's own body, without its Python frame
+                return kind.type.__pydantic_validator__.validate_json(text)
             except ValidationError:
                 pass  # raised again below, worded as Serde words it
         return self._event(kind.type, FreshJson(json.loads(text)), None, stream_id)

@@ -241,11 +241,29 @@ def _plain_json(value: Any) -> str | None:
         text.encode("utf-8")
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None
-    if "\\u0000" in text or text.count("[") + text.count("{") > MAX_JSON_DEPTH:
+    if "\\u0000" in text:
         return None
-    if json.loads(text) != value:
+    if _flat(value):  # decodes back to an equal value by construction: no need to try
+        return text
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH or json.loads(text) != value:
         return None
     return text
+
+
+_FLAT_VALUES = frozenset({str, int, float, bool, type(None)})
+
+
+def _flat(value: Any) -> bool:
+    """Whether ``value`` is a dict of string keys to strings, numbers, booleans and nulls
+    (exact types: a subclass may encode as something else), as most payloads and contexts are.
+
+    Such a dict encodes to JSON that decodes back to an equal dict (``allow_nan`` refused the
+    floats that would not), so :func:`_plain_json` skips decoding it again.
+    """
+    if type(value) is not dict:
+        return False
+    flat = _FLAT_VALUES
+    return all(type(key) is str and type(item) in flat for key, item in value.items())
 
 
 def check_event(event: RawEvent, max_event_bytes: int) -> None:
@@ -294,7 +312,7 @@ def _encode_checked(event: RawEvent, max_event_bytes: int) -> tuple[str, str, in
                     f"most {MAX_JSON_DEPTH} levels deep)."
                 )
         data, context = _compact_json(event.data), _compact_json(event.context)
-    size = len(data.encode("utf-8")) + len(context.encode("utf-8"))
+    size = _utf8_size(data) + _utf8_size(context)
     if size > max_event_bytes:
         raise EventTooLarge(
             f"Event {event.name!r} ({event.uuid}) is {size} bytes of JSON; the limit is "
@@ -302,6 +320,10 @@ def _encode_checked(event: RawEvent, max_event_bytes: int) -> tuple[str, str, in
             "reference in the event, or raise max_event_bytes in the backend's config."
         )
     return data, context, size
+
+
+def _utf8_size(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
 
 
 def check_unique_uuids(events: Sequence[RawEvent]) -> None:

@@ -23,6 +23,7 @@ from event_sourcery import StreamId
 from event_sourcery.event import RawEvent, WrappedEvent
 
 from eventhex_core_ports._internal import records
+from eventhex_core_ports._internal.collector import collector_paused
 from eventhex_core_ports.errors import StoredJsonUnreadable, UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._codec import (
@@ -109,13 +110,14 @@ def _load(
     from_raw: Callable[[RawEvent], T],
     json_text: bool,
 ) -> list[T]:
-    if connections[alias].vendor == "postgresql":
-        loaded = load_postgres(
-            alias, tenant_id, stream_id, start, stop, prepare, from_row, json_text
-        )
-    else:
-        orm = load_with_orm(alias, tenant_id, stream_id, start, stop)
-        loaded = None if orm is None else orm.map(from_raw)
+    with collector_paused():
+        if connections[alias].vendor == "postgresql":
+            loaded = load_postgres(
+                alias, tenant_id, stream_id, start, stop, prepare, from_row, json_text
+            )
+        else:
+            orm = load_with_orm(alias, tenant_id, stream_id, start, stop)
+            loaded = None if orm is None else orm.map(from_raw)
     if loaded is None:
         return []
     found = loaded.events

@@ -21,6 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connections
 
+from eventhex_core_ports._internal.collector import collector_paused
 from eventhex_core_ports.errors import StoredJsonUnreadable, UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter import _codec
@@ -173,9 +174,10 @@ def read_after(
     if limit <= 0 or (selection.names is not None and not selection.names):
         return []
     try:
-        if connections[alias].vendor == "postgresql":
-            return _read_postgres(alias, selection, after, limit, prepare, decoder)
-        return _read_sqlite(alias, selection, after, limit, decoder)
+        with collector_paused():
+            if connections[alias].vendor == "postgresql":
+                return _read_postgres(alias, selection, after, limit, prepare, decoder)
+            return _read_sqlite(alias, selection, after, limit, decoder)
     except DatabaseError as error:
         raise_if_unmigrated(error, alias)
         raise
