@@ -35,7 +35,7 @@ from typing import Any, Self
 from django.db import IntegrityError, connections, transaction
 from django.db.models import QuerySet
 from event_sourcery import DEFAULT_TENANT, StreamId, TenantId
-from event_sourcery.event import Position, RawEvent, RecordedRaw, WrappedEvent
+from event_sourcery.event import Position, RawEvent, WrappedEvent
 from event_sourcery.in_transaction import Dispatcher
 from event_sourcery.interfaces import StorageStrategy, Versioning
 
@@ -250,10 +250,7 @@ class DjangoStorageStrategy(StorageStrategy, WrappedEventLoader):
         dispatcher = self._dispatcher
         if not isinstance(dispatcher, ListenerAwareDispatcher):
             return True
-        return any(
-            dispatcher.listens_to(RecordedRaw(entry=raw, position=0, tenant_id=self._tenant_id))
-            for raw in events
-        )
+        return dispatcher.listens_to_any(events)
 
     @reports_unmigrated
     def save_snapshot(self, snapshot: RawEvent) -> None:

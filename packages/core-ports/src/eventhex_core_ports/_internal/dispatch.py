@@ -6,10 +6,11 @@ looks first and deserializes only the records some listener is registered for (b
 including base types, or by stream category); listeners see exactly what they saw before.
 """
 
+from collections.abc import Sequence
 from typing import cast
 
 from event_sourcery import Event
-from event_sourcery.event import RecordedRaw, Serde
+from event_sourcery.event import RawEvent, RecordedRaw, Serde
 from event_sourcery.in_transaction import Dispatcher, Listeners
 
 __all__ = ["ListenerAwareDispatcher"]
@@ -39,8 +40,20 @@ class ListenerAwareDispatcher(Dispatcher):
 
         Adapters use it to skip work (a transaction, a deserialization) nobody would observe.
         """
-        category = raw.entry.stream_id.category or ""
-        if next(iter(self._registered[category]), None) is not None:
-            return True
-        event_type = cast(type[Event], self._registry.type_for_name(raw.entry.name))
-        return next(iter(self._registered[event_type]), None) is not None
+        return self.listens_to_any([raw.entry])
+
+    def listens_to_any(self, events: Sequence[RawEvent]) -> bool:
+        """Whether a listener is registered for one of the events' types or stream categories
+        (each category and name looked up once)."""
+        seen: set[tuple[str | None, str]] = set()
+        for event in events:
+            key = (event.stream_id.category, event.name)
+            if key in seen:
+                continue
+            seen.add(key)
+            if next(iter(self._registered[key[0] or ""]), None) is not None:
+                return True
+            event_type = cast(type[Event], self._registry.type_for_name(key[1]))
+            if next(iter(self._registered[event_type]), None) is not None:
+                return True
+        return False

@@ -223,8 +223,16 @@ def _path(label: str, trail: list[tuple[int, Any]], parent: int, key: Any) -> st
     return label + "".join(f"[{k!r}]" for k in reversed(keys))
 
 
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_COMPACT_FINITE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+"""``json.dumps`` with these options builds an encoder per call; these are built once."""
+
+_PLAIN_CONTEXT_JSON = '{"correlation_id":null,"causation_id":null}'
+"""The stored context of an event without ids, components or other fields: most events'."""
+
+
 def _compact_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return _COMPACT.encode(value)
 
 
 def _plain_json(value: Any) -> str | None:
@@ -237,7 +245,7 @@ def _plain_json(value: Any) -> str | None:
     to :func:`_json_problem`, which finds (and words) the problem, or passes it.
     """
     try:
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        text = _COMPACT_FINITE.encode(value)
         text.encode("utf-8")
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None
@@ -248,6 +256,19 @@ def _plain_json(value: Any) -> str | None:
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH or json.loads(text) != value:
         return None
     return text
+
+
+def _context_json(context: Any) -> str | None:
+    """:func:`_plain_json` of a context, without encoding the plain context every time."""
+    if (
+        type(context) is dict
+        and len(context) == 2
+        and next(iter(context)) == "correlation_id"
+        and context.get("correlation_id", 0) is None
+        and context.get("causation_id", 0) is None
+    ):
+        return _PLAIN_CONTEXT_JSON
+    return _plain_json(context)
 
 
 _FLAT_VALUES = frozenset({str, int, float, bool, type(None)})
@@ -290,17 +311,27 @@ def encode_checked_event(event: RawEvent, max_event_bytes: int) -> tuple[str, st
 
 def _encode_checked(event: RawEvent, max_event_bytes: int) -> tuple[str, str, int]:
     """:func:`encode_checked_event`, and the payload's size in bytes."""
-    problem = _identifier_problem(event.name, empty_allowed=False)
+    _check_name(event.name)
+    check_stream_id(event.stream_id)
+    return _encode_payload(event, max_event_bytes)
+
+
+def _check_name(name: str) -> None:
+    """Check an event name (see :func:`check_event`)."""
+    problem = _identifier_problem(name, empty_allowed=False)
     if problem:
         raise InvalidEventName(
-            f"Event name {_shown(event.name)} {problem}. Set a shorter __event_name__ on the "
+            f"Event name {_shown(name)} {problem}. Set a shorter __event_name__ on the "
             f"event class (1 to {MAX_IDENTIFIER_LENGTH} characters, no NUL characters)."
         )
-    if event.name.startswith(_UNSTABLE_PREFIXES):
-        module = next(m for m in UNSTABLE_EVENT_MODULES if event.name.startswith(f"{m}."))
-        raise UnstableEventName(event.name, module)
-    check_stream_id(event.stream_id)
-    data, context = _plain_json(event.data), _plain_json(event.context)
+    if name.startswith(_UNSTABLE_PREFIXES):
+        module = next(m for m in UNSTABLE_EVENT_MODULES if name.startswith(f"{m}."))
+        raise UnstableEventName(name, module)
+
+
+def _encode_payload(event: RawEvent, max_event_bytes: int) -> tuple[str, str, int]:
+    """An event's data and context as checked compact JSON, and their size in bytes."""
+    data, context = _plain_json(event.data), _context_json(event.context)
     if data is None or context is None:
         for label, value in (("data", event.data), ("context", event.context)):
             problem = _json_problem(value, label)
@@ -370,8 +401,17 @@ def check_events(
     check_unique_uuids(events)
     payloads = []
     total = 0
+    names: set[str] = set()
+    stream_id: StreamId | None = None
     for event in events:
-        data, context, size = _encode_checked(event, max_event_bytes)
+        name = event.name
+        if type(name) is not str or name not in names:  # an append repeats a few names
+            _check_name(name)
+            names.add(name)
+        if event.stream_id is not stream_id:  # and one stream id
+            check_stream_id(event.stream_id)
+            stream_id = event.stream_id
+        data, context, size = _encode_payload(event, max_event_bytes)
         total += size
         if total > max_append_bytes:
             raise AppendTooLarge(

@@ -23,6 +23,7 @@ in-transaction listeners receive.
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from django.utils import timezone
@@ -179,6 +180,12 @@ def append_sql(claim: ClaimKind, outbox: bool, notify: bool = True) -> str:
     return sql
 
 
+@lru_cache(maxsize=1024)
+def _json_name(name: str) -> str:
+    """An event name as a JSON string (an application has few names: encoded once each)."""
+    return json.dumps(name)
+
+
 def append_parameters(
     stream_id: StreamId,
     tenant_id: str,
@@ -197,7 +204,7 @@ def append_parameters(
         accepts: The outbox filter; ``None`` when no outbox rows are written.
     """
     rows = ",".join(
-        f'{{"n":{n},"uuid":"{raw.uuid}","name":{json.dumps(raw.name)},"data":{data},'
+        f'{{"n":{n},"uuid":"{raw.uuid}","name":{_json_name(raw.name)},"data":{data},'
         f'"context":{context},"created_at":"{to_db(raw.created_at).isoformat()}",'
         f'"version":{"null" if raw.version is None else int(raw.version)},'
         f'"to_outbox":{"true" if accepts is not None and accepts(raw) else "false"}}}'
