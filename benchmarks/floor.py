@@ -377,5 +377,5 @@ FLOORS: dict[str, Callable[[str, int, bool], Result]] = {
     "catchup_1m": catch_up,
     "outbox_drain": outbox_drain,
     "relay_floor": outbox_claim,
-    "outbox_deep": lambda dsn, n, atomic: outbox_drain(dsn, n, atomic, batch=100, streams=50),
+    "outbox_deep": lambda dsn, n, atomic: outbox_drain(dsn, n, True, batch=100, streams=50),
 }
