@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+from typing import Any
+
 import pytest
 from django.db import connections, transaction
 from django.test import override_settings
 from event_sourcery.event import Recorded
 
+from eventhex_core_ports._internal.serde import FastSerde
 from eventhex_django_adapter import DjangoBackend
 from tests.django_adapter.subscriptions.conftest import (
     QUICK,
@@ -200,3 +204,30 @@ def test_created_at_matches_what_the_store_loads_with_and_without_use_tz(
 
     assert len(received) == 1
     assert received[0].wrapped_event.created_at == loaded[0].created_at
+
+
+def test_pages_and_loads_are_built_with_the_collector_paused_and_leave_it_enabled(
+    backend: DjangoBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every event of a page and of a loaded stream is built while automatic collection is
+    paused (ADR 0021); afterwards the collector is enabled again."""
+    start = backend.event_store.position or 0
+    stream = new_stream()
+    backend.event_store.append(*[Noted(label=str(n)) for n in range(30)], stream_id=stream)
+    paused_while_built: list[bool] = []
+    wrap_stored = FastSerde.wrap_stored
+
+    def watched(self: FastSerde, *args: Any) -> Any:
+        paused_while_built.append(not gc.isenabled())
+        return wrap_stored(self, *args)
+
+    monkeypatch.setattr(FastSerde, "wrap_stored", watched)
+    assert gc.isenabled()
+
+    page = next(backend.subscriber.start_from(start).build_batch(30, QUICK))
+    loaded = backend.event_store.load_stream(stream)
+
+    assert labels(page) == [str(n) for n in range(30)]
+    assert [e.event.label for e in loaded] == [str(n) for n in range(30)]  # type: ignore[attr-defined]
+    assert paused_while_built == [True] * 60
+    assert gc.isenabled()
