@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 
 from eventhex_core_ports._internal.records import raw_event, recorded, wrapped_event
 from eventhex_core_ports._internal.stored_json import TOO_DEEP
+from eventhex_core_ports._internal.validation import JSON_SCALARS
 from eventhex_core_ports.errors import InvalidEventData, UndecodableEvent
 from eventhex_core_ports.upcasting import (
     EVENT_VERSION_KEY,
@@ -39,7 +40,6 @@ from eventhex_core_ports.upcasting import (
 
 __all__ = ["FastSerde", "FreshJson"]
 
-_ATOMIC = frozenset({str, int, float, bool, type(None)})
 _CONTEXT_FIELDS = frozenset({"correlation_id", "causation_id", "components"})
 _set = object.__setattr__
 
@@ -75,14 +75,14 @@ def _copy(value: Any) -> Any:
         return value
     if kind is dict:
         return {
-            (key if type(key) in _ATOMIC else _asdict_copy(key)): (
-                item if type(item) in _ATOMIC else _copy(item)
+            (key if type(key) in JSON_SCALARS else _asdict_copy(key)): (
+                item if type(item) in JSON_SCALARS else _copy(item)
             )
             for key, item in value.items()
         }
     if kind is list:
-        return [item if type(item) in _ATOMIC else _copy(item) for item in value]
-    if kind in _ATOMIC:
+        return [item if type(item) in JSON_SCALARS else _copy(item) for item in value]
+    if kind in JSON_SCALARS:
         return value
     return _asdict_copy(value)
 

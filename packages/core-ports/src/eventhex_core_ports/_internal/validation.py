@@ -66,6 +66,7 @@ __all__ = [
     "DEFAULT_MAX_APPEND_BYTES",
     "DEFAULT_MAX_APPEND_EVENTS",
     "DEFAULT_MAX_EVENT_BYTES",
+    "JSON_SCALARS",
     "MAX_IDENTIFIER_LENGTH",
     "MAX_JSON_DEPTH",
     "UNSTABLE_EVENT_MODULES",
@@ -223,6 +224,9 @@ def _path(label: str, trail: list[tuple[int, Any]], parent: int, key: Any) -> st
     return label + "".join(f"[{k!r}]" for k in reversed(keys))
 
 
+JSON_SCALARS = frozenset({str, int, float, bool, type(None)})
+"""The exact types of JSON's scalars in Python (subclasses may encode as something else)."""
+
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _COMPACT_FINITE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 """``json.dumps`` with these options builds an encoder per call; these are built once."""
@@ -246,7 +250,8 @@ def _plain_json(value: Any) -> str | None:
     """
     try:
         text = _COMPACT_FINITE.encode(value)
-        text.encode("utf-8")
+        if not text.isascii():  # an unpaired surrogate fails here (ASCII has none)
+            text.encode("utf-8")
     except (TypeError, ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
         return None
     if "\\u0000" in text:
@@ -271,9 +276,6 @@ def _context_json(context: Any) -> str | None:
     return _plain_json(context)
 
 
-_FLAT_VALUES = frozenset({str, int, float, bool, type(None)})
-
-
 def _flat(value: Any) -> bool:
     """Whether ``value`` is a dict of string keys to strings, numbers, booleans and nulls
     (exact types: a subclass may encode as something else), as most payloads and contexts are.
@@ -283,8 +285,8 @@ def _flat(value: Any) -> bool:
     """
     if type(value) is not dict:
         return False
-    flat = _FLAT_VALUES
-    return all(type(key) is str and type(item) in flat for key, item in value.items())
+    scalars = JSON_SCALARS
+    return all(type(key) is str and type(item) in scalars for key, item in value.items())
 
 
 def check_event(event: RawEvent, max_event_bytes: int) -> None:
