@@ -16,6 +16,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 PROFILER: Any = None
@@ -57,21 +58,38 @@ def _on_gc(phase: str, info: dict[str, Any]) -> None:
 gc.callbacks.append(_on_gc)
 
 
+@dataclass
+class Clock:
+    """The wall-clock seconds of one measured part, set when the part ends."""
+
+    seconds: float = 0.0
+
+
 @contextmanager
-def measured() -> Iterator[None]:
-    """Mark the measured part of a scenario (profiled when ``PROFILER`` is set)."""
+def measured() -> Iterator[Clock]:
+    """Mark the measured part of a scenario (profiled when ``PROFILER`` is set); the clock it
+    yields holds the part's wall-clock seconds once it ends.
+
+    The part starts after a full collection, outside its clock, for every contender alike: the
+    objects of the set-up and the seeding are theirs, and so is a collection they made due (it
+    would otherwise land in whatever ran next: a 20,000-event catch-up paid a 27 ms full
+    collection owed by its seeding). What the part itself allocates is collected inside it.
+    """
+    gc.collect()
+    clock = Clock()
     server = _backend_cpu()
     wall, cpu = time.perf_counter(), time.process_time()
     _state["inside"] = True
     if PROFILER is not None:
         PROFILER.enable()
     try:
-        yield
+        yield clock
     finally:
         if PROFILER is not None:
             PROFILER.disable()
         _state["inside"] = False
-        _spent["wall_s"] += time.perf_counter() - wall
+        clock.seconds = time.perf_counter() - wall
+        _spent["wall_s"] += clock.seconds
         _spent["cpu_s"] += time.process_time() - cpu
         _spent["server_cpu_s"] += _backend_cpu() - server
 

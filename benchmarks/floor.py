@@ -16,7 +16,6 @@ for ``Outbox.run``. The relay floor (:func:`outbox_claim`) hands out rows, as a 
 from __future__ import annotations
 
 import statistics
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
@@ -153,12 +152,11 @@ def appends(dsn: str, n: int, atomic: bool, size: int = 1) -> Result:
         work = unit(connection, atomic)
         with work():
             connection.execute(APPEND, append_args(streams[0], batches[0]))  # warm-up
-        started = time.perf_counter()
-        with measured():
+        with measured() as clock:
             for stream, batch in zip(streams[1:], batches[1:], strict=True):
                 with work():
                     connection.execute(APPEND, append_args(stream, batch))
-        elapsed = time.perf_counter() - started
+        elapsed = clock.seconds
     return {"value": n * size / elapsed, "unit": "events/s", "events": n * size}
 
 
@@ -170,8 +168,7 @@ def versioned(dsn: str, n: int, atomic: bool) -> Result:
         work = unit(connection, atomic)
         with work():
             connection.execute(APPEND, append_args(stream, [written()]))
-        started = time.perf_counter()
-        with measured():
+        with measured() as clock:
             for version, event in enumerate(events, start=2):
                 with work():
                     cursor = connection.execute(
@@ -181,7 +178,7 @@ def versioned(dsn: str, n: int, atomic: bool) -> Result:
                     )  # fmt: skip
                     if cursor.rowcount != 1:
                         raise AssertionError(f"version {version - 1} of {stream} not claimed")
-        elapsed = time.perf_counter() - started
+        elapsed = clock.seconds
     return {"value": n / elapsed, "unit": "events/s", "events": n}
 
 
@@ -204,10 +201,9 @@ def load(dsn: str, n: int, atomic: bool, loads: int = 7) -> Result:
             assert len(wrapped_events(connection.execute(LOAD, (stream,)).fetchall())) == n
         times = []
         for _ in range(loads):
-            started = time.perf_counter()
-            with measured(), work():
+            with measured() as clock, work():
                 loaded = wrapped_events(connection.execute(LOAD, (stream,)).fetchall())
-            times.append(time.perf_counter() - started)
+            times.append(clock.seconds)
             assert len(loaded) == n
     return {"value": statistics.median(times) * 1000, "unit": "ms", "events": n}
 
@@ -262,14 +258,13 @@ def catch_up(dsn: str, n: int, atomic: bool, batch: int = 500) -> Result:
         seed(connection, n)
         statistics_before = table_statistics(connection)
         before = reset_peak_rss()
-        started = time.perf_counter()
         last, received = (0, 0), 0
-        with measured():
+        with measured() as clock:
             while received < n:
                 page = recorded(connection.execute(PAGE, (*last, batch)).fetchall())
                 received += len(page)
                 last = (page[-1].position >> 64, page[-1].position & (2**64 - 1))
-        elapsed = time.perf_counter() - started
+        elapsed = clock.seconds
         growth = (rss_kib("VmHWM") - before) / 1024
         statistics_after = table_statistics(connection)
     return {
@@ -338,11 +333,10 @@ def outbox_drain(
         # Without statistics, PostgreSQL would sort the whole backlog for every batch.
         connection.execute("SET enable_seqscan = off")
         published: list[int] = []
-        started = time.perf_counter()
-        with measured():
+        with measured() as clock:
             while _drain_batch(connection, batch, build, published):
                 pass
-        elapsed = time.perf_counter() - started
+        elapsed = clock.seconds
     assert len(published) == n
     return {"value": n / elapsed, "unit": "messages/s", "messages": n}
 

@@ -11,7 +11,6 @@ for the disk, and never runs ``ANALYZE``.
 from __future__ import annotations
 
 import statistics
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -55,12 +54,11 @@ def append_batch(backend: Any, n: int, unit: Unit, size: int = 10) -> Result:
         store.append(*[written() for _ in range(size)], stream_id=new_stream())  # warm-up
     batches = [[written() for _ in range(size)] for _ in range(n)]
     streams = [new_stream() for _ in range(n)]
-    started = time.perf_counter()
-    with measured():
+    with measured() as clock:
         for batch, stream in zip(batches, streams, strict=True):
             with unit():
                 store.append(*batch, stream_id=stream)
-    elapsed = time.perf_counter() - started
+    elapsed = clock.seconds
     events = n * size
     rate = _rate(events, elapsed)
     return {"value": rate, "unit": "events/s", "events": events, "seconds": elapsed}
@@ -73,12 +71,11 @@ def append_versioned(backend: Any, n: int, unit: Unit) -> Result:
     with unit():
         store.append(written(), stream_id=stream, expected_version=0)
     events = [written() for _ in range(n)]
-    started = time.perf_counter()
-    with measured():
+    with measured() as clock:
         for version, event in enumerate(events, start=1):
             with unit():
                 store.append(event, stream_id=stream, expected_version=version)
-    elapsed = time.perf_counter() - started
+    elapsed = clock.seconds
     return {"value": _rate(n, elapsed), "unit": "events/s", "events": n, "seconds": elapsed}
 
 
@@ -96,10 +93,9 @@ def load_stream(backend: Any, n: int, unit: Unit, loads: int = 7) -> Result:
         assert len(store.load_stream(stream)) == n  # warm-up and sanity
     times = []
     for _ in range(loads):
-        started = time.perf_counter()
-        with measured(), unit():
+        with measured() as clock, unit():
             loaded = store.load_stream(stream)
-        times.append(time.perf_counter() - started)
+        times.append(clock.seconds)
         assert len(loaded) == n
     median = statistics.median(times)
     return {
@@ -122,12 +118,11 @@ def catch_up(backend: Any, n: int, unit: Unit, batch: int = 500) -> Result:
     statistics_before = table_statistics()
     before = reset_peak_rss()
     received = 0
-    started = time.perf_counter()
-    with measured():
+    with measured() as clock:
         subscription = backend.subscriber.start_from(0).build_batch(batch, timelimit=1)
         while received < n:
             received += len(next(subscription))
-    elapsed = time.perf_counter() - started
+    elapsed = clock.seconds
     peak = rss_kib("VmHWM")
     return {
         "value": _rate(received, elapsed),
@@ -183,15 +178,14 @@ def outbox_drain(backend: Any, n: int, unit: Unit, limit: int = 500) -> Result:
         published.append(record.position)
 
     outbox = backend.outbox
-    started = time.perf_counter()
-    with measured():
+    with measured() as clock:
         while True:
             before = len(published)
             with wrap():
                 outbox.run(publish, limit=limit)
             if len(published) == before:
                 break
-    elapsed = time.perf_counter() - started
+    elapsed = clock.seconds
     if len(published) != n or len(set(published)) != n:
         raise AssertionError(f"drained {len(set(published))} distinct of {n} outbox entries")
     return {"value": _rate(n, elapsed), "unit": "messages/s", "messages": n, "seconds": elapsed}
@@ -229,15 +223,14 @@ def outbox_streams(
         published.append((record.stream_id.name, record.wrapped_event.version))
 
     outbox = backend.outbox
-    started = time.perf_counter()
-    with measured():
+    with measured() as clock:
         while True:
             before = len(published)
             with wrap():
                 outbox.run(publish, limit=limit)
             if len(published) == before:
                 break
-    elapsed = time.perf_counter() - started
+    elapsed = clock.seconds
     versions: dict[str | None, list[int | None]] = {}
     for name, version in published:
         versions.setdefault(name, []).append(version)
