@@ -26,6 +26,7 @@ from eventhex_django_adapter.models import Event, OutboxEntry, Snapshot, Stream
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
 from .conftest import backend_on
+from .test_undecodable_rows import damage
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -368,3 +369,55 @@ def test_the_projections_page_shows_lag_from_the_checkpoint(
     # All events: the three after the checkpoint; removals: the one removal.
     expected = [("test.all", format_position(position), "3"), ("test.removals", "0", "1")]
     assert sorted(cells) == expected
+
+
+def _stored_key(store: str, row: Any) -> Any:
+    """``row``'s primary key as raw SQL on ``store`` takes it (SQLite stores uuids as hex)."""
+    return row._meta.pk.get_db_prep_value(row.pk, connections[store])
+
+
+_JSON_TABLES = {
+    Event: "eventhex_event",
+    Snapshot: "eventhex_snapshot",
+    OutboxEntry: "eventhex_outboxentry",
+}
+
+
+@pytest.mark.parametrize("model", list(_JSON_TABLES), ids=lambda m: m.__name__)
+@pytest.mark.parametrize("column", ["data", "context"])
+def test_a_row_nested_too_deeply_lists_and_opens_showing_its_json_as_stored(
+    admin_client: Client, store: str, model: type, column: str
+) -> None:
+    row = model.objects.using(store).get()  # type: ignore[attr-defined]
+    damage(store, _JSON_TABLES[model], column, _stored_key(store, row), key=row._meta.pk.column)
+
+    listing = admin_client.get(_url(model, "changelist"))
+    detail = admin_client.get(_url(model, "change", row.pk))
+
+    assert listing.status_code == 200
+    assert detail.status_code == 200
+    html = detail.content.decode()
+    assert "too deeply nested to decode" in html
+    assert "[[[[[[[[" in html  # the stored text, shown as it is
+
+
+@pytest.mark.parametrize("model", list(_JSON_TABLES), ids=lambda m: m.__name__)
+def test_a_rows_page_shows_its_json_indented_and_escaped(
+    admin_client: Client, store: str, model: type
+) -> None:
+    row = model.objects.using(store).get()  # type: ignore[attr-defined]
+    with connections[store].cursor() as cursor:
+        cast = "::jsonb" if connections[store].vendor == "postgresql" else ""
+        cursor.execute(
+            f"UPDATE {_JSON_TABLES[model]} SET data = %s{cast} WHERE {row._meta.pk.column} = %s",
+            ['{"item": "<script>alert(1)</script>"}', _stored_key(store, row)],
+        )
+
+    html = admin_client.get(_url(model, "change", row.pk)).content.decode()
+
+    assert (
+        '<pre class="eventhex-json">{\n  &quot;item&quot;: '
+        "&quot;&lt;script&gt;alert(1)&lt;/script&gt;&quot;\n}</pre>"
+    ) in html
+    assert "<script>alert(1)" not in html
+    assert "&quot;causation_id&quot;: null" in html  # the context, indented too

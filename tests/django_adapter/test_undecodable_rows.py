@@ -37,15 +37,16 @@ def deep_json(alias: str) -> str:
     return '{"item": "deep", "extra": ' + "[" * depth + "]" * depth + "}"
 
 
-def damage(alias: str, table: str, column: str, row_id: int) -> None:
-    """Overwrite one JSON column of one row with :func:`deep_json`, in raw SQL."""
+def damage(alias: str, table: str, column: str, row_id: Any, key: str = "id") -> None:
+    """Overwrite one JSON column of the row whose ``key`` is ``row_id`` with :func:`deep_json`,
+    in raw SQL."""
     cast = "::jsonb" if alias == "postgres" else ""
     sqlite = alias == "default"
     with connections[alias].cursor() as cursor:
         if sqlite:  # JSON_VALID refuses more than 2,000 levels: an import around it would not
             cursor.execute("PRAGMA ignore_check_constraints = ON")
         cursor.execute(
-            f"UPDATE {table} SET {column} = %s{cast} WHERE id = %s", [deep_json(alias), row_id]
+            f"UPDATE {table} SET {column} = %s{cast} WHERE {key} = %s", [deep_json(alias), row_id]
         )
         if sqlite:
             cursor.execute("PRAGMA ignore_check_constraints = OFF")

@@ -3,7 +3,9 @@
 Events are facts: the admin lists, searches and shows them but never adds, changes or deletes.
 Every list stays fast on tens of millions of events (see :mod:`._admin_lists`): counts are
 bounded, only the first and the last pages are offered, searches are exact or by prefix on
-indexed columns, and filters read their values from indexes.
+indexed columns, and filters read their values from indexes. Payloads and contexts are never
+decoded by Django: lists leave them out, and a row's page shows them from their stored text
+(see :mod:`._admin_json`), so one row nested too deeply to decode fails no page.
 """
 
 from typing import Any
@@ -12,6 +14,7 @@ from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
+from eventhex_django_adapter._admin_json import StoredJsonColumns
 from eventhex_django_adapter._admin_lists import (
     BoundedPaginator,
     IndexedValuesFilter,
@@ -99,7 +102,7 @@ class StreamAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(StoredJsonColumns, ReadOnlyAdmin):
     """Events, newest first, found by uuid, event name, category or stream."""
 
     list_display = ("id", "position", "name", "stream", "version", "category", "created_at")
@@ -111,7 +114,8 @@ class EventAdmin(ReadOnlyAdmin):
         "its name."
     )
     ordering = ("-id",)
-    readonly_fields = ("position",)
+    exclude = ("data", "context")
+    readonly_fields = ("position", "stored_data", "stored_context")
 
     @admin.display(description="position")
     def position(self, event: Event) -> str:
@@ -142,7 +146,7 @@ class EventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(ReadOnlyAdmin):
+class SnapshotAdmin(StoredJsonColumns, ReadOnlyAdmin):
     """Snapshots, found by their uuid or their stream's uuid or name prefix."""
 
     list_display = ("uuid", "name", "stream", "version", "created_at")
@@ -150,6 +154,8 @@ class SnapshotAdmin(ReadOnlyAdmin):
     search_fields = ("name",)  # shows the box; the search itself is get_search_results
     search_help_text = "A snapshot's uuid, a stream's uuid or the start of its name."
     sortable_by = ()  # type: ignore[assignment]
+    exclude = ("data", "context")
+    readonly_fields = ("stored_data", "stored_context")
 
     def get_search_results(
         self, request: HttpRequest, queryset: "QuerySet[Snapshot]", search_term: str
@@ -166,7 +172,7 @@ class SnapshotAdmin(ReadOnlyAdmin):
 
 
 @admin.register(OutboxEntry)
-class OutboxEntryAdmin(ReadOnlyAdmin):
+class OutboxEntryAdmin(StoredJsonColumns, ReadOnlyAdmin):
     """Outbox entries waiting or dead, oldest first, found by exact value.
 
     The outbox is a queue, short in a healthy system: a search reads it whole, and adds no
@@ -189,8 +195,8 @@ class OutboxEntryAdmin(ReadOnlyAdmin):
     search_fields = ("event_name",)  # shows the box; the search itself is get_search_results
     search_help_text = "An event's or a stream's uuid, an event name, stream name or category."
     ordering = ("id",)
-    exclude = ("position",)
-    readonly_fields = ("shown_position",)
+    exclude = ("position", "data", "context")
+    readonly_fields = ("shown_position", "stored_data", "stored_context")
 
     @admin.display(description="position")
     def shown_position(self, entry: OutboxEntry) -> str:
