@@ -20,6 +20,7 @@ from eventhex_core_ports.testing.events import (
     ContractSnapshot,
 )
 from eventhex_django_adapter import _admin_lists
+from eventhex_django_adapter._admin_json import shown_json
 from eventhex_django_adapter._codec import encode_position, format_position
 from eventhex_django_adapter.admin import EventAdmin
 from eventhex_django_adapter.models import Event, OutboxEntry, Snapshot, Stream
@@ -397,7 +398,7 @@ def test_a_row_nested_too_deeply_lists_and_opens_showing_its_json_as_stored(
     assert listing.status_code == 200
     assert detail.status_code == 200
     html = detail.content.decode()
-    assert "too deeply nested to decode" in html
+    assert "Nested too deeply to decode; shown as stored." in html
     assert "[[[[[[[[" in html  # the stored text, shown as it is
 
 
@@ -421,3 +422,13 @@ def test_a_rows_page_shows_its_json_indented_and_escaped(
     ) in html
     assert "<script>alert(1)" not in html
     assert "&quot;causation_id&quot;: null" in html  # the context, indented too
+
+
+def test_stored_text_that_is_not_json_is_shown_as_stored_and_escaped() -> None:
+    shown = shown_json('{"item": <b>')
+
+    assert shown == (
+        '<p class="help">Not valid JSON; shown as stored.</p>'
+        '<pre class="eventhex-json">{&quot;item&quot;: &lt;b&gt;</pre>'
+    )
+    assert shown_json(None) == '<pre class="eventhex-json">null</pre>'

@@ -19,21 +19,22 @@ from eventhex_django_adapter._codec import json_text
 
 __all__ = ["StoredJsonColumns"]
 
-UNDECODABLE = "too deeply nested to decode; shown as stored"
-
 
 def shown_json(text: str | None) -> SafeString:
-    """``text`` (a stored JSON value) as an indented ``<pre>``; as stored, with a note, when it
-    cannot be decoded or encoded again without recursing too deeply."""
+    """``text`` (a stored JSON value) as an indented ``<pre>``; as stored, with a note saying
+    why, when it cannot be decoded (or encoded again) without recursing too deeply, or is not
+    JSON."""
     if text is None:
         return format_html('<pre class="eventhex-json">{}</pre>', "null")
     try:
         shown = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-    except (RecursionError, ValueError):
-        return format_html(
-            '<p class="help">{}</p><pre class="eventhex-json">{}</pre>', UNDECODABLE, text
-        )
-    return format_html('<pre class="eventhex-json">{}</pre>', shown)
+    except RecursionError:
+        note = "Nested too deeply to decode; shown as stored."
+    except ValueError:
+        note = "Not valid JSON; shown as stored."
+    else:
+        return format_html('<pre class="eventhex-json">{}</pre>', shown)
+    return format_html('<p class="help">{}</p><pre class="eventhex-json">{}</pre>', note, text)
 
 
 class StoredJsonColumns(admin.ModelAdmin):  # type: ignore[type-arg]
