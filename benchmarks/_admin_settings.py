@@ -18,6 +18,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "eventhex_django_adapter",
+    "eventhex_django_adapter.projections",
 ]
 DATABASES = {
     "default": database_settings(

@@ -95,11 +95,12 @@ def _fill(events: int) -> dict[str, Any]:
             )
             event_id, tx_id, uuid, created_at = cursor.fetchone()
             cursor.execute(
-                "INSERT INTO eventhex_projection (name, position, last_event_uuid, "
-                "last_event_at, applied, state, generation, owner, last_error, updated_at) "
-                "VALUES (%s, %s::numeric * 18446744073709551616 + %s, %s, %s, %s, 'running', "
-                "1, '', '', now())",
-                [projection.name, tx_id, event_id, uuid, created_at, event_id],
+                "INSERT INTO eventhex_projection (name, projection, version, shard, shards, "
+                "position, last_event_uuid, last_event_at, applied, state, generation, owner, "
+                "last_error, updated_at) "
+                "VALUES (%s, %s, 1, 0, 1, %s::numeric * 18446744073709551616 + %s, %s, %s, %s, "
+                "'running', 1, '', '', now())",
+                [projection.name, projection.name, tx_id, event_id, uuid, created_at, event_id],
             )
         cursor.execute(
             "INSERT INTO eventhex_parked_event (projection_id, event_uuid, event_name, "
@@ -117,12 +118,17 @@ def _fill(events: int) -> dict[str, Any]:
         for table in ("stream", "event", "outboxentry", "projection", "parked_event"):
             cursor.execute(f"ANALYZE eventhex_{table}")
         cursor.execute(
-            "SELECT e.uuid, s.name FROM eventhex_event e "
+            "SELECT e.id, e.uuid, s.name FROM eventhex_event e "
             "JOIN eventhex_stream s ON s.id = e.stream_id WHERE e.id = %s",
             [events // 2],
         )
-        uuid, stream_name = cursor.fetchone()
-    return {"event_uuid": str(uuid), "stream_name": stream_name, "streams": streams}
+        event_id, uuid, stream_name = cursor.fetchone()
+    return {
+        "event_id": event_id,
+        "event_uuid": str(uuid),
+        "stream_name": stream_name,
+        "streams": streams,
+    }
 
 
 def _pages(found: dict[str, Any], last_page: int) -> list[tuple[str, str, dict[str, str]]]:
@@ -143,6 +149,7 @@ def _pages(found: dict[str, Any], last_page: int) -> list[tuple[str, str, dict[s
         ("events search by event uuid", events, {"q": found["event_uuid"]}),
         ("events filtered by category", events, {"category__exact": "order"}),
         ("events filtered by event name", events, {"name__exact": "OrderPaid"}),
+        ("an event's page", reverse("admin:eventhex_event_change", args=[found["event_id"]]), {}),
         ("streams list", changelist(Stream), {}),
         ("streams search by name", changelist(Stream), {"q": found["stream_name"]}),
         ("outbox list", changelist(OutboxEntry), {}),
@@ -161,7 +168,8 @@ def _time(client: Any, url: str, params: dict[str, str], reps: int) -> dict[str,
         response = client.get(url, params)
         took.append((time.perf_counter() - started) * 1000)
         assert response.status_code == 200, (url, params, response.status_code)
-    count = getattr(first.context["cl"], "result_count", None) if first.context else None
+    listed = first.context.get("cl") if first.context else None  # a row's page has no list
+    count = getattr(listed, "result_count", None)
     return {"ms": round(statistics.median(took), 1), "rows": count}
 
 
