@@ -27,7 +27,7 @@ from eventhex_django_adapter.models import Event, OutboxEntry, Snapshot, Stream
 from eventhex_django_adapter.projections.models import ParkedEvent, ProjectionState
 
 from .conftest import backend_on
-from .test_undecodable_rows import damage
+from .test_undecodable_rows import damage, overwrite_json
 
 pytestmark = pytest.mark.django_db(databases="__all__")
 
@@ -407,12 +407,14 @@ def test_a_rows_page_shows_its_json_indented_and_escaped(
     admin_client: Client, store: str, model: type
 ) -> None:
     row = model.objects.using(store).get()  # type: ignore[attr-defined]
-    with connections[store].cursor() as cursor:
-        cast = "::jsonb" if connections[store].vendor == "postgresql" else ""
-        cursor.execute(
-            f"UPDATE {_JSON_TABLES[model]} SET data = %s{cast} WHERE {row._meta.pk.column} = %s",
-            ['{"item": "<script>alert(1)</script>"}', _stored_key(store, row)],
-        )
+    overwrite_json(
+        store,
+        _JSON_TABLES[model],
+        "data",
+        _stored_key(store, row),
+        '{"item": "<script>alert(1)</script>"}',
+        key=row._meta.pk.column,
+    )
 
     html = admin_client.get(_url(model, "change", row.pk)).content.decode()
 

@@ -37,19 +37,24 @@ def deep_json(alias: str) -> str:
     return '{"item": "deep", "extra": ' + "[" * depth + "]" * depth + "}"
 
 
-def damage(alias: str, table: str, column: str, row_id: Any, key: str = "id") -> None:
-    """Overwrite one JSON column of the row whose ``key`` is ``row_id`` with :func:`deep_json`,
-    in raw SQL."""
+def overwrite_json(
+    alias: str, table: str, column: str, row_id: Any, text: str, key: str = "id"
+) -> None:
+    """Overwrite one JSON column of the row whose ``key`` is ``row_id`` with ``text``, in raw
+    SQL, around the adapter's checks (and SQLite's ``JSON_VALID``)."""
     cast = "::jsonb" if alias == "postgres" else ""
     sqlite = alias == "default"
     with connections[alias].cursor() as cursor:
         if sqlite:  # JSON_VALID refuses more than 2,000 levels: an import around it would not
             cursor.execute("PRAGMA ignore_check_constraints = ON")
-        cursor.execute(
-            f"UPDATE {table} SET {column} = %s{cast} WHERE {key} = %s", [deep_json(alias), row_id]
-        )
+        cursor.execute(f"UPDATE {table} SET {column} = %s{cast} WHERE {key} = %s", [text, row_id])
         if sqlite:
             cursor.execute("PRAGMA ignore_check_constraints = OFF")
+
+
+def damage(alias: str, table: str, column: str, row_id: Any, key: str = "id") -> None:
+    """Overwrite one JSON column of one row with :func:`deep_json`."""
+    overwrite_json(alias, table, column, row_id, deep_json(alias), key)
 
 
 def damage_event(alias: str, event_uuid: Any, column: str = "data") -> None:

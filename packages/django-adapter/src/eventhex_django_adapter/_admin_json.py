@@ -40,9 +40,8 @@ def shown_json(text: str | None) -> SafeString:
 class StoredJsonColumns(admin.ModelAdmin):  # type: ignore[type-arg]
     """A model admin for models with ``data`` and ``context`` JSON columns.
 
-    Lists defer both columns. A row's page shows them as the read-only fields ``stored_data``
-    and ``stored_context`` (list them in ``readonly_fields``, and the columns in ``exclude``),
-    read as text in one query.
+    Lists defer both columns. A row's page shows them, after the admin's other fields, as the
+    read-only fields ``stored_data`` and ``stored_context``, read as text in one query.
     """
 
     json_columns = ("data", "context")
@@ -50,6 +49,17 @@ class StoredJsonColumns(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_queryset(self, request: HttpRequest) -> "QuerySet[Any]":
         """The rows without their JSON columns."""
         return super().get_queryset(request).defer(*self.json_columns)
+
+    def get_exclude(self, request: HttpRequest, obj: Model | None = None) -> tuple[str, ...]:
+        """The admin's own exclusions and the JSON columns (shown as text instead)."""
+        return (*(super().get_exclude(request, obj) or ()), *self.json_columns)
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Model | None = None
+    ) -> tuple[str, ...]:
+        """The admin's own read-only fields, then the JSON columns as text."""
+        shown_as_text = ("stored_data", "stored_context")
+        return (*super().get_readonly_fields(request, obj), *shown_as_text)
 
     def _stored(self, row: Model) -> dict[str, str | None]:
         found: dict[str, str | None] | None = getattr(row, "_eventhex_stored_json", None)

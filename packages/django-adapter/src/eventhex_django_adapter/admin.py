@@ -114,8 +114,7 @@ class EventAdmin(StoredJsonColumns, ReadOnlyAdmin):
         "its name."
     )
     ordering = ("-id",)
-    exclude = ("data", "context")
-    readonly_fields = ("position", "stored_data", "stored_context")
+    readonly_fields = ("position",)
 
     @admin.display(description="position")
     def position(self, event: Event) -> str:
@@ -154,8 +153,6 @@ class SnapshotAdmin(StoredJsonColumns, ReadOnlyAdmin):
     search_fields = ("name",)  # shows the box; the search itself is get_search_results
     search_help_text = "A snapshot's uuid, a stream's uuid or the start of its name."
     sortable_by = ()  # type: ignore[assignment]
-    exclude = ("data", "context")
-    readonly_fields = ("stored_data", "stored_context")
 
     def get_search_results(
         self, request: HttpRequest, queryset: "QuerySet[Snapshot]", search_term: str
@@ -195,8 +192,8 @@ class OutboxEntryAdmin(StoredJsonColumns, ReadOnlyAdmin):
     search_fields = ("event_name",)  # shows the box; the search itself is get_search_results
     search_help_text = "An event's or a stream's uuid, an event name, stream name or category."
     ordering = ("id",)
-    exclude = ("position", "data", "context")
-    readonly_fields = ("shown_position", "stored_data", "stored_context")
+    exclude = ("position",)
+    readonly_fields = ("shown_position",)
 
     @admin.display(description="position")
     def shown_position(self, entry: OutboxEntry) -> str:
