@@ -44,7 +44,6 @@ CREATE TABLE event (
   category varchar(255) NOT NULL DEFAULT '', tenant_id varchar(255) NOT NULL DEFAULT '',
   tx_id bigint DEFAULT pg_current_xact_id()::text::bigint,
   UNIQUE (stream_id, version));
-CREATE INDEX ON event (stream_id);
 CREATE INDEX ON event (tx_id, id);
 CREATE INDEX ON event (category, tx_id, id);
 CREATE INDEX ON event (name, tx_id, id);

@@ -1,10 +1,18 @@
-"""Fixtures for the Django adapter tests: a configured backend per database."""
+"""Fixtures for the Django adapter tests: a configured backend per database, and databases
+that ``migrate`` never ran on."""
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
+from eventhex_devtools.postgres import PostgresServer
 
 from eventhex_django_adapter import DjangoBackend, DjangoConfig
+
+from ._bare import database, postgres_settings
 
 on_sqlite = pytest.mark.django_db(databases=["default"])
 """Mark a test or class to run on the SQLite database (inside a rolled-back transaction)."""
@@ -28,3 +36,34 @@ def alias(request: pytest.FixtureRequest) -> str:
 def make_backend(alias: str) -> Callable[..., DjangoBackend]:
     """Builds configured backends on the current ``alias``."""
     return lambda **config: backend_on(alias, **config)
+
+
+@pytest.fixture
+def bare_sqlite(tmp_path: Path, django_db_blocker: Any) -> Iterator[str]:
+    """A SQLite database that does not exist yet: nothing migrated."""
+    raw = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "bare.sqlite3")}
+    with django_db_blocker.unblock(), database("bare_sqlite", raw) as alias:
+        yield alias
+
+
+@pytest.fixture
+def bare_postgres(postgresql_server: PostgresServer, django_db_blocker: Any) -> Iterator[str]:
+    """An empty PostgreSQL database: nothing migrated."""
+    name = f"eventhex_bare_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(**postgresql_server.conninfo(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        with (
+            django_db_blocker.unblock(),
+            database("bare_postgres", postgres_settings(postgresql_server, name)) as alias,
+        ):
+            yield alias
+    finally:
+        with psycopg.connect(**postgresql_server.conninfo(), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["bare_sqlite", pytest.param("bare_postgres", marks=pytest.mark.postgres)])
+def bare(request: pytest.FixtureRequest) -> str:
+    """Each unmigrated database in turn."""
+    return str(request.getfixturevalue(request.param))

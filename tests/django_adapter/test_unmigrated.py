@@ -5,14 +5,10 @@ from __future__ import annotations
 
 import sys
 import threading
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from django.conf import settings
 from django.db import DatabaseError, connections
@@ -31,6 +27,7 @@ from eventhex_django_adapter.relay_source import DjangoOutboxSource
 from tests.outbox_relay._servers import free_port
 from tests.projection_app import REGISTERED
 
+from ._bare import database, postgres_settings
 from .conftest import backend_on
 
 pytestmark = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
@@ -44,61 +41,6 @@ class OnlyTo:
 
     def allow_migrate(self, db: str, app_label: str, **hints: object) -> bool | None:
         return db == self.alias if app_label.startswith("eventhex") else None
-
-
-@contextmanager
-def database(alias: str, raw: dict[str, Any]) -> Iterator[str]:
-    """Make ``raw`` the Django database ``alias`` (settings and connections) in the block."""
-    configured = connections.configure_settings({"default": {}, alias: raw})[alias]
-    connections.settings[alias] = configured
-    try:
-        with override_settings(DATABASES={**settings.DATABASES, alias: configured}):
-            yield alias
-    finally:
-        connections[alias].close()
-        del connections[alias]
-        del connections.settings[alias]
-
-
-@pytest.fixture
-def bare_sqlite(tmp_path: Path, django_db_blocker: Any) -> Iterator[str]:
-    """A SQLite database that does not exist yet: nothing migrated."""
-    raw = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp_path / "bare.sqlite3")}
-    with django_db_blocker.unblock(), database("bare_sqlite", raw) as alias:
-        yield alias
-
-
-def _postgres(server: PostgresServer, name: str, port: int | None = None) -> dict[str, Any]:
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": name,
-        "HOST": server.host,
-        "PORT": str(port or server.port),
-        "USER": server.user,
-    }
-
-
-@pytest.fixture
-def bare_postgres(postgresql_server: PostgresServer, django_db_blocker: Any) -> Iterator[str]:
-    """An empty PostgreSQL database: nothing migrated."""
-    name = f"eventhex_bare_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(**postgresql_server.conninfo(), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        with (
-            django_db_blocker.unblock(),
-            database("bare_postgres", _postgres(postgresql_server, name)) as alias,
-        ):
-            yield alias
-    finally:
-        with psycopg.connect(**postgresql_server.conninfo(), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(params=["bare_sqlite", pytest.param("bare_postgres", marks=pytest.mark.postgres)])
-def bare(request: pytest.FixtureRequest) -> str:
-    """Each unmigrated database in turn."""
-    return str(request.getfixturevalue(request.param))
 
 
 def _append(alias: str) -> None:
@@ -155,7 +97,7 @@ def test_check_is_quiet_when_the_database_is_unreachable(
 ) -> None:
     with (
         django_db_blocker.unblock(),
-        database("nowhere", _postgres(postgresql_server, "x", port=free_port())) as alias,
+        database("nowhere", postgres_settings(postgresql_server, "x", port=free_port())) as alias,
         override_settings(DATABASE_ROUTERS=[OnlyTo(alias)]),
     ):
         assert checks.check_migrations_applied() == []

@@ -58,7 +58,10 @@ class Stream(models.Model):
 class Event(models.Model):
     """One recorded event; ``category`` and ``tenant_id`` are copied from its stream."""
 
-    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: eventhex_event_version_uniq (stream, version) serves lookups by stream.
+    stream = models.ForeignKey(
+        Stream, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     version = models.IntegerField(null=True, blank=True)
     uuid = models.UUIDField(unique=True)
     name = models.CharField(max_length=255)
@@ -89,7 +92,10 @@ class Snapshot(models.Model):
     """A stream state saved at ``version``; reads start from the newest one in range."""
 
     uuid = models.UUIDField(primary_key=True)
-    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="snapshots")
+    # No index of its own: eventhex_snapshot_version_idx (stream, version) serves it.
+    stream = models.ForeignKey(
+        Stream, on_delete=models.CASCADE, related_name="snapshots", db_index=False
+    )
     version = models.IntegerField()
     name = models.CharField(max_length=255)
     data = models.JSONField()
