@@ -116,46 +116,6 @@ def test_each_app_starts_from_one_initial_migration_in_one_line() -> None:
     assert ("eventhex", "0001_initial") in {parent.key for parent in parents}
 
 
-def _stream_indexes(alias: str, table: str) -> list[list[str]]:
-    connection = connections[alias]
-    with connection.cursor() as cursor:
-        constraints = connection.introspection.get_constraints(cursor, table)
-    return sorted(
-        found["columns"]
-        for found in constraints.values()
-        if (found["index"] or found["unique"]) and found["columns"][0] == "stream_id"
-    )
-
-
-@pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
-def test_migration_0002_drops_the_indexes_that_stream_and_version_cover(bare: str) -> None:
-    """Each foreign key to the stream had an index of its own beside (stream, version)."""
-    both = [["stream_id"], ["stream_id", "version"]]
-    call_command("migrate", "eventhex", "0001", database=bare, verbosity=0)
-    assert _stream_indexes(bare, "eventhex_event") == both
-    assert _stream_indexes(bare, "eventhex_snapshot") == both
-
-    call_command("migrate", "eventhex", "0002", database=bare, verbosity=0)
-    assert _stream_indexes(bare, "eventhex_event") == [["stream_id", "version"]]
-    assert _stream_indexes(bare, "eventhex_snapshot") == [["stream_id", "version"]]
-
-    call_command("migrate", "eventhex", "0001", database=bare, verbosity=0)
-    assert _stream_indexes(bare, "eventhex_event") == both
-    assert _stream_indexes(bare, "eventhex_snapshot") == both
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(databases=["postgres"])
-def test_sqlmigrate_prints_the_concurrent_index_drops() -> None:
-    out = StringIO()
-    call_command("sqlmigrate", "eventhex", "0002", database="postgres", stdout=out)
-
-    assert re.findall(r"DROP INDEX CONCURRENTLY IF EXISTS \"(\w+)\"", out.getvalue()) == [
-        "eventhex_event_stream_id_f91aafad",
-        "eventhex_snapshot_stream_id_6ea69e08",
-    ]
-
-
 def _created_functions(sql: str) -> set[str]:
     return set(re.findall(r"CREATE FUNCTION (eventhex_\w+)", sql))
 
