@@ -3,6 +3,7 @@
 
 import re
 import threading
+import time
 from io import StringIO
 from typing import Any
 
@@ -108,7 +109,7 @@ def test_appends_go_on_while_the_migration_waits_for_an_open_transaction(
         for _ in range(500):
             if _waiting_for_a_lock(admin, connect["dbname"]):
                 break
-            threading.Event().wait(0.01)
+            time.sleep(0.01)
         else:
             pytest.fail("the migration never waited for the open transaction")
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
+from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
 
 __all__ = ["DropCoveredIndex", "RunPostgreSQL", "sql_file"]
@@ -55,7 +56,7 @@ class RunPostgreSQL(migrations.RunSQL):
         return "Install eventhex's PostgreSQL functions and triggers (PostgreSQL only)"
 
 
-class DropCoveredIndex(migrations.operations.base.Operation):
+class DropCoveredIndex(Operation):
     """Drop the index ``name`` on ``table`` (``columns``), which a wider index already covers.
 
     Only the database changes: pair it with the model state's change in
