@@ -9,7 +9,17 @@ from django.db import connections
 from django.test import override_settings
 from eventhex_devtools.postgres import PostgresServer
 
-__all__ = ["database", "postgres_settings"]
+__all__ = ["OnlyTo", "database", "postgres_settings"]
+
+
+class OnlyTo:
+    """A database router that sends the eventhex apps' migrations to ``alias`` only."""
+
+    def __init__(self, alias: str) -> None:
+        self.alias = alias
+
+    def allow_migrate(self, db: str, app_label: str, **hints: object) -> bool | None:
+        return db == self.alias if app_label.startswith("eventhex") else None
 
 
 @contextmanager

@@ -12,11 +12,14 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connections
+from django.test import override_settings
 from event_sourcery import StreamId
 from event_sourcery.event import WrappedEvent
 
 from eventhex_core_ports.testing.events import ContractItemAdded
+from eventhex_django_adapter import checks
 
+from ._bare import OnlyTo
 from .conftest import backend_on
 
 pytestmark = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
@@ -52,6 +55,19 @@ def test_the_covered_indexes_go_forwards_and_come_back_backwards(bare: str) -> N
     _migrate(bare, "0001")
     assert _stream_indexes(bare, "eventhex_event") == BOTH
     assert _stream_indexes(bare, "eventhex_snapshot") == BOTH
+
+
+def test_a_database_at_0001_is_asked_to_migrate_without_being_told_it_fails(bare: str) -> None:
+    """Only a missing initial migration means missing tables; 0002 is an upgrade step."""
+    with override_settings(DATABASE_ROUTERS=[OnlyTo(bare)]):
+        call_command("migrate", database=bare, verbosity=0)
+        _migrate(bare, "0001")
+        (message,) = checks.check_migrations_applied()
+
+    assert message.id == "eventhex.W003"
+    assert "lacks 1 eventhex migration (eventhex.0002_drop_covered_stream_indexes)" in message.msg
+    assert message.msg.endswith("the eventhex version installed expects them.")
+    assert "fail" not in message.msg
 
 
 @pytest.mark.postgres

@@ -27,20 +27,10 @@ from eventhex_django_adapter.relay_source import DjangoOutboxSource
 from tests.outbox_relay._servers import free_port
 from tests.projection_app import REGISTERED
 
-from ._bare import database, postgres_settings
+from ._bare import OnlyTo, database, postgres_settings
 from .conftest import backend_on
 
 pytestmark = pytest.mark.filterwarnings("ignore:Overriding setting DATABASES")
-
-
-class OnlyTo:
-    """A database router that sends the eventhex app's migrations to ``alias`` only."""
-
-    def __init__(self, alias: str) -> None:
-        self.alias = alias
-
-    def allow_migrate(self, db: str, app_label: str, **hints: object) -> bool | None:
-        return db == self.alias if app_label.startswith("eventhex") else None
 
 
 def _append(alias: str) -> None:

@@ -190,11 +190,16 @@ def check_migrations_applied(
         shown = ", ".join(missing[:3]) + (
             f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         )
+        # Without an initial migration there are no tables; a later one is an upgrade step.
+        effect = (
+            "appends, reads, the relay and the projection runner fail until they are applied"
+            if any(name.endswith(".0001_initial") for name in missing)
+            else "the eventhex version installed expects them"
+        )
         messages.append(
             checks.Warning(
                 f"Database {alias!r} lacks {len(missing)} eventhex migration"
-                f"{'' if len(missing) == 1 else 's'} ({shown}): appends, reads, the relay and "
-                "the projection runner fail until they are applied.",
+                f"{'' if len(missing) == 1 else 's'} ({shown}): {effect}.",
                 hint=f"Run `{command}`.",
                 id="eventhex.W003",
             )
