@@ -66,7 +66,7 @@ def test_a_database_at_0001_is_asked_to_migrate_without_being_told_it_fails(bare
 
     assert message.id == "eventhex.W003"
     assert "lacks 1 eventhex migration (eventhex.0002_drop_covered_stream_indexes)" in message.msg
-    assert message.msg.endswith("the eventhex version installed expects them.")
+    assert message.msg.endswith("the eventhex version installed expects it.")
     assert "fail" not in message.msg
 
 

@@ -194,7 +194,7 @@ def check_migrations_applied(
         effect = (
             "appends, reads, the relay and the projection runner fail until they are applied"
             if any(name.endswith(".0001_initial") for name in missing)
-            else "the eventhex version installed expects them"
+            else f"the eventhex version installed expects {'it' if len(missing) == 1 else 'them'}"
         )
         messages.append(
             checks.Warning(
