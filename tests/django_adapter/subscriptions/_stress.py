@@ -102,12 +102,15 @@ def subscribe(
     """Read from ``start`` until an empty read that began after ``stop`` was set.
 
     ``kind`` is ``all`` (batches of 16), ``category`` (``alpha``, one event at a time with
-    ``build_iter``) or ``types`` (``StressShipped``, batches of 5). Reports
-    (writer, seq, part, position) per received event, in order.
+    ``build_iter``), ``types`` (``StressShipped``, batches of 5) or ``late`` (everything in
+    batches of 8, starting once ``LATE_AFTER`` events are stored: it catches up, reading
+    ahead, while the writers go on). Reports (writer, seq, part, position) per received
+    event, in order, and how many pages were read ahead.
     """
     backend = _setup(database)
     from django.db import connections
 
+    read_ahead = _count_read_ahead()
     subscriber = backend.subscriber.start_from(start)
     received: list[tuple[int, int, int, int]] = []
     if kind == "category":
@@ -121,9 +124,11 @@ def subscribe(
                 continue
             received.append(_key(record))
     else:
+        if kind == "late":
+            _wait_for_stored(LATE_AFTER)
         built = (
-            subscriber.build_batch(16, TIME_LIMIT)
-            if kind == "all"
+            subscriber.build_batch({"all": 16, "late": 8}[kind], TIME_LIMIT)
+            if kind != "types"
             else subscriber.to_events([StressShipped]).build_batch(5, TIME_LIMIT)
         )
         while True:
@@ -133,7 +138,35 @@ def subscribe(
             if finished and not batch:
                 break
     connections.close_all()
-    results.put(("subscriber", kind, received))
+    results.put(("subscriber", kind, received, len(read_ahead)))
+
+
+LATE_AFTER = 64
+
+
+def _wait_for_stored(count: int) -> None:
+    from eventhex_django_adapter.models import Event as EventRow
+
+    deadline = time.monotonic() + 60
+    while EventRow.objects.using(DATABASE).count() < count and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _count_read_ahead() -> list[int]:
+    """Record the size of every page read ahead in this process (the reads run as they do)."""
+    from eventhex_django_adapter._subscription import reads
+
+    sizes: list[int] = []
+    real = reads.build_while_reading
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built, rows = real(*args, **kwargs)
+        if rows is not None:
+            sizes.append(len(rows))
+        return built, rows
+
+    reads.build_while_reading = counted
+    return sizes
 
 
 def _key(record: Any) -> tuple[int, int, int, int]:

@@ -2,7 +2,8 @@
 
 Four writers append to named streams in two categories; some transactions stay open longer than
 the time limit and ``gap_retry_interval``, some roll back. Subscribers to everything, to one
-category and to one event type run at the same time. Every committed event must arrive exactly
+category and to one event type run at the same time, and a fourth to everything starts late and
+catches up, reading pages ahead, while the writers go on. Every committed event must arrive exactly
 once, no rolled-back event ever, and in commit order: in ``(tx_id, id)`` order as stored, and
 never before an event whose transaction had committed before its own transaction began.
 """
@@ -36,14 +37,16 @@ def _database_settings() -> dict[str, Any]:
     return {name: settings[name] for name in ("NAME", "HOST", "PORT", "USER", "PASSWORD")}
 
 
-def _run_processes(start: int) -> tuple[list[Any], dict[str, list[tuple[int, int, int, int]]]]:
+def _run_processes(
+    start: int,
+) -> tuple[list[Any], dict[str, list[tuple[int, int, int, int]]], dict[str, int]]:
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
     stop = context.Event()
     database = _database_settings()
     subscribers = [
         context.Process(target=_stress.subscribe, args=(database, kind, start, stop, results))
-        for kind in ("all", "category", "types")
+        for kind in ("all", "category", "types", "late")
     ]
     writers = [
         context.Process(target=_stress.write, args=(database, n, TRANSACTIONS, results))
@@ -53,21 +56,23 @@ def _run_processes(start: int) -> tuple[list[Any], dict[str, list[tuple[int, int
         process.start()
     logs: list[Any] = []
     received: dict[str, list[tuple[int, int, int, int]]] = {}
+    read_ahead: dict[str, int] = {}
     try:
         for _ in writers:
             _, _, log = results.get(timeout=120)
             logs.extend(log)
         stop.set()
         for _ in subscribers:
-            _, kind, records = results.get(timeout=120)
+            _, kind, records, pages_read_ahead = results.get(timeout=120)
             received[kind] = records
+            read_ahead[kind] = pages_read_ahead
     finally:
         stop.set()
         for process in subscribers + writers:
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()
-    return logs, received
+    return logs, received, read_ahead
 
 
 def _stored_commit_order(select: dict[str, Any]) -> list[Key]:
@@ -84,7 +89,7 @@ def test_every_committed_event_arrives_once_in_commit_order_and_rolled_back_neve
     backend = DjangoBackend().configure(DjangoConfig(database=_stress.DATABASE))
     start = backend.event_store.position or 0
 
-    logs, received = _run_processes(start)
+    logs, received, read_ahead = _run_processes(start)
 
     committed = {(w, s) for w, s, _, ok, _, _ in logs if ok}
     rolled_back = {(w, s) for w, s, _, ok, _, _ in logs if not ok}
@@ -97,6 +102,7 @@ def test_every_committed_event_arrives_once_in_commit_order_and_rolled_back_neve
         "category": _stored_commit_order({"category": "alpha"}),
         "types": _stored_commit_order({"name": "eventhex.stress.Shipped"}),
     }
+    expected["late"] = expected["all"]
     assert {(w, s) for w, s, _ in expected["all"]} == committed
     assert {(w, s, n) for w, s, parts, ok, _, _ in logs if ok for n in range(parts)} == set(
         expected["all"]
@@ -109,7 +115,8 @@ def test_every_committed_event_arrives_once_in_commit_order_and_rolled_back_neve
         assert not {(w, s) for w, s, _ in keys} & rolled_back, kind
         assert positions == sorted(positions), kind
         assert len(set(positions)) == len(positions), kind
-    assert len(received) == 3
+    assert len(received) == 4
+    assert read_ahead["late"] > 0  # it caught up reading ahead, with the writers still going
     _assert_causal_order(logs, [(w, s) for w, s, _, _ in received["all"]])
 
 

@@ -24,6 +24,7 @@ from eventhex_core_ports.errors import UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter._subscription.lag import check_blockers
 from eventhex_django_adapter._subscription.notify import Waiter, waiter_for
+from eventhex_django_adapter._subscription.read_ahead import ReadAhead
 from eventhex_django_adapter._subscription.reads import EventSelection, read_after
 
 __all__ = ["SubscriptionPlan", "batches"]
@@ -62,6 +63,7 @@ class _Cursor:
         self.lag_check_due = -math.inf
         threshold = plan.lag_warning_after.total_seconds()
         self.lag_check_every = min(_LAG_CHECK_EVERY, max(threshold, 0.05))
+        self.ahead = ReadAhead()
 
     def next_batch(self) -> list[Any]:
         plan = self.plan
@@ -100,6 +102,7 @@ class _Cursor:
                     limit,
                     plan.prepared_statements,
                     plan.decoder,
+                    self.ahead,
                 )
             except (OperationalError, InterfaceError) as error:
                 connection = connections[plan.database]

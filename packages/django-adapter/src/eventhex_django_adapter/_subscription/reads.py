@@ -26,6 +26,11 @@ from eventhex_core_ports.errors import StoredJsonUnreadable, UndecodableEvent
 from eventhex_core_ports.ports.decoded_reads import StoredEventDecoder
 from eventhex_django_adapter import _codec
 from eventhex_django_adapter._db import driver_is_psycopg3, fetch, raise_if_unmigrated
+from eventhex_django_adapter._subscription.read_ahead import (
+    ReadAhead,
+    build_while_reading,
+    can_read_ahead,
+)
 from eventhex_django_adapter._subscription.records import RecordBuilder, read_columns
 from eventhex_django_adapter.models import Event
 
@@ -72,6 +77,7 @@ def _read_postgres(
     limit: int,
     prepare: bool,
     decoder: StoredEventDecoder | None,
+    ahead: ReadAhead | None,
 ) -> list[Any]:
     tx_id, event_id = _codec.decode(after)
     kind, params = "all", list[object]([tx_id, event_id, limit])
@@ -80,7 +86,25 @@ def _read_postgres(
     elif selection.category is not None:
         kind, params = "category", [selection.category, *params]
     sql = _READS[kind, settings.USE_TZ]
-    rows = fetch(alias, sql, params, driver_is_psycopg3(), prepare, json_text=decoder is not None)
+    json_text = decoder is not None
+    rows = ahead.take((alias, sql, repr(params))) if ahead is not None else None
+    if rows is None:
+        rows = fetch(alias, sql, params, driver_is_psycopg3(), prepare, json_text=json_text)
+
+    def build() -> list[Any]:
+        return _records(rows, decoder)
+
+    if ahead is None or not ahead.page_read(full=len(rows) == limit) or not can_read_ahead(alias):
+        return build()
+    params[-3:-1] = [rows[-1][1], rows[-1][0]]  # after this page's last (tx_id, id)
+    records, next_rows = build_while_reading(alias, sql, params, prepare, json_text, build)
+    if next_rows is not None and len(next_rows) == limit:
+        ahead.keep((alias, sql, repr(params)), next_rows)
+    return records
+
+
+def _records(rows: Sequence[tuple[Any, ...]], decoder: StoredEventDecoder | None) -> list[Any]:
+    """The records of rows read with :func:`.records.read_columns` from PostgreSQL."""
     builder = RecordBuilder()
     encode = _codec.encode
     try:
@@ -162,6 +186,7 @@ def read_after(
     limit: int,
     prepare: bool = True,
     decoder: StoredEventDecoder | None = None,
+    ahead: ReadAhead | None = None,
 ) -> list[Any]:
     """Return up to ``limit`` readable events after position ``after``, in commit order:
     ``RecordedRaw``s, or ``Recorded``s built by ``decoder`` when one is given.
@@ -170,13 +195,16 @@ def read_after(
     read raises ``UndecodableEvent`` naming its position, event id and stream.
 
     ``prepare``: let psycopg prepare the read on the connection (see :mod:`.._db`).
+    ``ahead``: the calling subscription's read-ahead state; with it, a subscription catching
+    up on PostgreSQL reads its next page while this one's records are built (see
+    :mod:`.read_ahead`).
     """
     if limit <= 0 or (selection.names is not None and not selection.names):
         return []
     try:
         with collector_paused():
             if connections[alias].vendor == "postgresql":
-                return _read_postgres(alias, selection, after, limit, prepare, decoder)
+                return _read_postgres(alias, selection, after, limit, prepare, decoder, ahead)
             return _read_sqlite(alias, selection, after, limit, decoder)
     except DatabaseError as error:
         raise_if_unmigrated(error, alias)
