@@ -1,17 +1,19 @@
 """The adapter behind a real PgBouncer in transaction pooling (issue 27).
 
 Debian's PgBouncer 1.18 with its defaults (no ``max_prepared_statements``) and two server
-connections, shared by several threads that append, load and read at once with the adapter's
-statements prepared (the default). Each transaction may land on another server connection, so a
-statement one client prepared is missing for another, or already there under its name. The
-adapter must either work or raise ``PreparedStatementsUnavailable`` naming the fix: never a raw
-``ProgrammingError``, and never another client's statement run with its parameters (every
-stored event is checked against what its thread appended).
+connections, shared by several threads that append, load, read and catch up (reading pages
+ahead in pipelines) at once with the adapter's statements prepared (the default). Each
+transaction may land on another server connection, so a statement one client prepared is
+missing for another, or already there under its name. The adapter must either work or raise
+``PreparedStatementsUnavailable`` naming the fix: never a raw ``ProgrammingError``, and never
+another client's statement run with its parameters (every stored event is checked against what
+its thread appended).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -24,6 +26,7 @@ from eventhex_devtools.pgbouncer import ThrowawayPgBouncer
 from eventhex_core_ports.testing.events import ContractItemAdded
 from eventhex_django_adapter import DjangoBackend, _db
 from eventhex_django_adapter._db import PreparedStatementsUnavailable, forget_shared_sessions
+from eventhex_django_adapter._subscription import reads
 from eventhex_django_adapter.models import Event
 from tests.reliability._report import report
 
@@ -60,9 +63,26 @@ def bounced(pgbouncer: ThrowawayPgBouncer) -> Iterator[str]:
         forget_shared_sessions()
 
 
+@pytest.fixture
+def pages_read_ahead(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many pages were read ahead, by any thread (the reads run as they do)."""
+    read: list[int] = []
+    real = reads.build_while_reading
+
+    def counted(*args: object, **kwargs: object) -> object:
+        built, rows = real(*args, **kwargs)  # type: ignore[arg-type]
+        if rows is not None:
+            read.append(len(rows))
+        return built, rows
+
+    monkeypatch.setattr(reads, "build_while_reading", counted)
+    return read
+
+
 class Worker(threading.Thread):
-    """Appends to its own stream (in autocommit and inside transactions), loads it back and
-    reads the category, ``ROUNDS`` times; keeps what it wrote and every error it met."""
+    """Appends to its own stream (in autocommit and inside transactions), loads it back,
+    reads the category and catches up on it in small pages, ``ROUNDS`` times; keeps what it
+    wrote and every error it met."""
 
     def __init__(
         self, number: int, category: str, keep_preparing: bool = False, **config: object
@@ -107,12 +127,26 @@ class Worker(threading.Thread):
                 read = next(batch.build_batch(10_000, timedelta(seconds=0.1)))
                 mine = [r.wrapped_event.event.item for r in read if r.stream_id == self.stream]
                 assert mine == self.written, "a read returned events that were not appended"
+            if round_ % 4 == 1:
+                assert self._catch_up(backend) == self.written, "a catch-up lost or added events"
         except PreparedStatementsUnavailable as error:
             if "prepared_statements=False" not in str(error):
                 self.errors.append(error)
             self.unavailable += 1
         except BaseException as error:  # collected: the test names every one
             self.errors.append(error)
+
+    def _catch_up(self, backend: DjangoBackend) -> list[str]:
+        """Read the category in pages of three (each next one read ahead) until this thread's
+        events are in, or a while has passed."""
+        pages = backend.subscriber.start_from(0).to_category(self.category)
+        built = pages.build_batch(3, timedelta(seconds=0.1))
+        mine: list[str] = []
+        deadline = time.monotonic() + 10
+        while len(mine) < len(self.written) and time.monotonic() < deadline:
+            page = next(built)
+            mine += [r.wrapped_event.event.item for r in page if r.stream_id == self.stream]
+        return mine
 
 
 def run_workers(category: str, keep_preparing: bool = False, **config: object) -> list[Worker]:
@@ -134,7 +168,7 @@ def assert_stored_as_written(workers: list[Worker]) -> None:
 
 @pytest.mark.parametrize("keep_preparing", [False, True], ids=["as shipped", "keep preparing"])
 def test_prepared_statements_behind_transaction_pooling_never_fail_raw(
-    bounced: str, keep_preparing: bool
+    bounced: str, keep_preparing: bool, pages_read_ahead: list[int]
 ) -> None:
     fault = f"PgBouncer transaction pooling, prepared statements ({keep_preparing=})"
     report.injected(fault, THREADS * ROUNDS)
@@ -144,6 +178,7 @@ def test_prepared_statements_behind_transaction_pooling_never_fail_raw(
     assert errors == Counter(), "raw errors behind PgBouncer"
     assert_stored_as_written(workers)  # nobody ran another client's statement
     assert sum(len(worker.written) for worker in workers) > 0
+    assert pages_read_ahead  # catch-ups read ahead, in pipelines through the pooler
     unavailable = sum(worker.unavailable for worker in workers)
     print(f"PreparedStatementsUnavailable: {unavailable} of {THREADS * ROUNDS} rounds")
     if not keep_preparing:
@@ -153,9 +188,12 @@ def test_prepared_statements_behind_transaction_pooling_never_fail_raw(
     report.checked_events(sum(len(worker.written) for worker in workers), lost=0)
 
 
-def test_without_prepared_statements_every_operation_works(bounced: str) -> None:
+def test_without_prepared_statements_every_operation_works(
+    bounced: str, pages_read_ahead: list[int]
+) -> None:
     workers = run_workers("unprepared", prepared_statements=False)
 
     assert [(w.errors, w.unavailable) for w in workers] == [([], 0)] * THREADS
     assert_stored_as_written(workers)
     assert sum(len(worker.written) for worker in workers) == THREADS * ROUNDS * 3 // 2
+    assert pages_read_ahead
