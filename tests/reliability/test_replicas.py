@@ -27,6 +27,7 @@ from eventhex_devtools.postgres import ThrowawayPostgres, ThrowawayStandby
 
 from eventhex_core_ports.ports.relay import OutboxMessage, Publisher, PublishOutcome
 from eventhex_django_adapter import DjangoBackend, DjangoConfig
+from eventhex_django_adapter._subscription import reads
 from eventhex_django_adapter.projections import load_projections, projection_statuses
 from eventhex_django_adapter.projections._commands import status_table
 from eventhex_django_adapter.projections.metrics import PrometheusProjectionMetrics
@@ -55,11 +56,12 @@ def _replica_backend(**config: Any) -> DjangoBackend:
 
 
 def _read_all(
-    backend: DjangoBackend, start: int = 0, expected: int | None = None
+    backend: DjangoBackend, start: int = 0, expected: int | None = None, size: int = 100
 ) -> list[Recorded]:
-    """Every event after ``start``; with ``expected``, wait for that many (up to 60 s)."""
+    """Every event after ``start``, in pages of ``size``; with ``expected``, wait for that
+    many (up to 60 s)."""
     batches: Iterator[list[Recorded]] = backend.subscriber.start_from(start).build_batch(
-        100, timedelta(seconds=0.3)
+        size, timedelta(seconds=0.3)
     )
     found: list[Recorded] = []
     deadline = time.monotonic() + 60
@@ -160,6 +162,32 @@ def test_a_replica_delivers_the_primarys_events_in_commit_order_at_its_positions
     assert sorted(r.wrapped_event.event.text for r in on_replica) == sorted(acknowledged)
     positions = [record.position for record in on_replica]
     assert positions == sorted(set(positions))
+
+
+def test_a_catch_up_on_the_replica_reads_pages_ahead_and_matches_the_primary(
+    aliases: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    newest = _read_all(_backend())
+    start = newest[-1].position if newest else 0
+    acknowledged: list[str] = []
+    _writer("replica-ahead", 40, 0.0, acknowledged)
+    on_primary = _read_all(_backend(), start)
+    _read_all(_replica_backend(), start, expected=40)  # replayed: every page now comes full
+    read_ahead: list[int] = []
+    real = reads.build_while_reading
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        built, rows = real(*args, **kwargs)
+        read_ahead.append(-1 if rows is None else len(rows))
+        return built, rows
+
+    monkeypatch.setattr(reads, "build_while_reading", counted)
+
+    on_replica = _read_all(_replica_backend(), start, expected=40, size=5)
+
+    assert _keys(on_replica) == _keys(on_primary)
+    assert len(on_replica) == 40
+    assert read_ahead == [5, 5, 5, 5, 5, 5, 0]  # pages 3 to 8 read ahead, then the tail
 
 
 def test_a_caught_up_replica_subscriber_is_woken_by_the_primarys_commit(aliases: Any) -> None:
