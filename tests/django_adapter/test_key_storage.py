@@ -3,31 +3,19 @@
 
 import json
 import os
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import uuid4
 
 import pytest
 from event_sourcery import Event, StreamId
 from event_sourcery.encryption import DataSubject, Encrypted
-from event_sourcery.interfaces import EncryptionStrategy
 
 from eventhex_django_adapter import DjangoKeyStorage
 from eventhex_django_adapter.models import EncryptionKey
 from eventhex_django_adapter.models import Event as EventRow
+from tests.projection_app.backends import XorCipher
 
 from .conftest import backend_on
-
-
-class _XorStrategy(EncryptionStrategy):
-    """A reversible stand-in cipher: the test is about where keys live, not about ciphers."""
-
-    def encrypt(self, data: Any, key: bytes) -> str:
-        plain = json.dumps(data).encode()
-        return bytes(b ^ key[i % len(key)] for i, b in enumerate(plain)).hex()
-
-    def decrypt(self, data: str, key: bytes) -> Any:
-        cipher = bytes.fromhex(data)
-        return json.loads(bytes(b ^ key[i % len(key)] for i, b in enumerate(cipher)))
 
 
 class Confided(Event):
@@ -43,7 +31,7 @@ class Confided(Event):
 @pytest.mark.postgres
 def test_keys_can_live_in_another_database_than_the_events() -> None:
     keys = DjangoKeyStorage(database="default")
-    backend = backend_on("postgres").with_encryption(_XorStrategy(), keys)
+    backend = backend_on("postgres").with_encryption(XorCipher(), keys)
     stream = StreamId(name=f"confided-{uuid4().hex}")
     keys.store("alice", os.urandom(32))
     backend.event_store.append(Confided(subject="alice", secret="s3cret"), stream_id=stream)

@@ -6,7 +6,6 @@ up reading ahead) is in ``test_stress.py``.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Annotated, Any
 
@@ -15,7 +14,6 @@ from django.db import connections, transaction
 from event_sourcery import Event, StreamId
 from event_sourcery.encryption import DataSubject, Encrypted
 from event_sourcery.event import Recorded
-from event_sourcery.interfaces import EncryptionStrategy
 
 from eventhex_django_adapter import DjangoKeyStorage
 from eventhex_django_adapter._subscription import reads
@@ -23,6 +21,7 @@ from eventhex_django_adapter._subscription.read_ahead import ReadAhead, build_wh
 from eventhex_django_adapter._subscription.reads import EventSelection, read_after
 from eventhex_django_adapter.models import Event as EventRow
 from tests.django_adapter.subscriptions.conftest import QUICK, Noted, make_backend, new_stream
+from tests.projection_app.backends import XorCipher
 
 pytestmark = [
     pytest.mark.postgres,
@@ -127,18 +126,6 @@ def test_a_short_page_read_ahead_is_not_kept_so_later_events_are_read_afresh() -
     assert [r.entry.data["label"] for r in third] == ["late 0", "late 1", "late 2"]
 
 
-class _Xor(EncryptionStrategy):
-    """A reversible stand-in cipher: the test is about when fields are decrypted."""
-
-    def encrypt(self, data: Any, key: bytes) -> str:
-        plain = json.dumps(data).encode()
-        return bytes(b ^ key[i % len(key)] for i, b in enumerate(plain)).hex()
-
-    def decrypt(self, data: str, key: bytes) -> Any:
-        cipher = bytes.fromhex(data)
-        return json.loads(bytes(b ^ key[i % len(key)] for i, b in enumerate(cipher)))
-
-
 class Whispered(Event):
     """An event with a field encrypted per data subject."""
 
@@ -152,7 +139,7 @@ def test_fields_are_decrypted_while_the_next_page_is_read_and_a_page_read_ahead_
     pages_read_ahead: list[int | None],
 ) -> None:
     keys = DjangoKeyStorage(database=ALIAS)
-    backend = make_backend(ALIAS).with_encryption(_Xor(), keys)
+    backend = make_backend(ALIAS).with_encryption(XorCipher(), keys)
     start = backend.event_store.position or 0
     subject = f"bob-{os.urandom(4).hex()}"
     keys.store(subject, os.urandom(32))
