@@ -26,7 +26,7 @@ from eventhex_devtools.pgbouncer import ThrowawayPgBouncer
 from eventhex_core_ports.testing.events import ContractItemAdded
 from eventhex_django_adapter import DjangoBackend, _db
 from eventhex_django_adapter._db import PreparedStatementsUnavailable, forget_shared_sessions
-from eventhex_django_adapter._subscription import reads
+from eventhex_django_adapter._subscription import read_ahead, reads
 from eventhex_django_adapter.models import Event
 from tests.reliability._report import report
 
@@ -65,7 +65,9 @@ def bounced(pgbouncer: ThrowawayPgBouncer) -> Iterator[str]:
 
 @pytest.fixture
 def pages_read_ahead(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """How many pages were read ahead, by any thread (the reads run as they do)."""
+    """How many pages were read ahead, by any thread (the reads run as they do), pages of any
+    size being read ahead."""
+    monkeypatch.setattr(read_ahead, "SMALLEST_PAGE", 1)
     read: list[int] = []
     real = reads.build_while_reading
 

@@ -27,6 +27,7 @@ from eventhex_devtools.postgres import ThrowawayPostgres, ThrowawayStandby
 
 from eventhex_core_ports.ports.relay import OutboxMessage, Publisher, PublishOutcome
 from eventhex_django_adapter import DjangoBackend, DjangoConfig
+from eventhex_django_adapter._subscription import read_ahead as ahead
 from eventhex_django_adapter._subscription import reads
 from eventhex_django_adapter.projections import load_projections, projection_statuses
 from eventhex_django_adapter.projections._commands import status_table
@@ -173,6 +174,7 @@ def test_a_catch_up_on_the_replica_reads_pages_ahead_and_matches_the_primary(
     _writer("replica-ahead", 40, 0.0, acknowledged)
     on_primary = _read_all(_backend(), start)
     _read_all(_replica_backend(), start, expected=40)  # replayed: every page now comes full
+    monkeypatch.setattr(ahead, "SMALLEST_PAGE", 1)
     read_ahead: list[int] = []
     real = reads.build_while_reading
 

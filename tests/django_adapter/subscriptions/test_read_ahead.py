@@ -1,7 +1,8 @@
 """Reading the next page while this page's records are built (ADR 0023), on PostgreSQL.
 
-The concurrent case (writers committing, holding and rolling back while a subscription catches
-up reading ahead) is in ``test_stress.py``.
+Most tests read pages of five with ``SMALLEST_PAGE`` lowered to one (``small_pages``), to keep
+them quick; two read at the real size. The concurrent case (writers committing, holding and
+rolling back while a subscription catches up reading ahead) is in ``test_stress.py``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from event_sourcery.encryption import DataSubject, Encrypted
 from event_sourcery.event import Recorded
 
 from eventhex_django_adapter import DjangoKeyStorage
-from eventhex_django_adapter._subscription import reads
+from eventhex_django_adapter._subscription import read_ahead, reads
 from eventhex_django_adapter._subscription.read_ahead import ReadAhead, build_while_reading
 from eventhex_django_adapter._subscription.reads import EventSelection, read_after
 from eventhex_django_adapter.models import Event as EventRow
@@ -51,6 +52,12 @@ def connected() -> None:
 
 
 @pytest.fixture
+def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read pages of any size ahead."""
+    monkeypatch.setattr(read_ahead, "SMALLEST_PAGE", 1)
+
+
+@pytest.fixture
 def pages_read_ahead(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
     """The size of every page read ahead (None: the read failed); the reads run as they do."""
     sizes: list[int | None] = []
@@ -67,7 +74,7 @@ def pages_read_ahead(monkeypatch: pytest.MonkeyPatch) -> list[int | None]:
 
 @pytest.mark.parametrize("selection", ["all", "category", "event types"])
 def test_a_subscription_catching_up_reads_each_next_page_ahead_and_misses_nothing(
-    pages_read_ahead: list[int | None], selection: str
+    pages_read_ahead: list[int | None], selection: str, small_pages: None
 ) -> None:
     backend = make_backend(ALIAS)
     start = backend.event_store.position or 0
@@ -93,7 +100,7 @@ def test_a_subscription_catching_up_reads_each_next_page_ahead_and_misses_nothin
 
 
 def test_a_subscription_asked_for_one_or_two_pages_reads_nothing_ahead(
-    pages_read_ahead: list[int | None],
+    pages_read_ahead: list[int | None], small_pages: None
 ) -> None:
     backend = make_backend(ALIAS)
     start = backend.event_store.position or 0
@@ -108,7 +115,9 @@ def test_a_subscription_asked_for_one_or_two_pages_reads_nothing_ahead(
     assert pages_read_ahead == [2]  # asked for a second full page: now catching up
 
 
-def test_a_short_page_read_ahead_is_not_kept_so_later_events_are_read_afresh() -> None:
+def test_a_short_page_read_ahead_is_not_kept_so_later_events_are_read_afresh(
+    small_pages: None,
+) -> None:
     backend = make_backend(ALIAS)
     start = backend.event_store.position or 0
     stream = new_stream()
@@ -126,6 +135,41 @@ def test_a_short_page_read_ahead_is_not_kept_so_later_events_are_read_afresh() -
     assert [r.entry.data["label"] for r in third] == ["late 0", "late 1", "late 2"]
 
 
+def _append_many(backend: Any, count: int) -> None:
+    for start in range(0, count, 100):
+        events = [Noted(label=str(n)) for n in range(start, min(start + 100, count))]
+        backend.event_store.append(*events, stream_id=new_stream("many"))
+
+
+def test_pages_of_the_smallest_size_read_ahead_are_read_ahead(
+    pages_read_ahead: list[int | None],
+) -> None:
+    backend = make_backend(ALIAS)
+    start = backend.event_store.position or 0
+    _append_many(backend, 1000)
+    size = read_ahead.SMALLEST_PAGE
+    assert size == 200  # the size measured (finding 24)
+
+    batches = backend.subscriber.start_from(start).build_batch(size, QUICK)
+    received = [record for _ in range(5) for record in next(batches)]
+
+    assert labels(received) == [str(n) for n in range(1000)]
+    assert pages_read_ahead == [size, size, size, 0]  # pages 3 to 5, then the tail
+
+
+def test_smaller_pages_are_read_plainly(pages_read_ahead: list[int | None]) -> None:
+    backend = make_backend(ALIAS)
+    start = backend.event_store.position or 0
+    _append_many(backend, 1000)
+    size = read_ahead.SMALLEST_PAGE - 1
+
+    batches = backend.subscriber.start_from(start).build_batch(size, QUICK)
+    received = [record for _ in range(5) for record in next(batches)]
+
+    assert labels(received) == [str(n) for n in range(size * 5)]
+    assert pages_read_ahead == []
+
+
 class Whispered(Event):
     """An event with a field encrypted per data subject."""
 
@@ -136,7 +180,7 @@ class Whispered(Event):
 
 
 def test_fields_are_decrypted_while_the_next_page_is_read_and_a_page_read_ahead_before_a_key_was_shredded_comes_shredded(  # noqa: E501
-    pages_read_ahead: list[int | None],
+    pages_read_ahead: list[int | None], small_pages: None
 ) -> None:
     keys = DjangoKeyStorage(database=ALIAS)
     backend = make_backend(ALIAS).with_encryption(XorCipher(), keys)

@@ -94,7 +94,7 @@ def _read_postgres(
     def build() -> list[Any]:
         return _records(rows, decoder)
 
-    if ahead is None or not ahead.page_read(full=len(rows) == limit) or not can_read_ahead(alias):
+    if ahead is None or not ahead.page_read(len(rows), limit) or not can_read_ahead(alias):
         return build()
     params[-3:-1] = [rows[-1][1], rows[-1][0]]  # after this page's last (tx_id, id)
     records, next_rows = build_while_reading(alias, sql, params, prepare, json_text, build)
