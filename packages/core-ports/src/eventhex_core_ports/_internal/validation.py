@@ -111,6 +111,8 @@ _UNSTABLE_PREFIXES = tuple(f"{module}." for module in UNSTABLE_EVENT_MODULES)
 def _text_problem(value: str) -> str | None:
     if "\x00" in value:
         return "contains a NUL character (\\x00), which PostgreSQL cannot store"
+    if value.isascii():  # ASCII has no surrogates: no need to encode
+        return None
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
@@ -381,8 +383,12 @@ def check_events(
     max_event_bytes: int,
     max_append_bytes: int = DEFAULT_MAX_APPEND_BYTES,
     max_append_events: int = DEFAULT_MAX_APPEND_EVENTS,
+    checked_stream_id: StreamId | None = None,
 ) -> list[tuple[str, str]]:
     """Check every event of an append before anything is written.
+
+    ``checked_stream_id``: a stream id the caller has checked already (``check_stream_id``);
+    events that carry this very object are not checked again.
 
     Raises:
         AppendTooLarge: The append has more than ``max_append_events`` events, or their
@@ -404,7 +410,7 @@ def check_events(
     payloads = []
     total = 0
     names: set[str] = set()
-    stream_id: StreamId | None = None
+    stream_id = checked_stream_id
     for event in events:
         name = event.name
         if type(name) is not str or name not in names:  # an append repeats a few names

@@ -80,7 +80,13 @@ class InMemoryStorageStrategy(StorageStrategy):
         self, stream_id: StreamId, versioning: Versioning, events: list[RawEvent]
     ) -> None:
         check_stream_id(stream_id)
-        check_events(events, self.max_event_bytes, self.max_append_bytes, self.max_append_events)
+        check_events(
+            events,
+            self.max_event_bytes,
+            self.max_append_bytes,
+            self.max_append_events,
+            checked_stream_id=stream_id,
+        )
         with self.store.transaction():
             claim = StreamClaim(stream_id, versioning, events)
             stream = self._stream_for_append(stream_id, claim)

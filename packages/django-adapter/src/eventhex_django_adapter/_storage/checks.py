@@ -60,7 +60,9 @@ def check_append(
         InvalidInput: An identifier or payload breaks the input rules.
     """
     check_stream_id(stream_id)
-    payloads = check_events(events, max_event_bytes, max_append_bytes, max_append_events)
+    payloads = check_events(
+        events, max_event_bytes, max_append_bytes, max_append_events, checked_stream_id=stream_id
+    )
     claim = StreamClaim(stream_id, versioning, events) if events else None
     if claim is not None and not claim.versions_continue:
         stream = streams(alias, tenant_id, stream_id).first()
