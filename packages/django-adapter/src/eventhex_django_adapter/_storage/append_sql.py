@@ -2,8 +2,8 @@
 
 The statement is a chain of data-modifying CTEs. Several events travel as one JSON array (one
 parameter, cheap to send; ``jsonb_to_recordset`` turns it into rows), one event as scalar
-parameters (the common case: PostgreSQL then has no array to unpack, about a tenth of a
-one-event append's time). So the statement's text depends only on the kind of claim
+parameters (the common case: PostgreSQL then has no array to unpack, which was about a tenth
+of the one-event statement's time). So the statement's text depends only on the kind of claim
 (:mod:`.claim`: ``new``, ``existing`` or ``any``), on whether outbox rows are written, on
 notifying and on whether it carries one event, never on the number of events.
 
@@ -123,6 +123,7 @@ _ONE = {
 """Where they come from in a one-event statement: its parameters."""
 
 _EVENTS_SOURCE = {False: " CROSS JOIN v\n    ORDER BY v.n", True: ""}
+"""What the events' insert reads besides the claimed stream ``s``, by one event or several."""
 _OUTBOX_SOURCE = {
     False: " JOIN v ON v.uuid = e.uuid\n    WHERE v.to_outbox\n    ORDER BY e.id",
     True: "",  # its outbox rows are written only when the outbox accepts its one event
