@@ -130,14 +130,21 @@ def test_a_crash_and_restart_loses_nothing(
         writers = [Writer(backend, f"writer{i}") for i in range(2)]
         subscriber = Subscriber(backend)
         relay = _relay(server.server.port)
+        # One reader per pipe, each to the pipe's end: a second consumer of stdout (as
+        # communicate() is) takes lines that the published list then misses.
         published: list[str] = []
-        reader = threading.Thread(
-            target=lambda: published.extend(
-                json.loads(line)["event_uuid"] for line in relay.stdout or [] if line.strip()
+        log: list[str] = []
+        readers = [
+            threading.Thread(
+                target=lambda: published.extend(
+                    json.loads(line)["event_uuid"] for line in relay.stdout or [] if line.strip()
+                ),
+                daemon=True,
             ),
-            daemon=True,
-        )
-        reader.start()
+            threading.Thread(target=lambda: log.extend(relay.stderr or []), daemon=True),
+        ]
+        for reader in readers:
+            reader.start()
         for thread in [*writers, subscriber]:
             thread.start()
         try:
@@ -161,14 +168,17 @@ def test_a_crash_and_restart_loses_nothing(
             wait_for(lambda: len(subscriber.received) >= len(stored), "the subscriber")
             wait_for(lambda: not OutboxEntry.objects.using(ALIAS).exists(), "the relay")
             relay.send_signal(signal.SIGTERM)
-            relay_log = relay.communicate(timeout=60)[1]
+            relay.wait(timeout=60)
         finally:
             for thread in [*writers, subscriber]:
                 thread.stop.set()
                 thread.join()
             if relay.poll() is None:
                 relay.kill()
-                relay.communicate()
+                relay.wait()
+            for reader in readers:
+                reader.join(timeout=30)
+        relay_log = "".join(log)
 
         assert subscriber.failure is None, repr(subscriber.failure)
         assert relay.returncode == 0, relay_log[-3000:]
